@@ -1,0 +1,139 @@
+"""The ``semipose`` command line: ``lift train|evaluate|predict``, ``data synth3d``, ``demo``.
+
+Configs are YAML files (or the name of one shipped in ``semipose/configs``) and dotted overrides:
+``semipose lift train -c humaneva train.epochs=5 data.root=/data/humaneva``.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from importlib import resources
+from pathlib import Path
+
+from .config import ConfigError
+from .data.errors import DataError
+
+
+def config_path(name: str | None) -> Path | None:
+    """A config file path, or the name of a shipped config ('humaneva', 'demo', ...)."""
+    if name is None:
+        return None
+    p = Path(name)
+    if p.is_file():
+        return p
+    shipped = resources.files("semipose") / "configs" / f"{name}.yaml"
+    if shipped.is_file():
+        return Path(str(shipped))
+    raise ConfigError(f"{name}: no such config file, and no shipped config of that name")
+
+
+def _cmd_lift_train(args: argparse.Namespace) -> int:
+    from . import lift
+
+    run_dir = Path(args.out) if args.out else lift.default_run_dir("lift")
+    if args.resume:
+        if not args.out:
+            raise ConfigError("--resume needs --out, the run directory to continue")
+        cfg = lift.load_lift_config(run_dir / "config.yaml", args.overrides)
+    else:
+        cfg = lift.load_lift_config(config_path(args.config), args.overrides)
+    metrics = lift.train(cfg, run_dir, resume=args.resume)
+    print(lift.metrics_markdown(metrics))
+    print(f"results in {run_dir}/ (metrics.json, metrics.md, log.csv, model.pt, checkpoint.pt)")
+    return 0
+
+
+def _cmd_lift_evaluate(args: argparse.Namespace) -> int:
+    from . import lift
+
+    model = Path(args.model)
+    cfg_file = config_path(args.config) if args.config else (
+        model / "config.yaml" if model.is_dir() else model.parent / "config.yaml")
+    cfg = lift.load_lift_config(cfg_file if cfg_file and cfg_file.is_file() else None, args.overrides)
+    out = Path(args.out) if args.out else (model if model.is_dir() else model.parent) / "evaluation"
+    metrics = lift.evaluate(model, cfg, out)
+    print(lift.metrics_markdown(metrics))
+    print(f"results in {out}/")
+    return 0
+
+
+def _cmd_lift_predict(args: argparse.Namespace) -> int:
+    from . import lift
+
+    poses = lift.predict(args.model, args.input, args.output, args.width, args.height, flip=not args.no_flip)
+    stem = Path(args.output).with_suffix("")
+    print(f"lifted {poses.shape[0]} frames of {poses.shape[1]} joints -> {stem}.npz, {stem}.json")
+    return 0
+
+
+def _cmd_data_synth3d(args: argparse.Namespace) -> int:
+    from .data.synthetic import write_synthetic_humaneva
+
+    out = write_synthetic_humaneva(args.out, frames=args.frames, seed=args.seed)
+    print(f"synthetic HumanEva-15 motion written to {out}/")
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    run_demo(Path(args.out) if args.out else Path("runs") / f"demo-{time.strftime('%Y%m%d-%H%M%S')}",
+             args.overrides)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="semipose", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    lift = sub.add_parser("lift", help="3D lifting of 2D keypoint sequences").add_subparsers(dest="action", required=True)
+    t = lift.add_parser("train", help="train a temporal model")
+    t.add_argument("-c", "--config", default="humaneva", help="YAML file or shipped config name (default: humaneva)")
+    t.add_argument("-o", "--out", help="run directory (default: runs/lift-<time>)")
+    t.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    t.add_argument("overrides", nargs="*", help="dotted overrides, e.g. train.epochs=5")
+    t.set_defaults(func=_cmd_lift_train)
+
+    e = lift.add_parser("evaluate", help="evaluate a trained model on the config's test subjects")
+    e.add_argument("model", help="run directory, model.pt or checkpoint.pt")
+    e.add_argument("-c", "--config", help="config (default: the run's config.yaml)")
+    e.add_argument("-o", "--out", help="where to write metrics (default: <run>/evaluation)")
+    e.add_argument("overrides", nargs="*")
+    e.set_defaults(func=_cmd_lift_evaluate)
+
+    r = lift.add_parser("predict", help="lift a 2D keypoint file (.npz or .json) to 3D")
+    r.add_argument("model", help="run directory or model.pt")
+    r.add_argument("input", help="2D keypoints in pixels: .npz with 'keypoints' or .json {'keypoints': ...}")
+    r.add_argument("-o", "--output", required=True, help="output path; .npz and .json are written")
+    r.add_argument("--width", type=int, help="image width in pixels, if the input file lacks image_size")
+    r.add_argument("--height", type=int, help="image height in pixels")
+    r.add_argument("--no-flip", action="store_true", help="no test-time flip averaging")
+    r.set_defaults(func=_cmd_lift_predict)
+
+    data = sub.add_parser("data", help="generate datasets").add_subparsers(dest="action", required=True)
+    s = data.add_parser("synth3d", help="synthetic HumanEva-15 motion in the VideoPose3D .npz layout")
+    s.add_argument("-o", "--out", required=True)
+    s.add_argument("--frames", type=int, default=300, help="frames per sequence")
+    s.add_argument("--seed", type=int, default=0)
+    s.set_defaults(func=_cmd_data_synth3d)
+
+    d = sub.add_parser("demo", help="the whole loop on synthetic data, in a few minutes on a laptop CPU")
+    d.add_argument("-o", "--out", help="run directory (default: runs/demo-<time>)")
+    d.add_argument("overrides", nargs="*", help="dotted overrides of the demo config")
+    d.set_defaults(func=_cmd_demo)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (ConfigError, DataError, FileNotFoundError, ValueError) as e:
+        print(f"semipose: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

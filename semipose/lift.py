@@ -1,0 +1,295 @@
+"""3D lifting: the config, and train / evaluate / predict as the CLI and the studies call them."""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .config import ConfigError, dump_yaml, load_config
+from .data.npz3d import Sequence, expand_path, load_sequences
+from .data.windows import WindowSampler, flip_2d, flip_3d, pad_sequence
+from .engine import fit, load_checkpoint, prepare_run_dir
+from .io import atomic_save_npz, atomic_write_json, atomic_write_text
+from .methods.supervised_lift import Schedule, SupervisedLifting, autocast
+from .metrics.mpjpe import evaluate_sequences
+from .models.tcn import TemporalModel, build_tcn, count_parameters
+from .skeletons import Skeleton, get_skeleton
+
+
+@dataclass
+class DataConfig:
+    root: str = "${SEMIPOSE_DATA}/humaneva"
+    file_3d: str = "data_3d_humaneva15.npz"
+    file_2d: str = "data_2d_humaneva15_gt.npz"
+    cameras: str = "cameras.json"
+    subjects_train: list[str] = field(default_factory=lambda: ["Train/S1", "Train/S2", "Train/S3"])
+    subjects_test: list[str] = field(default_factory=lambda: ["Validate/S1", "Validate/S2", "Validate/S3"])
+    actions: list[str] = field(default_factory=lambda: ["Walk", "Jog", "Box"])
+    allow_longer_2d: bool = False  # crop 2D that runs past the 3D (some Human3.6M detections do)
+
+    def path(self, name: str) -> Path:
+        p = expand_path(name)
+        return p if p.is_absolute() else expand_path(self.root) / p
+
+
+@dataclass
+class ModelConfig:
+    filter_widths: list[int] = field(default_factory=lambda: [3, 3, 3])
+    channels: int = 1024
+    dropout: float = 0.25
+    causal: bool = False
+
+    def validate(self) -> None:
+        if not self.filter_widths or any(w < 1 or w % 2 == 0 for w in self.filter_widths):
+            raise ConfigError(f"model.filter_widths must be odd positive numbers, got {self.filter_widths}")
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 43
+    batch_size: int = 128
+    lr: float = 1e-3
+    lr_decay: float = 0.996
+    lr_final: float | None = None
+    amsgrad: bool = True
+    bn_momentum: float = 0.1
+    bn_momentum_final: float = 0.001
+    bn_decay_epochs: int | None = None
+    flip_augment: bool = True
+    test_flip: bool = True
+    eval_every: int = 0
+    precision: str = "fp32"  # fp32 | bf16 (autocast; fast where the CPU has bf16 instructions)
+    device: str = "cpu"  # cpu | cuda | auto
+    threads: int = 0  # torch threads; 0: all cores
+    seed: int = 1234
+    progress: bool = True
+
+    def validate(self) -> None:
+        if self.precision not in ("fp32", "bf16"):
+            raise ConfigError(f"train.precision must be fp32 or bf16, got {self.precision!r}")
+        if self.device not in ("cpu", "cuda", "auto") and not self.device.startswith("cuda:"):
+            raise ConfigError(f"train.device must be cpu, cuda or auto, got {self.device!r}")
+        if self.epochs < 1 or self.batch_size < 1:
+            raise ConfigError("train.epochs and train.batch_size must be positive")
+
+
+@dataclass
+class LiftConfig:
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+
+def load_lift_config(path: str | Path | None = None, overrides: list[str] | None = None) -> LiftConfig:
+    return load_config(LiftConfig, path, overrides)
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError("train.device is cuda but torch sees no CUDA device")
+    return torch.device(name)
+
+
+def set_threads(threads: int) -> None:
+    if threads > 0:
+        torch.set_num_threads(threads)
+
+
+def load_split(data: DataConfig, subjects: list[str]) -> tuple[list[Sequence], Skeleton]:
+    return load_sequences(data.path(data.file_3d), data.path(data.file_2d), data.path(data.cameras),
+                          subjects, data.actions, allow_longer_2d=data.allow_longer_2d)
+
+
+@torch.no_grad()
+def predict_sequences(model: TemporalModel, keypoints: list[np.ndarray], skeleton: Skeleton,
+                      flip: bool = True, device: torch.device | None = None) -> list[np.ndarray]:
+    """Lift whole sequences (normalised 2D, (T, J, 2)) to root-relative 3D, one pass each.
+
+    With ``flip``, the mirrored input is lifted too and its mirrored output averaged in.
+    """
+    device = device or next(model.parameters()).device
+    model.eval()
+    out = []
+    for kp in keypoints:
+        padded = pad_sequence(kp, model.receptive_field, model.causal)
+        x = torch.from_numpy(padded[None]).to(device)
+        if flip:
+            x = torch.cat([x, flip_2d(x, skeleton)])
+        y = model(x).float()
+        if flip:
+            y = (y[:1] + flip_3d(y[1:], skeleton)) / 2
+        out.append(y[0].cpu().numpy())
+    return out
+
+
+def evaluate_model(model: TemporalModel, sequences: list[Sequence], skeleton: Skeleton,
+                   flip: bool = True) -> dict[str, Any]:
+    preds = predict_sequences(model, [s.keypoints_2d for s in sequences], skeleton, flip)
+    return evaluate_sequences(preds, [s.root_relative_3d() for s in sequences],
+                              [s.subject for s in sequences], [s.action_name for s in sequences])
+
+
+def metrics_markdown(metrics: dict[str, Any]) -> str:
+    lines = ["| action | subject | frames | MPJPE (mm) | P-MPJPE (mm) | N-MPJPE (mm) | MPJVE (mm) |",
+             "| --- | --- | ---: | ---: | ---: | ---: | ---: |"]
+    for r in metrics["cells"]:
+        lines.append(f"| {r['action']} | {r['subject']} | {r['frames']} | {r['mpjpe_mm']:.1f} | "
+                     f"{r['p_mpjpe_mm']:.1f} | {r['n_mpjpe_mm']:.1f} | {r['mpjve_mm']:.2f} |")
+    lines.append(f"| **mean of cells** | | {metrics['frames']} | **{metrics['mpjpe_mm']:.1f}** | "
+                 f"**{metrics['p_mpjpe_mm']:.1f}** | **{metrics['n_mpjpe_mm']:.1f}** | **{metrics['mpjve_mm']:.2f}** |")
+    return "\n".join(lines) + "\n"
+
+
+def write_metrics(run_dir: Path, metrics: dict[str, Any], name: str = "metrics") -> None:
+    atomic_write_json(run_dir / f"{name}.json", metrics)
+    atomic_write_text(run_dir / f"{name}.md", metrics_markdown(metrics))
+    header = "action,subject,frames,mpjpe_mm,p_mpjpe_mm,n_mpjpe_mm,mpjve_mm\n"
+    rows = "".join(f"{r['action']},{r['subject']},{r['frames']},{r['mpjpe_mm']:.4f},{r['p_mpjpe_mm']:.4f},"
+                   f"{r['n_mpjpe_mm']:.4f},{r['mpjve_mm']:.4f}\n" for r in metrics["cells"])
+    atomic_write_text(run_dir / f"{name}.csv", header + rows)
+
+
+def _model_from_config(cfg: LiftConfig, num_joints: int, strided: bool):
+    m = cfg.model
+    return build_tcn(num_joints, m.filter_widths, m.channels, m.dropout, m.causal, strided=strided)
+
+
+def train(cfg: LiftConfig, run_dir: str | Path, resume: bool = False) -> dict[str, Any]:
+    """Train a lifting model into ``run_dir``; returns the final test metrics."""
+    run_dir = Path(run_dir)
+    if resume and not (run_dir / "checkpoint.pt").is_file():
+        raise FileNotFoundError(f"{run_dir}: nothing to resume (no checkpoint.pt)")
+    set_threads(cfg.train.threads)
+    device = resolve_device(cfg.train.device)
+    train_seqs, skel = load_split(cfg.data, cfg.data.subjects_train)
+    test_seqs, _ = load_split(cfg.data, cfg.data.subjects_test)
+    model = _model_from_config(cfg, skel.num_joints, strided=True)
+    eval_model = _model_from_config(cfg, skel.num_joints, strided=False)
+    sampler = WindowSampler([s.keypoints_2d for s in train_seqs], [s.root_relative_3d() for s in train_seqs],
+                            model.receptive_field, skel, cfg.model.causal, cfg.train.flip_augment)
+    t = cfg.train
+    schedule = Schedule(t.epochs, t.lr, t.lr_decay, t.lr_final, t.bn_momentum, t.bn_momentum_final, t.bn_decay_epochs)
+    recipe = SupervisedLifting(model, eval_model, sampler, schedule, t.batch_size,
+                               lambda m: _summary(evaluate_model(m, test_seqs, skel, t.test_flip)),
+                               device, t.precision, t.amsgrad)
+    prepare_run_dir(run_dir, dump_yaml(cfg), t.seed, {
+        "skeleton": skel.name, "parameters": count_parameters(model), "receptive_field": model.receptive_field,
+        "train_frames": sampler.num_frames, "train_samples_per_epoch": len(sampler),
+        "test_frames": sum(s.num_frames for s in test_seqs), "device": str(device),
+        "torch_threads": torch.get_num_threads()})
+    history = fit(recipe, run_dir, t.epochs, t.seed, t.eval_every, resume, t.progress)
+    metrics = evaluate_model(recipe.eval_model, test_seqs, skel, t.test_flip)
+    metrics["train_wall_s"] = history[-1]["elapsed_s"]
+    metrics["epochs"] = t.epochs
+    _save_model(run_dir / "model.pt", recipe.eval_model, cfg, skel)
+    write_metrics(run_dir, metrics)
+    return metrics
+
+
+def _summary(m: dict[str, Any]) -> dict[str, float]:
+    return {k: m[k] for k in ("mpjpe_mm", "p_mpjpe_mm", "n_mpjpe_mm", "mpjve_mm")}
+
+
+def _save_model(path: Path, model: TemporalModel, cfg: LiftConfig, skel: Skeleton) -> None:
+    from .io import atomic_torch_save
+
+    atomic_torch_save({"model": model.state_dict(), "model_config": vars(cfg.model) | {},
+                       "skeleton": skel.name}, path)
+
+
+def load_model(path: str | Path, device: str = "cpu") -> tuple[TemporalModel, Skeleton]:
+    """A dilated model from ``model.pt`` or a run's ``checkpoint.pt`` (with its ``config.yaml``)."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "model.pt" if (path / "model.pt").is_file() else path / "checkpoint.pt"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no model file")
+    state = load_checkpoint(path)
+    if "model_config" in state:
+        mc, skel = ModelConfig(**state["model_config"]), get_skeleton(state["skeleton"])
+        weights = state["model"]
+    else:  # a training checkpoint: the run's config.yaml says what the model is
+        cfg = load_lift_config(path.parent / "config.yaml")
+        mc, weights = cfg.model, state["recipe"]["model"]
+        n = weights["expand_conv.weight"].shape[1] // 2
+        skel = next(s for s in (get_skeleton(x) for x in ("humaneva15", "h36m17", "coco17", "mpii16"))
+                    if s.num_joints == n)
+    model = build_tcn(skel.num_joints, mc.filter_widths, mc.channels, mc.dropout, mc.causal)
+    model.load_state_dict(weights)
+    return model.to(resolve_device(device)).eval(), skel
+
+
+def evaluate(model_path: str | Path, cfg: LiftConfig, out_dir: str | Path) -> dict[str, Any]:
+    set_threads(cfg.train.threads)
+    model, skel = load_model(model_path, cfg.train.device)
+    test_seqs, data_skel = load_split(cfg.data, cfg.data.subjects_test)
+    if data_skel.num_joints != skel.num_joints:
+        raise ValueError(f"model expects {skel.name} joints, data has {data_skel.name}")
+    metrics = evaluate_model(model, test_seqs, skel, cfg.train.test_flip)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_metrics(out_dir, metrics)
+    return metrics
+
+
+def read_keypoints_file(path: str | Path, width: int | None, height: int | None) -> tuple[np.ndarray, int, int]:
+    """2D keypoints (T, J, 2) in pixels from ``.npz`` (key ``keypoints``) or JSON ({"keypoints": ...}).
+
+    The image size comes from the file (``image_size`` [w, h]) or from the arguments.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: file not found")
+    if path.suffix == ".npz":
+        with np.load(path, allow_pickle=False) as f:
+            if "keypoints" not in f.files:
+                raise ValueError(f"{path}: missing key 'keypoints' (found {f.files}); expected (frames, joints, 2)")
+            kp = f["keypoints"]
+            size = f["image_size"] if "image_size" in f.files else None
+    elif path.suffix == ".json":
+        doc = json.loads(path.read_text())
+        if not isinstance(doc, dict) or "keypoints" not in doc:
+            raise ValueError(f"{path}: expected an object with field 'keypoints' (frames x joints x 2)")
+        kp, size = np.asarray(doc["keypoints"], dtype=np.float32), doc.get("image_size")
+    else:
+        raise ValueError(f"{path}: unsupported file type {path.suffix!r}; expected .npz or .json")
+    kp = np.asarray(kp, dtype=np.float32)
+    if kp.ndim != 3 or kp.shape[-1] != 2:
+        raise ValueError(f"{path}: field 'keypoints' has shape {kp.shape}, expected (frames, joints, 2)")
+    if size is not None:
+        width, height = int(size[0]), int(size[1])
+    if width is None or height is None:
+        raise ValueError(f"{path}: no 'image_size' in the file; pass --width and --height")
+    return kp, width, height
+
+
+def predict(model_path: str | Path, input_path: str | Path, output_path: str | Path,
+            width: int | None = None, height: int | None = None, flip: bool = True) -> np.ndarray:
+    """Lift a 2D keypoint file to 3D; writes ``.npz`` (``poses_3d``) and ``.json`` beside each other."""
+    from .data.cameras import normalize_screen_coordinates
+
+    model, skel = load_model(model_path)
+    kp, w, h = read_keypoints_file(input_path, width, height)
+    if kp.shape[1] != skel.num_joints:
+        raise ValueError(f"{input_path}: {kp.shape[1]} joints, the model expects {skel.num_joints} ({skel.name})")
+    poses = predict_sequences(model, [normalize_screen_coordinates(kp, w, h)], skel, flip)[0]
+    output_path = Path(output_path)
+    stem = output_path.with_suffix("")
+    atomic_save_npz(stem.with_suffix(".npz"), poses_3d=poses, joints=np.array(skel.joints))
+    atomic_write_json(stem.with_suffix(".json"), {
+        "skeleton": skel.name, "joints": list(skel.joints), "units": "metres, camera frame, root-relative",
+        "poses_3d": np.round(poses, 5).tolist()})
+    return poses
+
+
+def default_run_dir(kind: str) -> Path:
+    import time
+
+    return Path("runs") / f"{kind}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"

@@ -1,0 +1,131 @@
+"""VideoPose3D's temporal convolutional network (Pavllo et al., CVPR 2019).
+
+Two forms share one set of weights (and VideoPose3D's parameter names, so its checkpoints load):
+
+* :class:`TemporalModel` applies dilated convolutions and lifts a whole sequence in one pass.
+* :class:`TemporalModelStrided` replaces dilation by stride and computes only the one output
+  frame of a receptive-field window, the fast way to train. It runs its convolutions as matrix
+  products in a channels-last layout, which is faster on CPU than ``conv1d`` for these shapes.
+
+Inputs are (batch, frames, joints, 2); outputs (batch, frames - receptive_field + 1, joints_out, 3).
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class _TemporalBase(nn.Module):
+    def __init__(self, num_joints_in: int, in_features: int, num_joints_out: int,
+                 filter_widths: Sequence[int], causal: bool = False, dropout: float = 0.25,
+                 channels: int = 1024):
+        super().__init__()
+        for fw in filter_widths:
+            if fw % 2 == 0:
+                raise ValueError(f"filter widths must be odd, got {list(filter_widths)}")
+        self.num_joints_in, self.in_features = num_joints_in, in_features
+        self.num_joints_out = num_joints_out
+        self.filter_widths = list(filter_widths)
+        self.causal = causal
+        self.channels = channels
+        self.drop = nn.Dropout(dropout)
+        self.relu = nn.ReLU(inplace=True)
+        self.expand_conv = nn.Conv1d(num_joints_in * in_features, channels, filter_widths[0], bias=False)
+        self.expand_bn = nn.BatchNorm1d(channels, momentum=0.1)
+        convs, bns = [], []
+        dilation = filter_widths[0]
+        for fw in filter_widths[1:]:
+            convs.append(nn.Conv1d(channels, channels, fw, dilation=dilation, bias=False))
+            bns.append(nn.BatchNorm1d(channels, momentum=0.1))
+            convs.append(nn.Conv1d(channels, channels, 1, bias=False))
+            bns.append(nn.BatchNorm1d(channels, momentum=0.1))
+            dilation *= fw
+        self.layers_conv = nn.ModuleList(convs)
+        self.layers_bn = nn.ModuleList(bns)
+        self.shrink = nn.Conv1d(channels, num_joints_out * 3, 1)
+
+    @property
+    def receptive_field(self) -> int:
+        frames = 1
+        for fw in self.filter_widths:
+            frames *= fw
+        return frames
+
+    def set_bn_momentum(self, momentum: float) -> None:
+        self.expand_bn.momentum = momentum
+        for bn in self.layers_bn:
+            bn.momentum = momentum
+
+    def _check(self, x: torch.Tensor) -> None:
+        if x.dim() != 4 or x.shape[-2:] != (self.num_joints_in, self.in_features):
+            raise ValueError(f"expected input (batch, frames, {self.num_joints_in}, {self.in_features}), "
+                             f"got {tuple(x.shape)}")
+
+
+class TemporalModel(_TemporalBase):
+    """Dilated temporal model: lifts any sequence of at least ``receptive_field`` frames."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self._check(x)
+        b, t = x.shape[:2]
+        x = x.reshape(b, t, -1).permute(0, 2, 1)
+        x = self.drop(self.relu(self.expand_bn(self.expand_conv(x))))
+        dilation = self.filter_widths[0]
+        for i, fw in enumerate(self.filter_widths[1:]):
+            pad = (fw - 1) * dilation // 2
+            shift = pad if self.causal else 0
+            res = x[:, :, pad + shift: x.shape[2] - pad + shift]
+            x = self.drop(self.relu(self.layers_bn[2 * i](self.layers_conv[2 * i](x))))
+            x = res + self.drop(self.relu(self.layers_bn[2 * i + 1](self.layers_conv[2 * i + 1](x))))
+            dilation *= fw
+        x = self.shrink(x).permute(0, 2, 1)
+        return x.reshape(b, -1, self.num_joints_out, 3)
+
+
+class TemporalModelStrided(_TemporalBase):
+    """Strided variant for training on single-frame windows; same weights as :class:`TemporalModel`."""
+
+    def _bn(self, x: torch.Tensor, bn: nn.BatchNorm1d) -> torch.Tensor:
+        return F.batch_norm(x, bn.running_mean, bn.running_var, bn.weight, bn.bias,
+                            self.training, bn.momentum, bn.eps)
+
+    @staticmethod
+    def _strided_conv(x: torch.Tensor, conv: nn.Conv1d, width: int) -> torch.Tensor:
+        """Convolution with kernel == stride as one matrix product: (B, T, C) -> (B, T/width, out)."""
+        b, t, c = x.shape
+        groups = x.reshape(b, t // width, width, c).transpose(2, 3).reshape(b * (t // width), c * width)
+        return F.linear(groups, conv.weight.reshape(conv.out_channels, -1)).reshape(b, t // width, -1)
+
+    def _block(self, y: torch.Tensor, bn: nn.BatchNorm1d) -> torch.Tensor:
+        b, t, c = y.shape
+        return self.drop(self.relu(self._bn(y.reshape(b * t, c), bn))).reshape(b, t, c)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self._check(x)
+        b, t = x.shape[:2]
+        if t != self.receptive_field:
+            raise ValueError(f"the strided model takes windows of exactly {self.receptive_field} frames, got {t}")
+        x = x.reshape(b, t, -1)
+        x = self._block(self._strided_conv(x, self.expand_conv, self.filter_widths[0]), self.expand_bn)
+        for i, fw in enumerate(self.filter_widths[1:]):
+            offset = fw - 1 if self.causal else fw // 2
+            res = x[:, offset::fw]
+            y = self._block(self._strided_conv(x, self.layers_conv[2 * i], fw), self.layers_bn[2 * i])
+            y = F.linear(y, self.layers_conv[2 * i + 1].weight[:, :, 0])
+            x = res + self._block(y, self.layers_bn[2 * i + 1])
+        x = F.linear(x, self.shrink.weight[:, :, 0], self.shrink.bias)
+        return x.reshape(b, -1, self.num_joints_out, 3)
+
+
+def build_tcn(num_joints: int, filter_widths: Sequence[int], channels: int = 1024, dropout: float = 0.25,
+              causal: bool = False, strided: bool = False, num_joints_out: int | None = None) -> _TemporalBase:
+    cls = TemporalModelStrided if strided else TemporalModel
+    return cls(num_joints, 2, num_joints_out or num_joints, filter_widths, causal=causal,
+               dropout=dropout, channels=channels)
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())

@@ -1,0 +1,65 @@
+"""Figures people would rather see than read: training curves and 3D poses beside the truth."""
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+
+from .io import atomic_write
+from .skeletons import Skeleton
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_figure(fig, path: str | Path) -> Path:
+    plt = _pyplot()
+    atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=110, bbox_inches="tight"))
+    plt.close(fig)
+    return Path(path)
+
+
+def plot_training_curve(log_csv: str | Path, out_png: str | Path) -> Path:
+    """Training loss and, where evaluated, test MPJPE / P-MPJPE against epochs."""
+    plt = _pyplot()
+    with open(log_csv) as f:
+        rows = list(csv.DictReader(f))
+    epochs = [int(r["epoch"]) for r in rows]
+    fig, ax = plt.subplots(1, 2, figsize=(10, 3.6))
+    ax[0].plot(epochs, [float(r["loss"]) * 1000 for r in rows])
+    ax[0].set(xlabel="epoch", ylabel="training loss, MPJPE (mm)", yscale="log", title="training")
+    for key, label in (("mpjpe_mm", "MPJPE"), ("p_mpjpe_mm", "P-MPJPE")):
+        pts = [(int(r["epoch"]), float(r[key])) for r in rows if r.get(key)]
+        if pts:
+            ax[1].plot(*zip(*pts), marker="o", label=label)
+    ax[1].set(xlabel="epoch", ylabel="test error (mm)", title="test")
+    ax[1].legend()
+    for a in ax:
+        a.grid(alpha=0.3)
+    return save_figure(fig, out_png)
+
+
+def plot_poses_3d(pred: np.ndarray, target: np.ndarray, skeleton: Skeleton, out_png: str | Path,
+                  title: str = "") -> Path:
+    """A few frames of predicted (red) and true (black) 3D poses, camera coordinates, y down."""
+    plt = _pyplot()
+    frames = np.linspace(0, len(pred) - 1, min(4, len(pred))).astype(int)
+    fig = plt.figure(figsize=(3.2 * len(frames), 3.4))
+    for i, f in enumerate(frames):
+        ax = fig.add_subplot(1, len(frames), i + 1, projection="3d")
+        for pose, colour in ((target[f], "black"), (pred[f], "tab:red")):
+            for child, parent in skeleton.bones:
+                ax.plot(*[[pose[child, d], pose[parent, d]] for d in (0, 2)], -np.array([pose[child, 1], pose[parent, 1]]),
+                        color=colour, lw=2)
+        ax.set(xlim=(-1, 1), ylim=(-1, 1), zlim=(-1, 1), title=f"frame {f}")
+        ax.set_xticklabels([]), ax.set_yticklabels([]), ax.set_zticklabels([])
+        ax.view_init(elev=15, azim=-70)
+    fig.suptitle(title or "prediction (red) and ground truth (black)")
+    return save_figure(fig, out_png)
