@@ -48,7 +48,10 @@ def _smooth_noise(rng: np.random.Generator, t: np.ndarray, amplitude_deg: float,
 
 def _limb(start: np.ndarray, flex: np.ndarray, abduct: float, side: float, length: float,
           up: np.ndarray, fwd: np.ndarray, left: np.ndarray) -> np.ndarray:
-    """End point of a limb hanging down, rotated forward by ``flex`` and outward by ``abduct``."""
+    """End point of a limb hanging down, rotated forward by ``flex`` and outward by ``abduct``.
+
+    ``up``, ``fwd`` and ``left`` must be orthonormal, so the limb keeps its length.
+    """
     d = np.cos(flex)[:, None] * -up + np.sin(flex)[:, None] * fwd
     d = np.cos(abduct) * d + np.sin(abduct) * side * left
     return start + length * d
@@ -77,6 +80,7 @@ def generate_motion(action: str, frames: int, scale: float, rng: np.random.Gener
     world_up = np.array([0.0, 0.0, 1.0])
     lean = np.deg2rad(style.lean * vary) + _smooth_noise(rng, t, 3)
     torso_up = np.cos(lean)[:, None] * world_up + np.sin(lean)[:, None] * fwd
+    torso_fwd = np.cos(lean)[:, None] * fwd - np.sin(lean)[:, None] * world_up
 
     thigh, shin = 0.43 * scale, 0.42 * scale
     hip_l = np.deg2rad(style.hip * vary) * np.sin(phase) + _smooth_noise(rng, t, 4)
@@ -109,12 +113,12 @@ def generate_motion(action: str, frames: int, scale: float, rng: np.random.Gener
     J = np.zeros((frames, 15, 3))
     J[:, 0] = pelvis
     J[:, 1] = pelvis + 0.45 * scale * torso_up
-    J[:, 14] = J[:, 1] + 0.28 * scale * torso_up + 0.03 * scale * fwd
+    J[:, 14] = J[:, 1] + 0.28 * scale * torso_up + 0.03 * scale * torso_fwd
     upper, fore = 0.29 * scale, 0.26 * scale
     for side, (s, e, w), sh, el in ((1.0, (2, 3, 4), sh_l, el_l), (-1.0, (5, 6, 7), sh_r, el_r)):
         J[:, s] = J[:, 1] + side * 0.18 * scale * left - 0.03 * scale * torso_up
-        J[:, e] = _limb(J[:, s], sh, abd_arm, side, upper, torso_up, fwd, left)
-        J[:, w] = _limb(J[:, e], sh + el, abd_arm, side, fore, torso_up, fwd, left)
+        J[:, e] = _limb(J[:, s], sh, abd_arm, side, upper, torso_up, torso_fwd, left)
+        J[:, w] = _limb(J[:, e], sh + el, abd_arm, side, fore, torso_up, torso_fwd, left)
     for side, (h, k, a), hf, kf in ((1.0, (8, 9, 10), hip_l, knee_l), (-1.0, (11, 12, 13), hip_r, knee_r)):
         J[:, h] = pelvis + side * 0.09 * scale * left
         J[:, k] = _limb(J[:, h], hf, abd_leg, side, thigh, world_up, fwd, left)

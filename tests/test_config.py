@@ -1,0 +1,41 @@
+import pytest
+
+from semipose.cli import config_path
+from semipose.config import ConfigError
+from semipose.lift import LiftConfig, load_lift_config
+
+
+def test_defaults_are_videopose3d_humaneva():
+    cfg = LiftConfig()
+    assert cfg.model.filter_widths == [3, 3, 3] and cfg.model.channels == 1024 and cfg.model.dropout == 0.25
+    assert cfg.train.batch_size == 128 and cfg.train.lr_decay == 0.996 and cfg.train.amsgrad
+
+
+def test_yaml_then_dotted_overrides(tmp_path):
+    f = tmp_path / "c.yaml"
+    f.write_text("train:\n  epochs: 7\nmodel:\n  channels: 64\n")
+    cfg = load_lift_config(f, ["train.epochs=3", "data.actions=Walk,Box", "model.filter_widths=[3,3,3,3]",
+                               "train.lr_final=1e-5"])
+    assert cfg.train.epochs == 3 and cfg.model.channels == 64
+    assert cfg.data.actions == ["Walk", "Box"] and cfg.model.filter_widths == [3, 3, 3, 3]
+    assert cfg.train.lr_final == pytest.approx(1e-5)
+
+
+@pytest.mark.parametrize("override,message", [
+    ("train.epoch=3", r"unknown key\(s\) \['epoch'\]"),
+    ("train.epochs=many", "train.epochs: expected an integer"),
+    ("train.precision=fp16", "train.precision must be fp32 or bf16"),
+    ("model.filter_widths=[3,4]", "odd"),
+    ("train.test_flip=maybe", "expected true or false"),
+    ("nonsense", "section.key=value"),
+])
+def test_bad_config_names_the_key(override, message):
+    with pytest.raises(ConfigError, match=message):
+        load_lift_config(None, [override])
+
+
+def test_shipped_configs_load():
+    for name in ("humaneva", "humaneva_20min", "demo"):
+        load_lift_config(config_path(name))
+    with pytest.raises(ConfigError, match="no shipped config"):
+        config_path("no-such-config")
