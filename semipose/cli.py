@@ -67,6 +67,87 @@ def _cmd_lift_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _ensemble_overrides(args: argparse.Namespace) -> list[str]:
+    extra = []
+    if getattr(args, "backend", None):
+        extra.append(f"ensemble.backend={args.backend}")
+    if getattr(args, "workers", None):
+        extra.append(f"ensemble.workers={args.workers}")
+    if getattr(args, "ray_address", None):
+        extra.append(f"ensemble.ray_address={args.ray_address}")
+    return extra + list(args.overrides)
+
+
+def _cmd_ensemble_train(args: argparse.Namespace) -> int:
+    from . import lift
+    from .config import dump_yaml
+    from .engine import prepare_run_dir
+    from .ensemble import runner
+
+    run_dir = Path(args.out) if args.out else lift.default_run_dir("ensemble")
+    cfg_file = run_dir / "config.yaml" if args.resume else config_path(args.config)
+    if args.resume and not cfg_file.is_file():
+        raise ConfigError(f"{run_dir}: nothing to resume (no config.yaml)")
+    cfg = runner.load_ensemble_config(cfg_file, _ensemble_overrides(args))
+    lift.set_threads(cfg.train.threads)
+    seqs, skel = lift.load_split(cfg.data, cfg.data.subjects_train)
+    prepare_run_dir(run_dir, dump_yaml(cfg), cfg.train.seed, {"skeleton": skel.name})
+    status = runner.train_ensemble(cfg, run_dir, runner.training_data(seqs, skel), resume=args.resume,
+                                   progress=cfg.train.progress)
+    failed = [m["index"] for m in status["members"] if m["status"] == "failed"]
+    metrics = _evaluate_ensemble_run(run_dir, cfg)
+    print(lift.metrics_markdown(metrics))
+    print(f"ensemble of {metrics['num_members']}: MPJPE {metrics['mpjpe_mm']:.1f} mm, P-MPJPE "
+          f"{metrics['p_mpjpe_mm']:.1f} mm; members on average {metrics['members_mean']['mpjpe_mm']:.1f} / "
+          f"{metrics['members_mean']['p_mpjpe_mm']:.1f} mm")
+    print(f"results in {run_dir}/ (ensemble.json, members/, metrics.*, uncertainty plots)")
+    if failed:
+        print(f"semipose: members {failed} failed; see {run_dir}/ensemble.json", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _evaluate_ensemble_run(run_dir: Path, cfg) -> dict:
+    from . import lift
+    from .ensemble import runner
+    from .plots import plot_uncertainty
+
+    test, skel = lift.load_split(cfg.data, cfg.data.subjects_test)
+    models = runner.load_members(run_dir, cfg, skel, lift.resolve_device(cfg.train.device))
+    metrics = runner.evaluate_ensemble(models, test, skel, cfg.train.test_flip)
+    lift.write_metrics(run_dir, metrics)
+    if "uncertainty_curves" in metrics:
+        plot_uncertainty(metrics["uncertainty_curves"], run_dir / "uncertainty.png")
+    return metrics
+
+
+def _cmd_ensemble_evaluate(args: argparse.Namespace) -> int:
+    from . import lift
+    from .ensemble import runner
+
+    run_dir = Path(args.run)
+    cfg = runner.load_ensemble_config(run_dir / "config.yaml", list(args.overrides))
+    metrics = _evaluate_ensemble_run(run_dir, cfg)
+    print(lift.metrics_markdown(metrics))
+    print(f"results in {run_dir}/")
+    return 0
+
+
+def _cmd_study(args: argparse.Namespace) -> int:
+    from . import lift
+    from .studies import STUDIES
+
+    study = STUDIES[args.name]
+    if args.preset not in study.PRESETS:
+        raise ConfigError(f"study {args.name}: unknown preset {args.preset!r}; expected one of {sorted(study.PRESETS)}")
+    cfg = study.load(config_path(args.config or study.BASE_CONFIG), args.preset, list(args.overrides))
+    out = Path(args.out) if args.out else lift.default_run_dir(f"study-{args.name}-{args.preset}")
+    result = study.run(cfg, out, progress=cfg.train.progress)
+    print((out / f"{study.TABLE}.md").read_text())
+    print(f"results in {out}/ (tables .md/.csv, plots .png, json)")
+    return 1 if result.get("failed") else 0
+
+
 def _cmd_data_synth3d(args: argparse.Namespace) -> int:
     from .data.synthetic import write_synthetic_humaneva
 
@@ -111,6 +192,29 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--height", type=int, help="image height in pixels")
     r.add_argument("--no-flip", action="store_true", help="no test-time flip averaging")
     r.set_defaults(func=_cmd_lift_predict)
+
+    ens = sub.add_parser("ensemble", help="deep ensembles of lifting networks").add_subparsers(dest="action", required=True)
+    et = ens.add_parser("train", help="train (or --resume) an ensemble, then evaluate it")
+    et.add_argument("-c", "--config", default="humaneva_ensemble")
+    et.add_argument("-o", "--out", help="run directory (default: runs/ensemble-<time>)")
+    et.add_argument("--resume", action="store_true", help="train only the members not finished in --out")
+    et.add_argument("--backend", choices=["local", "ray"])
+    et.add_argument("--workers", type=int, help="local backend: worker processes")
+    et.add_argument("--ray-address", help="ray backend: cluster address or 'auto' (default: a local instance)")
+    et.add_argument("overrides", nargs="*")
+    et.set_defaults(func=_cmd_ensemble_train)
+    ee = ens.add_parser("evaluate", help="evaluate the finished members of an ensemble run")
+    ee.add_argument("run")
+    ee.add_argument("overrides", nargs="*")
+    ee.set_defaults(func=_cmd_ensemble_evaluate)
+
+    st = sub.add_parser("study", help="run a study: tables and plots in one command")
+    st.add_argument("name", choices=["ensemble-size", "pseudo-label-rounds", "ssl-3d"])
+    st.add_argument("--preset", default="quick", help="quick (minutes) or full (the documented cost)")
+    st.add_argument("-c", "--config", help="base config (default: the study's own)")
+    st.add_argument("-o", "--out", help="run directory (default: runs/study-<name>-<preset>-<time>)")
+    st.add_argument("overrides", nargs="*")
+    st.set_defaults(func=_cmd_study)
 
     data = sub.add_parser("data", help="generate datasets").add_subparsers(dest="action", required=True)
     s = data.add_parser("synth3d", help="synthetic HumanEva-15 motion in the VideoPose3D .npz layout")

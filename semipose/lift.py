@@ -52,6 +52,7 @@ class ModelConfig:
 @dataclass
 class TrainConfig:
     epochs: int = 43
+    samples: int | None = None  # if set: a budget of training samples; epochs = samples / epoch size
     batch_size: int = 128
     lr: float = 1e-3
     lr_decay: float = 0.996
@@ -76,6 +77,14 @@ class TrainConfig:
             raise ConfigError(f"train.device must be cpu, cuda or auto, got {self.device!r}")
         if self.epochs < 1 or self.batch_size < 1:
             raise ConfigError("train.epochs and train.batch_size must be positive")
+        if self.samples is not None and self.samples < 1:
+            raise ConfigError("train.samples must be positive")
+
+    def epochs_for(self, samples_per_epoch: int) -> int:
+        """Epochs to train: ``epochs``, or as many as the ``samples`` budget buys (at least one)."""
+        if self.samples is None:
+            return self.epochs
+        return max(1, round(self.samples / max(1, samples_per_epoch)))
 
 
 @dataclass
@@ -175,26 +184,25 @@ def train(cfg: LiftConfig, run_dir: str | Path, resume: bool = False) -> dict[st
     sampler = WindowSampler([s.keypoints_2d for s in train_seqs], [s.root_relative_3d() for s in train_seqs],
                             model.receptive_field, skel, cfg.model.causal, cfg.train.flip_augment)
     t = cfg.train
-    schedule = Schedule(t.epochs, t.lr, t.lr_decay, t.lr_final, t.bn_momentum, t.bn_momentum_final, t.bn_decay_epochs)
+    epochs = t.epochs_for(len(sampler))
+    schedule = Schedule(epochs, t.lr, t.lr_decay, t.lr_final, t.bn_momentum, t.bn_momentum_final, t.bn_decay_epochs)
     recipe = SupervisedLifting(model, eval_model, sampler, schedule, t.batch_size,
-                               lambda m: _summary(evaluate_model(m, test_seqs, skel, t.test_flip)),
+                               lambda m: evaluate_model(m, test_seqs, skel, t.test_flip),
                                device, t.precision, t.amsgrad)
     prepare_run_dir(run_dir, dump_yaml(cfg), t.seed, {
         "skeleton": skel.name, "parameters": count_parameters(model), "receptive_field": model.receptive_field,
         "train_frames": sampler.num_frames, "train_samples_per_epoch": len(sampler),
         "test_frames": sum(s.num_frames for s in test_seqs), "device": str(device),
         "torch_threads": torch.get_num_threads()})
-    history = fit(recipe, run_dir, t.epochs, t.seed, t.eval_every, resume, t.progress)
-    metrics = evaluate_model(recipe.eval_model, test_seqs, skel, t.test_flip)
+    history = fit(recipe, run_dir, epochs, t.seed, t.eval_every, resume, t.progress)
+    if recipe.last_metrics is None:  # resumed a run that had already finished
+        recipe.evaluate()
+    metrics = dict(recipe.last_metrics)
     metrics["train_wall_s"] = history[-1]["elapsed_s"]
-    metrics["epochs"] = t.epochs
+    metrics["epochs"] = epochs
     _save_model(run_dir / "model.pt", recipe.eval_model, cfg, skel)
     write_metrics(run_dir, metrics)
     return metrics
-
-
-def _summary(m: dict[str, Any]) -> dict[str, float]:
-    return {k: m[k] for k in ("mpjpe_mm", "p_mpjpe_mm", "n_mpjpe_mm", "mpjve_mm")}
 
 
 def _save_model(path: Path, model: TemporalModel, cfg: LiftConfig, skel: Skeleton) -> None:
@@ -204,8 +212,11 @@ def _save_model(path: Path, model: TemporalModel, cfg: LiftConfig, skel: Skeleto
                        "skeleton": skel.name}, path)
 
 
-def load_model(path: str | Path, device: str = "cpu") -> tuple[TemporalModel, Skeleton]:
-    """A dilated model from ``model.pt`` or a run's ``checkpoint.pt`` (with its ``config.yaml``)."""
+def load_model(path: str | Path, device: str = "cpu", cfg: Any = None) -> tuple[TemporalModel, Skeleton]:
+    """A dilated model from ``model.pt``, a run's ``checkpoint.pt`` or an ensemble member's file.
+
+    Files without their own model description take it from ``cfg`` or the ``config.yaml`` beside them.
+    """
     path = Path(path)
     if path.is_dir():
         path = path / "model.pt" if (path / "model.pt").is_file() else path / "checkpoint.pt"
@@ -215,9 +226,9 @@ def load_model(path: str | Path, device: str = "cpu") -> tuple[TemporalModel, Sk
     if "model_config" in state:
         mc, skel = ModelConfig(**state["model_config"]), get_skeleton(state["skeleton"])
         weights = state["model"]
-    else:  # a training checkpoint: the run's config.yaml says what the model is
-        cfg = load_lift_config(path.parent / "config.yaml")
-        mc, weights = cfg.model, state["recipe"]["model"]
+    else:  # a training checkpoint or an ensemble member: the config says what the model is
+        mc = (cfg or load_lift_config(path.parent / "config.yaml")).model
+        weights = state["recipe"]["model"] if "recipe" in state else state["model"]
         n = weights["expand_conv.weight"].shape[1] // 2
         skel = next(s for s in (get_skeleton(x) for x in ("humaneva15", "h36m17", "coco17", "mpii16"))
                     if s.num_joints == n)
@@ -232,9 +243,8 @@ def evaluate(model_path: str | Path, cfg: LiftConfig, out_dir: str | Path) -> di
     test_seqs, data_skel = load_split(cfg.data, cfg.data.subjects_test)
     if data_skel.num_joints != skel.num_joints:
         raise ValueError(f"model expects {skel.name} joints, data has {data_skel.name}")
+    out_dir = prepare_run_dir(out_dir, dump_yaml(cfg), cfg.train.seed, {"model": str(model_path)})
     metrics = evaluate_model(model, test_seqs, skel, cfg.train.test_flip)
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     write_metrics(out_dir, metrics)
     return metrics
 
@@ -293,3 +303,44 @@ def default_run_dir(kind: str) -> Path:
     import time
 
     return Path("runs") / f"{kind}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
+
+
+def train_backprojection(cfg: LiftConfig, labeled: list[Sequence], unlabeled: list[Sequence], test: list[Sequence],
+                         skel: Skeleton, run_dir: str | Path, warmup: int = 1, bone_length_term: bool = True,
+                         resume: bool = False) -> dict[str, Any]:
+    """VideoPose3D's semi-supervised back-projection on labeled and unlabeled sequences (with cameras)."""
+    from .methods.backprojection import BackProjectionLifting, flip_intrinsics, flip_trajectory
+
+    for s in unlabeled:
+        if s.camera is None or s.camera.focal is None:
+            raise ValueError(f"{s.subject}/{s.action}: back-projection needs camera intrinsics")
+    run_dir = Path(run_dir)
+    set_threads(cfg.train.threads)
+    device = resolve_device(cfg.train.device)
+    t, m = cfg.train, cfg.model
+    pose = _model_from_config(cfg, skel.num_joints, strided=True)
+    traj = build_tcn(skel.num_joints, m.filter_widths, m.channels, m.dropout, m.causal, strided=True, num_joints_out=1)
+    eval_model = _model_from_config(cfg, skel.num_joints, strided=False)
+    rf = pose.receptive_field
+    lab = WindowSampler([s.keypoints_2d for s in labeled], [s.root_relative_3d() for s in labeled], rf, skel,
+                        m.causal, t.flip_augment, aux=[s.positions_3d[:, 0] for s in labeled], aux_flip=flip_trajectory)
+    unl = WindowSampler([s.keypoints_2d for s in unlabeled], [np.zeros_like(s.positions_3d) for s in unlabeled], rf,
+                        skel, m.causal, t.flip_augment,
+                        aux=[np.repeat(s.camera.intrinsics_normalized()[None], s.num_frames, 0) for s in unlabeled],
+                        aux_flip=flip_intrinsics)
+    epochs = t.epochs_for(len(lab))
+    schedule = Schedule(epochs, t.lr, t.lr_decay, t.lr_final, t.bn_momentum, t.bn_momentum_final, t.bn_decay_epochs)
+    recipe = BackProjectionLifting(pose, traj, eval_model, lab, unl, list(skel.parents), schedule, t.batch_size,
+                                   lambda mdl: evaluate_model(mdl, test, skel, t.test_flip), device, warmup,
+                                   bone_length_term, t.precision, t.amsgrad)
+    prepare_run_dir(run_dir, dump_yaml(cfg), t.seed, {"method": "back-projection", "warmup": warmup,
+                                                       "labeled_frames": lab.num_frames,
+                                                       "unlabeled_frames": unl.num_frames})
+    history = fit(recipe, run_dir, epochs, t.seed, t.eval_every, resume, t.progress)
+    if recipe.last_metrics is None:
+        recipe.evaluate()
+    metrics = dict(recipe.last_metrics)
+    metrics["train_wall_s"], metrics["epochs"] = history[-1]["elapsed_s"], epochs
+    _save_model(run_dir / "model.pt", recipe.eval_model, cfg, skel)
+    write_metrics(run_dir, metrics)
+    return metrics

@@ -63,3 +63,21 @@ def plot_poses_3d(pred: np.ndarray, target: np.ndarray, skeleton: Skeleton, out_
         ax.view_init(elev=15, azim=-70)
     fig.suptitle(title or "prediction (red) and ground truth (black)")
     return save_figure(fig, out_png)
+
+
+def plot_uncertainty(curves: dict, out_png: str | Path) -> Path:
+    """Sparsification against the oracle, and calibration of the spread read as a Gaussian."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(1, 2, figsize=(10, 3.8))
+    f = np.asarray(curves["fractions"]) * 100
+    ax[0].plot(f, curves["sparsification_mm"], label="removing the most uncertain")
+    ax[0].plot(f, curves["oracle_mm"], "--", label="oracle (largest errors)")
+    ax[0].set(xlabel="joints removed (%)", ylabel="mean error of the rest (mm)", title="sparsification")
+    ax[0].legend()
+    ax[1].plot([0, 1], [0, 1], "k:", label="perfect")
+    ax[1].plot(curves["expected"], curves["observed"], marker="o", label="ensemble spread")
+    ax[1].set(xlabel="expected fraction within the radius", ylabel="observed fraction", title="calibration")
+    ax[1].legend()
+    for a in ax:
+        a.grid(alpha=0.3)
+    return save_figure(fig, out_png)

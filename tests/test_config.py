@@ -35,7 +35,7 @@ def test_bad_config_names_the_key(override, message):
 
 
 def test_shipped_configs_load():
-    for name in ("humaneva", "humaneva_20min", "demo"):
+    for name in ("humaneva", "humaneva_20min", "synthetic"):
         load_lift_config(config_path(name))
     with pytest.raises(ConfigError, match="no shipped config"):
         config_path("no-such-config")

@@ -36,7 +36,7 @@ def test_cli_train_resume_evaluate_predict(tmp_path, capsys):
     assert main(["data", "synth3d", "-o", str(data), "--frames", "60"]) == 0
     run = tmp_path / "run"
     common = [f"data.root={data}", "model.channels=32", "train.progress=false", "train.eval_every=1"]
-    assert main(["lift", "train", "-c", "demo", "-o", str(run), "train.epochs=2", *common]) == 0
+    assert main(["lift", "train", "-c", "synthetic", "-o", str(run), "train.epochs=2", *common]) == 0
     for name in ("config.yaml", "run_info.json", "log.csv", "checkpoint.pt", "model.pt", "metrics.json",
                  "metrics.md", "metrics.csv"):
         assert (run / name).is_file(), name
@@ -72,13 +72,15 @@ def test_cli_train_resume_evaluate_predict(tmp_path, capsys):
     assert "bad.npz: missing key 'keypoints'" in capsys.readouterr().err
     assert main(["lift", "predict", str(run), str(tmp_path / "kp.npz"), "-o", str(tmp_path / "o3")]) == 2
     assert "pass --width and --height" in capsys.readouterr().err
-    assert main(["lift", "train", "-c", "demo", "-o", str(tmp_path / "r2"), "train.epochs=zero"]) == 2
+    assert main(["lift", "train", "-c", "synthetic", "-o", str(tmp_path / "r2"), "train.epochs=zero"]) == 2
     assert "train.epochs: expected an integer" in capsys.readouterr().err
 
 
 def test_demo_runs(tmp_path, capsys):
-    assert main(["demo", "-o", str(tmp_path), "train.epochs=1", "model.channels=32", "train.progress=false"]) == 0
+    assert main(["demo", "-o", str(tmp_path), "train.samples=2000", "model.channels=16", "train.progress=false",
+                 "ensemble.members=2"]) == 0
     out = capsys.readouterr().out
-    assert "mean of cells" in out and "Results in" in out
-    for name in ("metrics.md", "training_curve.png", "poses.png", "config.yaml", "run_info.json"):
-        assert (tmp_path / "lift" / name).is_file(), name
+    assert "| stage |" in out and "pseudo-label error" in out and "Results in" in out
+    for name in ("rounds.md", "rounds.csv", "rounds.png", "poses.png", "config.yaml", "run_info.json",
+                 "ensemble_labeled/uncertainty.png", "ensemble_labeled/metrics.md", "round_1/ensemble.json"):
+        assert (tmp_path / name).is_file(), name

@@ -7,7 +7,7 @@ mirrored copy of the same tensor: an augmented epoch visits every window once in
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 import torch
@@ -44,6 +44,7 @@ class WindowBatch:
     inputs: torch.Tensor  # (B, receptive_field, J, 2)
     targets: torch.Tensor  # (B, 1, J, 3)
     index: torch.Tensor  # (B,) frame index into the concatenated (unflipped) data
+    aux: torch.Tensor | None = None  # (B, ...) per-frame extras (trajectory, camera), flipped with the copy
 
 
 class WindowSampler:
@@ -51,7 +52,10 @@ class WindowSampler:
 
     def __init__(self, inputs_2d: list[np.ndarray], targets_3d: list[np.ndarray], receptive_field: int,
                  skeleton: Skeleton, causal: bool = False, flip: bool = True,
-                 weights: list[np.ndarray] | None = None):
+                 weights: list[np.ndarray] | None = None, aux: list[np.ndarray] | None = None,
+                 aux_flip: Callable[[np.ndarray], np.ndarray] | None = None):
+        """``aux``: optional per-frame arrays (T, ...) that travel with each sample, such as the root
+        trajectory or the camera intrinsics; ``aux_flip`` mirrors them for the flipped copy."""
         if len(inputs_2d) != len(targets_3d):
             raise ValueError("inputs and targets must have the same number of sequences")
         self.receptive_field = receptive_field
@@ -74,6 +78,11 @@ class WindowSampler:
         self._y = torch.from_numpy(np.stack(copies_y))  # (copies, frames, J, 3)
         w = np.concatenate(weights).astype(np.float32) if weights is not None else np.ones(len(y), np.float32)
         self._w = torch.from_numpy(w)
+        self._aux = None
+        if aux is not None:
+            a = np.concatenate(aux).astype(np.float32)
+            copies = [a] + ([aux_flip(a) if aux_flip else a] if flip else [])
+            self._aux = torch.from_numpy(np.stack(copies))
         self._starts = torch.from_numpy(np.concatenate(starts))
         self._offsets = torch.arange(receptive_field)
 
@@ -93,7 +102,8 @@ class WindowSampler:
         copy, frame = sample // self.num_frames, sample % self.num_frames
         start = self._starts[frame]
         windows = self._x[copy[:, None], start[:, None] + self._offsets]
-        return WindowBatch(windows, self._y[copy, frame][:, None], frame)
+        aux = self._aux[copy, frame] if self._aux is not None else None
+        return WindowBatch(windows, self._y[copy, frame][:, None], frame, aux)
 
     def weights(self, frame: torch.Tensor) -> torch.Tensor:
         return self._w[frame]

@@ -50,12 +50,13 @@ class SupervisedLifting:
     """Recipe for :func:`semipose.engine.fit`."""
 
     def __init__(self, model: TemporalModelStrided, eval_model: TemporalModel, sampler: WindowSampler,
-                 schedule: Schedule, batch_size: int, evaluate_fn: Callable[[TemporalModel], dict[str, float]],
+                 schedule: Schedule, batch_size: int, evaluate_fn: Callable[[TemporalModel], dict[str, Any]],
                  device: torch.device, precision: str = "fp32", amsgrad: bool = True):
         self.model, self.eval_model = model.to(device), eval_model.to(device)
         self.sampler, self.schedule, self.batch_size = sampler, schedule, batch_size
         self.evaluate_fn, self.device, self.precision = evaluate_fn, device, precision
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=schedule.lr, amsgrad=amsgrad)
+        self.last_metrics: dict[str, Any] | None = None
 
     def num_samples(self) -> int:
         return len(self.sampler)
@@ -85,8 +86,11 @@ class SupervisedLifting:
         return {"loss": float(loss.detach()), "n": x.shape[0]}
 
     def evaluate(self) -> dict[str, float]:
+        """Copy the weights into the dilated model and evaluate it; the full report stays in
+        ``last_metrics``, the scalar summary goes to the log."""
         self.eval_model.load_state_dict(self.model.state_dict())
-        return self.evaluate_fn(self.eval_model)
+        self.last_metrics = self.evaluate_fn(self.eval_model)
+        return {k: v for k, v in self.last_metrics.items() if isinstance(v, float)}
 
     def state_dict(self) -> dict[str, Any]:
         return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict()}

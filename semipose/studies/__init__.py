@@ -1,1 +1,13 @@
+"""Studies: one command each, writing tables (Markdown, CSV) and plots (PNG) into a run directory.
 
+``STUDIES`` maps the command name to (module runner, shipped base config, presets).
+"""
+from __future__ import annotations
+
+from . import ensemble_size, pseudo_label_rounds, ssl_3d
+
+STUDIES = {
+    "ensemble-size": ensemble_size,
+    "pseudo-label-rounds": pseudo_label_rounds,
+    "ssl-3d": ssl_3d,
+}

@@ -1,0 +1,111 @@
+"""One ensemble member: the task a worker receives and the function it runs.
+
+Everything here is picklable and self-contained, so the same task trains the same member in this
+process, in a local worker process or in a Ray task on another machine: the member's seed, data
+subset, model and schedule are all in the task, and its weights come back as bytes.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..data.windows import WindowSampler
+from ..engine import fit
+from ..lift import TrainConfig
+from ..methods.supervised_lift import Schedule, SupervisedLifting
+from ..models.tcn import build_tcn
+from ..skeletons import get_skeleton
+
+
+@dataclass
+class TrainingData:
+    """The labeled (or pseudo-labeled) training sequences, shared by all members."""
+
+    skeleton: str
+    inputs_2d: list[np.ndarray]  # (T, J, 2) normalised
+    targets_3d: list[np.ndarray]  # (T, J, 3) root-relative, metres
+    groups: list[list[int]]  # sequence indices of each recording
+    weights: list[np.ndarray] | None = None  # per-frame loss weights
+
+    def group_frames(self) -> list[int]:
+        return [sum(self.inputs_2d[i].shape[0] for i in g) for g in self.groups]
+
+
+@dataclass
+class MemberTask:
+    index: int
+    seed: int
+    groups: list[int]  # recordings this member trains on (repeats allowed: bootstrap)
+    model: dict[str, Any]  # ModelConfig fields
+    train: dict[str, Any]  # TrainConfig fields
+    threads: int = 1
+    # Fault injection for testing the backends: 'always' raises on every attempt; 'once:PATH' raises
+    # on the first attempt only (PATH marks that it happened).
+    fault: str = ""
+    attempt: int = field(default=0, compare=False)
+
+    def key(self) -> str:
+        """Identifies what the member is (not how it is run): resume skips members with the same key."""
+        what = {"seed": self.seed, "groups": self.groups, "model": self.model,
+                "train": {k: v for k, v in self.train.items() if k not in ("progress", "threads", "device")}}
+        return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:16]
+
+
+@dataclass
+class MemberResult:
+    index: int
+    key: str
+    payload: bytes  # torch.save({'model': state_dict, 'history': ..., 'key': ...})
+    seconds: float
+    frames: int
+
+
+def _inject_fault(task: MemberTask) -> None:
+    if task.fault == "always":
+        raise RuntimeError(f"member {task.index}: injected failure")
+    if task.fault.startswith("once:"):
+        marker = Path(task.fault[5:])
+        if not marker.exists():
+            marker.write_text("failed once\n")
+            raise RuntimeError(f"member {task.index}: injected failure (first attempt)")
+
+
+def train_member(task: MemberTask, data: TrainingData) -> MemberResult:
+    """Train one member on its subset; returns its weights as bytes."""
+    t0 = time.perf_counter()
+    torch.set_num_threads(max(1, task.threads))
+    _inject_fault(task)
+    skel = get_skeleton(data.skeleton)
+    idx = [i for g in task.groups for i in data.groups[g]]
+    m, t = task.model, task.train
+    model = build_tcn(skel.num_joints, m["filter_widths"], m["channels"], m["dropout"], m["causal"], strided=True)
+    eval_model = build_tcn(skel.num_joints, m["filter_widths"], m["channels"], m["dropout"], m["causal"])
+    weights = [data.weights[i] for i in idx] if data.weights is not None else None
+    sampler = WindowSampler([data.inputs_2d[i] for i in idx], [data.targets_3d[i] for i in idx],
+                            model.receptive_field, skel, m["causal"], t["flip_augment"], weights)
+    device = torch.device("cuda" if t["device"] in ("cuda", "auto") and torch.cuda.is_available() else "cpu")
+    epochs = TrainConfig(**t).epochs_for(len(sampler))
+    schedule = Schedule(epochs, t["lr"], t["lr_decay"], t["lr_final"], t["bn_momentum"],
+                        t["bn_momentum_final"], t["bn_decay_epochs"])
+    recipe = SupervisedLifting(model, eval_model, sampler, schedule, t["batch_size"], lambda _: {},
+                               device, t["precision"], t["amsgrad"])
+    with tempfile.TemporaryDirectory(prefix="semipose-member-") as tmp:
+        history = fit(recipe, tmp, epochs, task.seed, eval_every=0, progress=False)
+    key = task.key()
+    buf = io.BytesIO()
+    torch.save({"model": {k: v.cpu() for k, v in model.state_dict().items()}, "history": history, "key": key,
+                "seed": task.seed, "groups": task.groups}, buf)
+    return MemberResult(task.index, key, buf.getvalue(), time.perf_counter() - t0, sampler.num_frames)
+
+
+def member_task_dict(task: MemberTask) -> dict[str, Any]:
+    return asdict(task)

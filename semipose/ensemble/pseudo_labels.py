@@ -1,0 +1,189 @@
+"""Semi-supervised lifting with ensemble pseudo-labels, added in rounds.
+
+1. Split every training recording into a labeled run of frames and unlabeled rest (:func:`split_labeled`).
+2. Train an ensemble on the labeled part; its mean prediction on the unlabeled part is the pseudo-label,
+   its spread the pseudo-label's uncertainty. The pseudo-labels' own error against the ground truth
+   (which training never sees) is reported.
+3. Round k trains a single model (or a new ensemble) from scratch on the labeled data plus a growing
+   share of the pseudo-labeled data, in random order or most certain first, optionally recomputing
+   the pseudo-labels with each round's model.
+4. Beside the rounds: the same model trained on the labeled data only and on all data with true labels.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..config import ConfigError, load_config
+from ..data.npz3d import Sequence
+from ..io import atomic_write_json, atomic_write_text
+from ..lift import DataConfig, ModelConfig, TrainConfig, load_split, write_metrics
+from ..plots import plot_uncertainty
+from ..metrics.mpjpe import evaluate_sequences
+from ..skeletons import Skeleton
+from .aggregate import ensemble_mean, ensemble_spread
+from .runner import EnsembleConfig, EnsembleRunConfig, evaluate_ensemble, load_members, predict_members, \
+    train_ensemble, training_data
+from .subsets import cut, split_labeled
+
+SUMMARY = ("mpjpe_mm", "p_mpjpe_mm", "n_mpjpe_mm", "mpjve_mm")
+
+
+@dataclass
+class SSLConfig:
+    labeled_fraction: float = 0.1
+    rounds: list[float] = field(default_factory=lambda: [0.25, 0.5, 0.75, 1.0])
+    retrain: str = "single"  # single | ensemble
+    order: str = "random"  # random | uncertainty (most certain first)
+    recompute: bool = False  # recompute the pseudo-labels with each round's model(s)
+    pseudo_weight: float = 1.0  # loss weight of pseudo-labeled frames
+    split_seed: int = 0
+    baselines: bool = True  # also train on labeled only and on all data with true labels
+
+    def validate(self) -> None:
+        if self.retrain not in ("single", "ensemble"):
+            raise ConfigError(f"ssl.retrain must be single or ensemble, got {self.retrain!r}")
+        if self.order not in ("random", "uncertainty"):
+            raise ConfigError(f"ssl.order must be random or uncertainty, got {self.order!r}")
+        if not 0 < self.labeled_fraction <= 1 or any(not 0 < r <= 1 for r in self.rounds):
+            raise ConfigError("ssl.labeled_fraction and ssl.rounds must be fractions in (0, 1]")
+
+
+@dataclass
+class BackProjectionConfig:
+    warmup: int = 1  # epochs of supervised training before the reprojection loss joins
+    bone_length_term: bool = True
+
+
+@dataclass
+class SSL3DConfig:
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    ensemble: EnsembleConfig = field(default_factory=EnsembleConfig)
+    ssl: SSLConfig = field(default_factory=SSLConfig)
+    backprojection: BackProjectionConfig = field(default_factory=BackProjectionConfig)
+
+
+def load_ssl_config(path=None, overrides: list[str] | None = None) -> SSL3DConfig:
+    return load_config(SSL3DConfig, path, overrides)
+
+
+def _ensemble_cfg(cfg: SSL3DConfig, members: int | None = None) -> EnsembleRunConfig:
+    e = copy.deepcopy(cfg.ensemble)
+    if members is not None:
+        e.members, e.subset = members, "full"
+    return EnsembleRunConfig(cfg.data, cfg.model, cfg.train, e)
+
+
+def _train_and_evaluate(ecfg: EnsembleRunConfig, run_dir: Path, data, test: list[Sequence], skel: Skeleton,
+                        progress: bool) -> tuple[list, dict[str, Any]]:
+    train_ensemble(ecfg, run_dir, data, resume=True, progress=progress)
+    models = load_members(run_dir, ecfg, skel)
+    metrics = evaluate_ensemble(models, test, skel, ecfg.train.test_flip)
+    write_metrics(run_dir, metrics)
+    if "uncertainty_curves" in metrics:
+        plot_uncertainty(metrics["uncertainty_curves"], run_dir / "uncertainty.png")
+    return models, metrics
+
+
+def pseudo_label(models: list, unlabeled: list[Sequence], skel: Skeleton, flip: bool) -> tuple[list, list]:
+    """Mean prediction (root set to zero, as training targets have it) and per-frame mean spread."""
+    preds = predict_members(models, [s.keypoints_2d for s in unlabeled], skel, flip)
+    labels, spreads = [], []
+    for p in preds:
+        mean = ensemble_mean(p)
+        mean = mean - mean[:, :1]
+        labels.append(mean.astype(np.float32))
+        spreads.append(ensemble_spread(p).mean(axis=1) if len(p) > 1 else np.zeros(len(mean)))
+    return labels, spreads
+
+
+def _take(order: list[int], frames: list[int], share: float) -> list[int]:
+    """The first segments in ``order`` holding at least ``share`` of all frames."""
+    target, picked, size = share * sum(frames), [], 0
+    for i in order:
+        if size >= target - 1e-9:
+            break
+        picked.append(i)
+        size += frames[i]
+    return picked
+
+
+def _row(stage: str, share: float, m: dict[str, Any]) -> dict[str, Any]:
+    return {"stage": stage, "pseudo_share": share, **{k: m[k] for k in SUMMARY}}
+
+
+def run_pseudo_label_rounds(cfg: SSL3DConfig, out_dir: str | Path, progress: bool = True) -> dict[str, Any]:
+    out_dir = Path(out_dir)
+    s = cfg.ssl
+    train_all, skel = load_split(cfg.data, cfg.data.subjects_train)
+    test, _ = load_split(cfg.data, cfg.data.subjects_test)
+    lab_segs, unl_segs = split_labeled(train_all, s.labeled_fraction, s.split_seed)
+    labeled, unlabeled = cut(train_all, lab_segs), cut(train_all, unl_segs)
+    rows: list[dict[str, Any]] = []
+    result: dict[str, Any] = {"labeled_frames": sum(x.num_frames for x in labeled),
+                              "unlabeled_frames": sum(x.num_frames for x in unlabeled)}
+
+    models, m0 = _train_and_evaluate(_ensemble_cfg(cfg), out_dir / "ensemble_labeled", training_data(labeled, skel),
+                                     test, skel, progress)
+    rows.append(_row(f"ensemble of {len(models)}, labeled only", 0.0, m0))
+    result["ensemble_labeled"] = {k: m0[k] for k in SUMMARY} | {"uncertainty": m0.get("uncertainty")}
+    labels, spreads = pseudo_label(models, unlabeled, skel, cfg.train.test_flip)
+    truth = [x.root_relative_3d() for x in unlabeled]
+    names = ([x.subject for x in unlabeled], [x.action_name for x in unlabeled])
+    result["pseudo_label_error"] = [{"round": 0, **{k: v for k, v in evaluate_sequences(labels, truth, *names).items()
+                                                    if k in SUMMARY}}]
+
+    frames = [x.num_frames for x in unlabeled]
+    if s.order == "uncertainty":
+        order = list(np.argsort([float(sp.mean()) for sp in spreads], kind="stable"))
+    else:
+        order = list(np.random.default_rng(s.split_seed + 1).permutation(len(unlabeled)))
+    members = 1 if s.retrain == "single" else cfg.ensemble.members
+    for k, share in enumerate(s.rounds, start=1):
+        picked = _take(order, frames, share)
+        seqs = labeled + [unlabeled[i] for i in picked]
+        targets = [x.root_relative_3d() for x in labeled] + [labels[i] for i in picked]
+        weights = [np.ones(x.num_frames, np.float32) for x in labeled] + \
+                  [np.full(frames[i], s.pseudo_weight, np.float32) for i in picked]
+        data = training_data(seqs, skel, targets, weights)
+        round_models, mk = _train_and_evaluate(_ensemble_cfg(cfg, None if members > 1 else 1),
+                                               out_dir / f"round_{k}", data, test, skel, progress)
+        rows.append(_row(f"round {k}: labeled + {share:.0%} pseudo-labeled", share, mk))
+        if s.recompute and k < len(s.rounds):
+            labels, new_spreads = pseudo_label(round_models, unlabeled, skel, cfg.train.test_flip)
+            if len(round_models) > 1:
+                spreads = new_spreads
+            result["pseudo_label_error"].append(
+                {"round": k, **{a: b for a, b in evaluate_sequences(labels, truth, *names).items() if a in SUMMARY}})
+
+    if s.baselines:
+        _, lo = _train_and_evaluate(_ensemble_cfg(cfg, 1), out_dir / "labeled_only", training_data(labeled, skel),
+                                    test, skel, progress)
+        _, al = _train_and_evaluate(_ensemble_cfg(cfg, 1), out_dir / "all_labeled",
+                                    training_data(labeled + unlabeled, skel), test, skel, progress)
+        rows.insert(0, _row("single model, labeled only", 0.0, lo))
+        rows.append(_row("single model, all labeled (true 3D)", 1.0, al))
+        gap = lo["p_mpjpe_mm"] - al["p_mpjpe_mm"]
+        last = rows[-2]["p_mpjpe_mm"]
+        result["gap_closed_p_mpjpe"] = float((lo["p_mpjpe_mm"] - last) / gap) if gap > 0 else float("nan")
+    result["rows"] = rows
+    atomic_write_json(out_dir / "rounds.json", result)
+    write_table(rows, out_dir / "rounds")
+    return result
+
+
+def write_table(rows: list[dict[str, Any]], stem: Path) -> None:
+    """``stem.csv`` and ``stem.md`` from a list of flat dicts (numbers to one decimal in Markdown)."""
+    keys = list(rows[0])
+    csv = ",".join(keys) + "\n" + "".join(",".join(f"{r[k]:.4f}" if isinstance(r[k], float) else str(r[k])
+                                                   for k in keys) + "\n" for r in rows)
+    md = ["| " + " | ".join(keys) + " |", "|" + " --- |" * len(keys)]
+    md += ["| " + " | ".join(f"{r[k]:.1f}" if isinstance(r[k], float) else str(r[k]) for k in keys) + " |" for r in rows]
+    atomic_write_text(stem.with_suffix(".csv"), csv)
+    atomic_write_text(stem.with_suffix(".md"), "\n".join(md) + "\n")

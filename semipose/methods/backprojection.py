@@ -1,0 +1,135 @@
+"""VideoPose3D's semi-supervised back-projection (Pavllo et al., CVPR 2019, section 4).
+
+Two networks read the same 2D windows: the pose model predicts root-relative 3D, the trajectory
+model the root's position in camera space. Labeled batches train both on the truth (the trajectory
+loss weighted by 1/depth); after ``warmup`` epochs, each labeled batch is joined by an unlabeled
+batch whose predicted pose plus trajectory is projected through the camera intrinsics and compared
+with its own 2D input (the centre frame), and a bone-length term asks the unlabeled poses to have the
+labeled poses' mean bone lengths.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Iterable
+
+import numpy as np
+import torch
+
+from ..data.windows import WindowBatch, WindowSampler
+from ..metrics.mpjpe import mpjpe_torch
+from ..models.tcn import TemporalModel, TemporalModelStrided
+from .supervised_lift import Schedule, autocast
+
+
+def project_linear(points: torch.Tensor, intrinsics: torch.Tensor) -> torch.Tensor:
+    """Pinhole projection of camera-space points (..., J, 3) with (fx, fy, cx, cy) per sample (B, 4)
+    in normalised screen units; no distortion (VideoPose3D's ``project_to_2d_linear``)."""
+    f = intrinsics[:, None, None, :2]
+    c = intrinsics[:, None, None, 2:]
+    z = points[..., 2:].clamp_min(1e-3)
+    return f * points[..., :2] / z + c
+
+
+def flip_trajectory(traj: np.ndarray) -> np.ndarray:
+    out = traj.copy()
+    out[..., 0] *= -1
+    return out
+
+
+def flip_intrinsics(cam: np.ndarray) -> np.ndarray:
+    """Mirroring the image negates the principal point's x (normalised coordinates are centred)."""
+    out = cam.copy()
+    out[..., 2] *= -1
+    return out
+
+
+class BackProjectionLifting:
+    """Recipe for :func:`semipose.engine.fit`; an epoch is one pass over the labeled samples."""
+
+    def __init__(self, pose: TemporalModelStrided, traj: TemporalModelStrided, eval_model: TemporalModel,
+                 labeled: WindowSampler, unlabeled: WindowSampler, parents: list[int], schedule: Schedule,
+                 batch_size: int, evaluate_fn: Callable[[TemporalModel], dict[str, Any]], device: torch.device,
+                 warmup: int = 1, bone_length_term: bool = True, precision: str = "fp32", amsgrad: bool = True):
+        if labeled._aux is None or unlabeled._aux is None:
+            raise ValueError("labeled windows need the root trajectory, unlabeled windows the camera intrinsics")
+        self.pose, self.traj, self.eval_model = pose.to(device), traj.to(device), eval_model.to(device)
+        self.labeled, self.unlabeled = labeled, unlabeled
+        self.parents = torch.tensor(parents[1:])
+        self.schedule, self.batch_size, self.evaluate_fn = schedule, batch_size, evaluate_fn
+        self.device, self.warmup, self.bone_length_term, self.precision = device, warmup, bone_length_term, precision
+        params = list(self.pose.parameters()) + list(self.traj.parameters())
+        self.optimizer = torch.optim.Adam(params, lr=schedule.lr, amsgrad=amsgrad)
+        self.epoch = 0
+        self.last_metrics: dict[str, Any] | None = None
+
+    def num_samples(self) -> int:
+        return len(self.labeled)
+
+    def start_epoch(self, epoch: int, num_epochs: int) -> dict[str, float]:
+        self.epoch = epoch
+        lr = self.schedule.lr_at(epoch)
+        for g in self.optimizer.param_groups:
+            g["lr"] = lr
+        momentum = self.schedule.bn_momentum_at(epoch)
+        for m in (self.pose, self.traj):
+            m.set_bn_momentum(momentum)
+            m.train()
+        return {"lr": lr, "bn_momentum": momentum, "semi_supervised": float(epoch >= self.warmup)}
+
+    def batches(self, epoch: int, rng: np.random.Generator) -> Iterable[tuple[WindowBatch, WindowBatch]]:
+        unl = self.unlabeled.batches(self.batch_size, rng)
+        for lab in self.labeled.batches(self.batch_size, rng):
+            try:
+                u = next(unl)
+            except StopIteration:  # fewer unlabeled than labeled samples: go round again
+                unl = self.unlabeled.batches(self.batch_size, rng)
+                u = next(unl)
+            yield lab, u
+
+    def train_step(self, batch: tuple[WindowBatch, WindowBatch]) -> dict[str, float]:
+        lab, unl = batch
+        n = lab.inputs.shape[0]
+        semi = self.epoch >= self.warmup
+        x = torch.cat([lab.inputs, unl.inputs]) if semi else lab.inputs
+        x = x.to(self.device)
+        y = lab.targets.to(self.device)
+        traj_true = lab.aux.to(self.device)[:, None, None, :]  # (B, 1, 1, 3)
+        with autocast(self.device, self.precision):
+            pose = self.pose(x)
+            traj = self.traj(x)
+        pose, traj = pose.float(), traj.float()
+        loss_pose = mpjpe_torch(pose[:n], y)
+        w = 1.0 / traj_true[..., 2]
+        loss_traj = (w * torch.linalg.vector_norm(traj[:n] - traj_true, dim=-1)).mean()
+        loss = loss_pose + loss_traj
+        out = {"loss_3d": float(loss_pose.detach()), "loss_traj": float(loss_traj.detach())}
+        if semi:
+            cam = unl.aux.to(self.device)
+            centre = unl.inputs.shape[1] // 2 if not self.pose.causal else unl.inputs.shape[1] - 1
+            target_2d = unl.inputs[:, centre:centre + 1].to(self.device)
+            reprojected = project_linear(pose[n:] + traj[n:], cam)
+            loss_2d = mpjpe_torch(reprojected, target_2d)
+            loss = loss + loss_2d
+            out["loss_2d"] = float(loss_2d.detach())
+            if self.bone_length_term:
+                bones = torch.linalg.vector_norm(pose[:, :, 1:] - pose[:, :, self.parents], dim=-1)
+                penalty = (bones[:n].mean(dim=(0, 1)) - bones[n:].mean(dim=(0, 1))).abs().mean()
+                loss = loss + penalty
+                out["loss_bones"] = float(penalty.detach())
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        return {"loss": float(loss.detach()), **out, "n": n}
+
+    def evaluate(self) -> dict[str, float]:
+        self.eval_model.load_state_dict(self.pose.state_dict())
+        self.last_metrics = self.evaluate_fn(self.eval_model)
+        return {k: v for k, v in self.last_metrics.items() if isinstance(v, float)}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"model": self.pose.state_dict(), "traj": self.traj.state_dict(),
+                "optimizer": self.optimizer.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.pose.load_state_dict(state["model"])
+        self.traj.load_state_dict(state["traj"])
+        self.optimizer.load_state_dict(state["optimizer"])

@@ -1,0 +1,55 @@
+"""The Ray backend on a local Ray instance: same members as the local backend, retries, failures kept apart."""
+import os
+
+import pytest
+import torch
+
+from semipose.engine import load_checkpoint
+from semipose.ensemble import backends
+from semipose.ensemble.runner import member_path, train_ensemble
+
+from test_ensemble import _tiny
+
+try:
+    import ray
+except ImportError:  # CI installs semipose[ray]: there a missing Ray is a failure, not a skip
+    if os.environ.get("CI"):
+        raise
+    pytest.skip("Ray is not installed (pip install 'semipose[ray]')", allow_module_level=True)
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+def test_ray_members_equal_local_members(tmp_path, local_ray):
+    cfg_ray, data = _tiny(tmp_path, "ensemble.backend=ray", "ensemble.num_cpus=1")
+    cfg_local, _ = _tiny(tmp_path, "ensemble.workers=2")
+    s_ray = train_ensemble(cfg_ray, tmp_path / "ray", data, progress=False)
+    s_local = train_ensemble(cfg_local, tmp_path / "local", data, progress=False)
+    assert s_ray["backend"] == "ray" and [m["status"] for m in s_ray["members"]] == ["done"] * 3
+    assert [m["key"] for m in s_ray["members"]] == [m["key"] for m in s_local["members"]]
+    for i in range(3):
+        a = load_checkpoint(member_path(tmp_path / "ray", i))["model"]
+        b = load_checkpoint(member_path(tmp_path / "local", i))["model"]
+        for k in a:
+            torch.testing.assert_close(a[k], b[k], rtol=0, atol=0)
+
+
+def test_ray_retries_and_reports_failures(tmp_path, local_ray):
+    cfg, data = _tiny(tmp_path, "ensemble.backend=ray", "ensemble.num_cpus=1", "ensemble.max_retries=1")
+    marker = tmp_path / "failed-once"
+    status = train_ensemble(cfg, tmp_path / "run", data, faults={1: f"once:{marker}", 2: "always"}, progress=False)
+    assert [m["status"] for m in status["members"]] == ["done", "done", "failed"]
+    assert marker.exists()
+    failed = status["members"][2]
+    assert failed["error"].startswith("RuntimeError") and "injected failure" in failed["traceback"]
+    assert member_path(tmp_path / "run", 0).is_file() and not member_path(tmp_path / "run", 2).is_file()
+
+
+def test_ray_backend_reuses_a_running_instance(local_ray):
+    assert ray.is_initialized()
+    assert backends.RayBackend(num_cpus=1).threads_per_member() == 1
