@@ -179,6 +179,7 @@ def train(cfg: LiftConfig, run_dir: str | Path, resume: bool = False) -> dict[st
     device = resolve_device(cfg.train.device)
     train_seqs, skel = load_split(cfg.data, cfg.data.subjects_train)
     test_seqs, _ = load_split(cfg.data, cfg.data.subjects_test)
+    torch.manual_seed(cfg.train.seed)  # initial weights from the run's seed
     model = _model_from_config(cfg, skel.num_joints, strided=True)
     eval_model = _model_from_config(cfg, skel.num_joints, strided=False)
     sampler = WindowSampler([s.keypoints_2d for s in train_seqs], [s.root_relative_3d() for s in train_seqs],
@@ -318,6 +319,7 @@ def train_backprojection(cfg: LiftConfig, labeled: list[Sequence], unlabeled: li
     set_threads(cfg.train.threads)
     device = resolve_device(cfg.train.device)
     t, m = cfg.train, cfg.model
+    torch.manual_seed(t.seed)
     pose = _model_from_config(cfg, skel.num_joints, strided=True)
     traj = build_tcn(skel.num_joints, m.filter_widths, m.channels, m.dropout, m.causal, strided=True, num_joints_out=1)
     eval_model = _model_from_config(cfg, skel.num_joints, strided=False)

@@ -73,7 +73,8 @@ def test_split_labeled_is_contiguous_and_shared_by_cameras(tmp_path):
     total = sum(s.stop - s.start for s in labeled + unlabeled)
     assert total == sum(s.num_frames for s in seqs)
     pieces = cut(seqs, labeled)
-    np.testing.assert_array_equal(pieces[0].keypoints_2d, seqs[0].keypoints_2d[labeled[0].start:labeled[0].stop])
+    first = labeled[0]
+    np.testing.assert_array_equal(pieces[0].keypoints_2d, seqs[first.index].keypoints_2d[first.start:first.stop])
 
 
 # --- backends ------------------------------------------------------------------------------------------

