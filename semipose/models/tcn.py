@@ -17,6 +17,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .common import fast_dropout
+
 
 class _TemporalBase(nn.Module):
     def __init__(self, num_joints_in: int, in_features: int, num_joints_out: int,
@@ -31,7 +33,7 @@ class _TemporalBase(nn.Module):
         self.filter_widths = list(filter_widths)
         self.causal = causal
         self.channels = channels
-        self.drop = nn.Dropout(dropout)
+        self.dropout = dropout
         self.relu = nn.ReLU(inplace=True)
         self.expand_conv = nn.Conv1d(num_joints_in * in_features, channels, filter_widths[0], bias=False)
         self.expand_bn = nn.BatchNorm1d(channels, momentum=0.1)
@@ -58,6 +60,9 @@ class _TemporalBase(nn.Module):
         self.expand_bn.momentum = momentum
         for bn in self.layers_bn:
             bn.momentum = momentum
+
+    def drop(self, x: torch.Tensor) -> torch.Tensor:
+        return fast_dropout(x, self.dropout, self.training)
 
     def _check(self, x: torch.Tensor) -> None:
         if x.dim() != 4 or x.shape[-2:] != (self.num_joints_in, self.in_features):
