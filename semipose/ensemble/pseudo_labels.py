@@ -21,9 +21,9 @@ import numpy as np
 from ..config import ConfigError, load_config
 from ..data.npz3d import Sequence
 from ..io import atomic_write_json, atomic_write_text
-from ..lift import DataConfig, ModelConfig, TrainConfig, load_split, write_metrics
-from ..plots import plot_uncertainty
+from ..lift import load_split, write_metrics
 from ..metrics.mpjpe import evaluate_sequences
+from ..plots import plot_uncertainty
 from ..skeletons import Skeleton
 from .aggregate import ensemble_mean, ensemble_spread
 from .runner import EnsembleConfig, EnsembleRunConfig, evaluate_ensemble, load_members, predict_members, \
@@ -60,11 +60,9 @@ class BackProjectionConfig:
 
 
 @dataclass
-class SSL3DConfig:
-    data: DataConfig = field(default_factory=DataConfig)
-    model: ModelConfig = field(default_factory=ModelConfig)
-    train: TrainConfig = field(default_factory=TrainConfig)
-    ensemble: EnsembleConfig = field(default_factory=EnsembleConfig)
+class SSL3DConfig(EnsembleRunConfig):
+    """The ensemble run's sections plus the semi-supervised ones."""
+
     ssl: SSLConfig = field(default_factory=SSLConfig)
     backprojection: BackProjectionConfig = field(default_factory=BackProjectionConfig)
 

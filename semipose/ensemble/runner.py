@@ -19,7 +19,8 @@ from ..config import ConfigError, load_config
 from ..data.npz3d import Sequence
 from ..engine import load_checkpoint
 from ..io import atomic_write_bytes, atomic_write_json
-from ..lift import DataConfig, ModelConfig, TrainConfig, evaluate_sequences, predict_sequences
+from ..lift import LiftConfig, predict_sequences
+from ..metrics.mpjpe import evaluate_sequences
 from ..metrics.uncertainty import calibration, rank_correlation, sparsification
 from ..models.tcn import TemporalModel, build_tcn
 from ..skeletons import Skeleton, get_skeleton
@@ -53,10 +54,9 @@ class EnsembleConfig:
 
 
 @dataclass
-class EnsembleRunConfig:
-    data: DataConfig = field(default_factory=DataConfig)
-    model: ModelConfig = field(default_factory=ModelConfig)
-    train: TrainConfig = field(default_factory=TrainConfig)
+class EnsembleRunConfig(LiftConfig):
+    """A lifting run's sections (data, model, train) plus the ensemble's."""
+
     ensemble: EnsembleConfig = field(default_factory=EnsembleConfig)
 
 

@@ -13,7 +13,7 @@ from ..engine import prepare_run_dir
 from ..ensemble.pseudo_labels import SSL3DConfig, load_ssl_config, run_pseudo_label_rounds, write_table
 from ..ensemble.subsets import cut, split_labeled
 from ..io import atomic_write_json
-from ..lift import LiftConfig, load_split, set_threads, train_backprojection
+from ..lift import load_split, set_threads, train_backprojection
 from ..plots import _pyplot, save_figure
 
 TABLE = "ssl_3d"  # the main table: <run>/ssl_3d.md
@@ -44,7 +44,7 @@ def run(cfg: SSL3DConfig, out_dir: Path, progress: bool = True) -> dict[str, Any
         c.ssl.labeled_fraction, c.ssl.baselines = frac, True
         pl = run_pseudo_label_rounds(c, out_dir / f"labeled_{frac:g}" / "pseudo_labels", progress)
         lab, unl = split_labeled(train_all, frac, c.ssl.split_seed)
-        bp = train_backprojection(LiftConfig(c.data, c.model, c.train), cut(train_all, lab), cut(train_all, unl), test,
+        bp = train_backprojection(c, cut(train_all, lab), cut(train_all, unl), test,
                                   skel, out_dir / f"labeled_{frac:g}" / "backprojection", c.backprojection.warmup,
                                   c.backprojection.bone_length_term, resume=False)
         by = {r["stage"]: r for r in pl["rows"]}
