@@ -152,3 +152,11 @@ def test_resume_trains_only_unfinished_members(tmp_path):
     assert [m["status"] for m in third["members"]] == ["done"] * 3
     from semipose.skeletons import HUMANEVA15
     assert len(load_members(tmp_path / "run", cfg2, HUMANEVA15)) == 3
+
+
+def test_resume_retrains_members_when_the_data_changes(tmp_path):
+    cfg, data = _tiny(tmp_path, "ensemble.members=2", "ensemble.subset=full")
+    train_ensemble(cfg, tmp_path / "run", data, progress=False)
+    data.targets_3d = [t + 0.01 for t in data.targets_3d]  # e.g. new pseudo-labels
+    again = train_ensemble(cfg, tmp_path / "run", data, resume=True, progress=False)
+    assert [m["status"] for m in again["members"]] == ["done", "done"]

@@ -12,7 +12,7 @@ from semipose.data.cameras import image_coordinates
 
 def test_short_training_on_real_humaneva_lowers_error(shared_data, tmp_path):
     cfg = lift.load_lift_config(None, [
-        f"data.root={shared_data / 'humaneva'}", "model.channels=128", "train.epochs=2",
+        f"data.root={shared_data / 'humaneva'}", "model.channels=128", "train.epochs=5",
         "train.batch_size=256", "train.lr=3e-3", "train.progress=false"])
     test_seqs, skel = lift.load_split(cfg.data, cfg.data.subjects_test)
     torch.manual_seed(cfg.train.seed)
@@ -21,7 +21,7 @@ def test_short_training_on_real_humaneva_lowers_error(shared_data, tmp_path):
     after = lift.train(cfg, tmp_path / "run")
     assert after["mpjpe_mm"] < 0.5 * before["mpjpe_mm"]
     assert after["p_mpjpe_mm"] < 0.7 * before["p_mpjpe_mm"]
-    assert after["p_mpjpe_mm"] < 120.0
+    assert after["p_mpjpe_mm"] < 90.0
     assert len(after["cells"]) == 9  # 3 actions x 3 subjects
     saved = json.loads((tmp_path / "run" / "metrics.json").read_text())
     for key in ("mpjpe_mm", "p_mpjpe_mm", "n_mpjpe_mm", "mpjve_mm", "cells"):

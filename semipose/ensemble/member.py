@@ -39,6 +39,14 @@ class TrainingData:
     def group_frames(self) -> list[int]:
         return [sum(self.inputs_2d[i].shape[0] for i in g) for g in self.groups]
 
+    def fingerprint(self) -> str:
+        """A hash of the data's content (inputs, targets, weights, grouping)."""
+        h = hashlib.sha256(json.dumps([self.skeleton, self.groups]).encode())
+        for arrays in (self.inputs_2d, self.targets_3d, self.weights or []):
+            for a in arrays:
+                h.update(np.ascontiguousarray(a).tobytes())
+        return h.hexdigest()[:16]
+
 
 @dataclass
 class MemberTask:
@@ -48,6 +56,7 @@ class MemberTask:
     model: dict[str, Any]  # ModelConfig fields
     train: dict[str, Any]  # TrainConfig fields
     threads: int = 1
+    data_key: str = ""  # TrainingData.fingerprint(): a member of other data is another member
     # Fault injection for testing the backends: 'always' raises on every attempt; 'once:PATH' raises
     # on the first attempt only (PATH marks that it happened).
     fault: str = ""
@@ -55,7 +64,7 @@ class MemberTask:
 
     def key(self) -> str:
         """Identifies what the member is (not how it is run): resume skips members with the same key."""
-        what = {"seed": self.seed, "groups": self.groups, "model": self.model,
+        what = {"seed": self.seed, "groups": self.groups, "model": self.model, "data": self.data_key,
                 "train": {k: v for k, v in self.train.items() if k not in ("progress", "threads", "device")}}
         return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:16]
 

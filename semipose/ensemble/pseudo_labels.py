@@ -177,11 +177,17 @@ def run_pseudo_label_rounds(cfg: SSL3DConfig, out_dir: str | Path, progress: boo
 
 
 def write_table(rows: list[dict[str, Any]], stem: Path) -> None:
-    """``stem.csv`` and ``stem.md`` from a list of flat dicts (numbers to one decimal in Markdown)."""
+    """``stem.csv`` and ``stem.md`` from a list of flat dicts (millimetres to one decimal in Markdown)."""
     keys = list(rows[0])
+
+    def md_cell(k: str, v: Any) -> str:
+        if not isinstance(v, float):
+            return str(v)
+        return f"{v:.1f}" if k.endswith(("_mm", "_mean", "_std")) else f"{v:.3g}"
+
     csv = ",".join(keys) + "\n" + "".join(",".join(f"{r[k]:.4f}" if isinstance(r[k], float) else str(r[k])
                                                    for k in keys) + "\n" for r in rows)
     md = ["| " + " | ".join(keys) + " |", "|" + " --- |" * len(keys)]
-    md += ["| " + " | ".join(f"{r[k]:.1f}" if isinstance(r[k], float) else str(r[k]) for k in keys) + " |" for r in rows]
+    md += ["| " + " | ".join(md_cell(k, r[k]) for k in keys) + " |" for r in rows]
     atomic_write_text(stem.with_suffix(".csv"), csv)
     atomic_write_text(stem.with_suffix(".md"), "\n".join(md) + "\n")

@@ -81,7 +81,8 @@ def make_backend(cfg: EnsembleConfig) -> Backend:
 def make_tasks(cfg: EnsembleRunConfig, data: TrainingData, threads: int) -> list[MemberTask]:
     e = cfg.ensemble
     subsets = draw_subsets(data.group_frames(), e.members, e.subset, e.subset_fraction, e.subset_frames, e.seed)
-    return [MemberTask(i, cfg.train.seed + i, groups, asdict(cfg.model), asdict(cfg.train), threads)
+    key = data.fingerprint()
+    return [MemberTask(i, cfg.train.seed + i, groups, asdict(cfg.model), asdict(cfg.train), threads, key)
             for i, groups in enumerate(subsets)]
 
 

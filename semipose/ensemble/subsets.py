@@ -40,7 +40,7 @@ def draw_subsets(group_frames: list[int], members: int, mode: str, fraction: flo
     if mode == "full":
         return [list(range(n)) for _ in range(members)]
     default = {"disjoint": 1.0 / members, "overlap": 0.5, "bootstrap": 1.0}[mode]
-    target = frames if frames is not None else int(round((fraction if fraction is not None else default) * total))
+    target = frames if frames is not None else int((fraction if fraction is not None else default) * total)
     if target <= 0:
         raise ValueError("subset size must be positive")
     rng = np.random.default_rng(seed)
