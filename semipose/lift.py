@@ -307,9 +307,11 @@ def default_run_dir(kind: str) -> Path:
 
 
 def train_backprojection(cfg: LiftConfig, labeled: list[Sequence], unlabeled: list[Sequence], test: list[Sequence],
-                         skel: Skeleton, run_dir: str | Path, warmup: int = 1, bone_length_term: bool = True,
-                         resume: bool = False) -> dict[str, Any]:
-    """VideoPose3D's semi-supervised back-projection on labeled and unlabeled sequences (with cameras)."""
+                         skel: Skeleton, run_dir: str | Path, warmup_fraction: float = 0.2,
+                         bone_length_term: bool = True, resume: bool = False) -> dict[str, Any]:
+    """VideoPose3D's semi-supervised back-projection on labeled and unlabeled sequences (with cameras).
+
+    The first ``warmup_fraction`` of the epochs (at least one) train on labeled data only."""
     from .methods.backprojection import BackProjectionLifting, flip_intrinsics, flip_trajectory
 
     for s in unlabeled:
@@ -331,6 +333,7 @@ def train_backprojection(cfg: LiftConfig, labeled: list[Sequence], unlabeled: li
                         aux=[np.repeat(s.camera.intrinsics_normalized()[None], s.num_frames, 0) for s in unlabeled],
                         aux_flip=flip_intrinsics)
     epochs = t.epochs_for(len(lab))
+    warmup = max(1, int(round(warmup_fraction * epochs)))
     schedule = Schedule(epochs, t.lr, t.lr_decay, t.lr_final, t.bn_momentum, t.bn_momentum_final, t.bn_decay_epochs)
     recipe = BackProjectionLifting(pose, traj, eval_model, lab, unl, list(skel.parents), schedule, t.batch_size,
                                    lambda mdl: evaluate_model(mdl, test, skel, t.test_flip), device, warmup,

@@ -32,9 +32,11 @@ def test_reprojection_matches_the_real_2d(shared_data):
 
 
 def test_projection_hand_computed():
-    pts = torch.tensor([[[[1.0, -2.0, 4.0]]]])
+    pts = torch.tensor([[[[1.0, -2.0, 4.0], [1.0, 0.0, 0.001]]]])
     cam = torch.tensor([[2.0, 3.0, 0.1, -0.2]])
-    np.testing.assert_allclose(project_linear(pts, cam)[0, 0, 0].numpy(), [2 * 0.25 + 0.1, 3 * -0.5 - 0.2])
+    out = project_linear(pts, cam)[0, 0].numpy()
+    np.testing.assert_allclose(out[0], [2 * 0.25 + 0.1, 3 * -0.5 - 0.2])
+    np.testing.assert_allclose(out[1], [2 * 1.0 + 0.1, -0.2])  # x/z clamped to 1 near zero depth
 
 
 def _synthetic(tmp_path):
@@ -52,7 +54,8 @@ def test_backprojection_short_run(tmp_path):
     train, skel = lift.load_split(cfg.data, cfg.data.subjects_train)
     test, _ = lift.load_split(cfg.data, cfg.data.subjects_test)
     lab, unl = split_labeled(train, 0.2)
-    metrics = lift.train_backprojection(cfg, cut(train, lab), cut(train, unl), test, skel, tmp_path / "bp", warmup=1)
+    metrics = lift.train_backprojection(cfg, cut(train, lab), cut(train, unl), test, skel, tmp_path / "bp",
+                                         warmup_fraction=0.34)
     assert np.isfinite(metrics["p_mpjpe_mm"])
     log = (tmp_path / "bp" / "log.csv").read_text().splitlines()
     header = log[0].split(",")

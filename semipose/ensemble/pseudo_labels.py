@@ -55,7 +55,9 @@ class SSLConfig:
 
 @dataclass
 class BackProjectionConfig:
-    warmup: int = 1  # epochs of supervised training before the reprojection loss joins
+    # supervised-only training before the reprojection loss joins: a share of the epochs (VideoPose3D's
+    # one epoch of a large labeled set; a share keeps the trajectory model trained first on small ones)
+    warmup_fraction: float = 0.2
     bone_length_term: bool = True
 
 

@@ -21,12 +21,15 @@ from .supervised_lift import Schedule, autocast
 
 
 def project_linear(points: torch.Tensor, intrinsics: torch.Tensor) -> torch.Tensor:
-    """Pinhole projection of camera-space points (..., J, 3) with (fx, fy, cx, cy) per sample (B, 4)
-    in normalised screen units; no distortion (VideoPose3D's ``project_to_2d_linear``)."""
+    """Pinhole projection of camera-space points (B, T, J, 3) with (fx, fy, cx, cy) per sample (B, 4)
+    in normalised screen units, no distortion. As VideoPose3D's ``project_to_2d`` does, x/z and y/z
+    are clamped to [-1, 1] (90 degrees of view), so that an untrained trajectory near zero depth
+    cannot blow the reprojection loss up."""
     f = intrinsics[:, None, None, :2]
     c = intrinsics[:, None, None, 2:]
-    z = points[..., 2:].clamp_min(1e-3)
-    return f * points[..., :2] / z + c
+    z = points[..., 2:]
+    safe_z = torch.where(z.abs() < 1e-6, torch.full_like(z, 1e-6), z)
+    return f * (points[..., :2] / safe_z).clamp(-1.0, 1.0) + c
 
 
 def flip_trajectory(traj: np.ndarray) -> np.ndarray:

@@ -13,10 +13,10 @@ from ..plots import _pyplot, save_figure
 TABLE = "rounds"  # the main table: <run>/rounds.md
 BASE_CONFIG = "humaneva_ssl"
 PRESETS = {
-    # about 10 minutes on 2 cores (bf16)
+    # measured: 3 minutes on 2 cores (bf16)
     "quick": ["model.channels=256", "train.samples=300000", "train.batch_size=256", "train.lr=2e-3",
               "ensemble.members=4", "ensemble.workers=2"],
-    # the full-width network: about 60 minutes on 2 cores (bf16)
+    # the full-width network: its cost is not measured yet (docs/ensembles.md)
     "full": ["model.channels=1024", "train.samples=1000000", "train.batch_size=128", "train.lr=1e-3",
              "ensemble.members=4", "ensemble.workers=2"],
 }

@@ -23,7 +23,7 @@ PRESETS = {
     # about 15 minutes on 2 cores (bf16)
     "quick": ["model.channels=256", "train.samples=150000", "train.batch_size=256", "train.lr=2e-3",
               "ensemble.members=4", "ensemble.workers=2", "ssl.rounds=[1.0]"],
-    # the full-width network: about 3 hours on 2 cores (bf16)
+    # the full-width network: its cost is not measured yet (docs/ensembles.md)
     "full": ["model.channels=1024", "train.samples=1000000", "train.batch_size=128", "train.lr=1e-3",
              "ensemble.members=4", "ensemble.workers=2", "ssl.rounds=[1.0]"],
 }
@@ -45,7 +45,7 @@ def run(cfg: SSL3DConfig, out_dir: Path, progress: bool = True) -> dict[str, Any
         pl = run_pseudo_label_rounds(c, out_dir / f"labeled_{frac:g}" / "pseudo_labels", progress)
         lab, unl = split_labeled(train_all, frac, c.ssl.split_seed)
         bp = train_backprojection(c, cut(train_all, lab), cut(train_all, unl), test,
-                                  skel, out_dir / f"labeled_{frac:g}" / "backprojection", c.backprojection.warmup,
+                                  skel, out_dir / f"labeled_{frac:g}" / "backprojection", c.backprojection.warmup_fraction,
                                   c.backprojection.bone_length_term, resume=False)
         by = {r["stage"]: r for r in pl["rows"]}
         lo = next(r for s, r in by.items() if s.startswith("single model, labeled only"))
