@@ -9,7 +9,6 @@ with the VideoPose3D reference figures in ``../shared/notes/measured-here.md``),
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path

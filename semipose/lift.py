@@ -15,7 +15,7 @@ from .data.npz3d import Sequence, expand_path, load_sequences
 from .data.windows import WindowSampler, flip_2d, flip_3d, pad_sequence
 from .engine import fit, load_checkpoint, prepare_run_dir
 from .io import atomic_save_npz, atomic_write_json, atomic_write_text
-from .methods.supervised_lift import Schedule, SupervisedLifting, autocast
+from .methods.supervised_lift import Schedule, SupervisedLifting
 from .metrics.mpjpe import evaluate_sequences
 from .models.tcn import TemporalModel, build_tcn, count_parameters
 from .skeletons import Skeleton, get_skeleton

@@ -1,15 +1,14 @@
 import json
-import pickle
 
 import numpy as np
 import pytest
 
-from semipose.data.cameras import (Camera, cameras_to_json, image_coordinates, load_h36m_cameras,
+from semipose.data.cameras import (image_coordinates, load_h36m_cameras,
                                    load_humaneva_cameras, matrix_to_quaternion, normalize_screen_coordinates,
                                    quaternion_to_matrix)
 from semipose.data.errors import DataError
 from semipose.data.npz3d import load_sequences, match_actions
-from semipose.data.synthetic import make_cameras, write_synthetic_humaneva
+from semipose.data.synthetic import write_synthetic_humaneva
 from semipose.io import atomic_write
 from semipose.skeletons import H36M17, HUMANEVA15
 

@@ -1,5 +1,4 @@
 """The training loop: logs, atomic checkpoints, and a resumed run identical to an uninterrupted one."""
-import numpy as np
 import torch
 
 from semipose.engine import fit, load_checkpoint

@@ -11,7 +11,7 @@ import io
 import json
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -116,6 +116,3 @@ def train_member(task: MemberTask, data: TrainingData) -> MemberResult:
                 "seed": task.seed, "groups": task.groups}, buf)
     return MemberResult(task.index, key, buf.getvalue(), time.perf_counter() - t0, sampler.num_frames)
 
-
-def member_task_dict(task: MemberTask) -> dict[str, Any]:
-    return asdict(task)

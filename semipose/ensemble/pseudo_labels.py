@@ -26,7 +26,7 @@ from ..metrics.mpjpe import evaluate_sequences
 from ..plots import plot_uncertainty
 from ..skeletons import Skeleton
 from .aggregate import ensemble_mean, ensemble_spread
-from .runner import EnsembleConfig, EnsembleRunConfig, evaluate_ensemble, load_members, predict_members, \
+from .runner import EnsembleRunConfig, evaluate_ensemble, load_members, predict_members, \
     train_ensemble, training_data
 from .subsets import cut, split_labeled
 

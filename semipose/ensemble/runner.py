@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 from tqdm import tqdm
 
 from ..config import ConfigError, load_config
@@ -23,7 +22,7 @@ from ..lift import LiftConfig, predict_sequences
 from ..metrics.mpjpe import evaluate_sequences
 from ..metrics.uncertainty import calibration, rank_correlation, sparsification
 from ..models.tcn import TemporalModel, build_tcn
-from ..skeletons import Skeleton, get_skeleton
+from ..skeletons import Skeleton
 from .aggregate import ensemble_mean, ensemble_spread
 from .backends import BACKENDS, Backend, LocalBackend, MemberFailure, RayBackend
 from .member import MemberResult, MemberTask, TrainingData
