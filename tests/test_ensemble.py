@@ -108,7 +108,7 @@ def test_local_pool_equals_in_process_and_members_differ(tmp_path):
 
     # same seeds, same threads per member -> the same members, whichever way they run
     original = backends.LocalBackend.threads_per_member
-    backends.LocalBackend.threads_per_member = lambda self: 1
+    backends.LocalBackend.threads_per_member = lambda self, n: 1
     try:
         s1 = train_ensemble(cfg1, tmp_path / "one", data, progress=False)
         s2 = train_ensemble(cfg2, tmp_path / "two", data, progress=False)

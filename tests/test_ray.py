@@ -52,4 +52,4 @@ def test_ray_retries_and_reports_failures(tmp_path, local_ray):
 
 def test_ray_backend_reuses_a_running_instance(local_ray):
     assert ray.is_initialized()
-    assert backends.RayBackend(num_cpus=1).threads_per_member() == 1
+    assert backends.RayBackend(num_cpus=1).threads_per_member(4) == 1

@@ -1,7 +1,9 @@
 """Execution backends: train these member tasks, hand back each result as it arrives.
 
-``local`` (default) uses this process (one worker) or a pool of spawned processes, each limited to
-``cores // workers`` torch threads (more threads than cores slows torch down badly). ``ray`` runs
+``local`` (default) uses this process (one worker, or one member) or a pool of spawned processes, each
+limited to ``cores // workers`` torch threads (more threads than cores slows torch down badly). The
+pool spawns fresh interpreters, so a script that trains an ensemble needs the usual
+``if __name__ == "__main__":`` guard. ``ray`` runs
 each member as a Ray task on a local instance or a cluster. Both retry a failing member up to
 ``max_retries`` times and report a member that still fails with its traceback, keeping the others.
 """
@@ -32,7 +34,7 @@ OnResult = Callable[[MemberResult], None]
 class Backend(Protocol):
     name: str
 
-    def threads_per_member(self) -> int: ...
+    def threads_per_member(self, num_tasks: int) -> int: ...
     def run(self, tasks: list[MemberTask], data: TrainingData, on_result: OnResult) -> list[MemberFailure]: ...
 
 
@@ -50,11 +52,15 @@ class LocalBackend:
             raise ValueError("workers must be at least 1")
         self.workers, self.max_retries, self.threads = workers, max_retries, threads
 
-    def threads_per_member(self) -> int:
-        return self.threads or max(1, (os.cpu_count() or 1) // self.workers)
+    def _parallel(self, num_tasks: int) -> int:
+        return max(1, min(self.workers, num_tasks))
+
+    def threads_per_member(self, num_tasks: int) -> int:
+        """All cores shared by the members that run at once (one member alone gets them all)."""
+        return self.threads or max(1, (os.cpu_count() or 1) // self._parallel(num_tasks))
 
     def run(self, tasks: list[MemberTask], data: TrainingData, on_result: OnResult) -> list[MemberFailure]:
-        if self.workers == 1:
+        if self._parallel(len(tasks)) == 1:  # one worker, or one member: no pool to start
             return self._run_here(tasks, data, on_result)
         return self._run_pool(tasks, data, on_result)
 
@@ -109,7 +115,7 @@ class RayBackend:
     def __init__(self, address: str | None = None, num_cpus: int = 1, num_gpus: float = 0.0, max_retries: int = 1):
         self.address, self.num_cpus, self.num_gpus, self.max_retries = address, num_cpus, num_gpus, max_retries
 
-    def threads_per_member(self) -> int:
+    def threads_per_member(self, num_tasks: int) -> int:
         return max(1, int(self.num_cpus))
 
     def run(self, tasks: list[MemberTask], data: TrainingData, on_result: OnResult) -> list[MemberFailure]:

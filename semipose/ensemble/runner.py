@@ -77,7 +77,7 @@ def make_backend(cfg: EnsembleConfig) -> Backend:
     return LocalBackend(cfg.workers, cfg.max_retries)
 
 
-def make_tasks(cfg: EnsembleRunConfig, data: TrainingData, threads: int) -> list[MemberTask]:
+def make_tasks(cfg: EnsembleRunConfig, data: TrainingData, threads: int = 1) -> list[MemberTask]:
     e = cfg.ensemble
     subsets = draw_subsets(data.group_frames(), e.members, e.subset, e.subset_fraction, e.subset_frames, e.seed)
     key = data.fingerprint()
@@ -104,7 +104,7 @@ def train_ensemble(cfg: EnsembleRunConfig, run_dir: str | Path, data: TrainingDa
     """Train the members not yet finished; returns the ensemble status (also in ``ensemble.json``)."""
     run_dir = Path(run_dir)
     backend = make_backend(cfg.ensemble)
-    tasks = make_tasks(cfg, data, backend.threads_per_member())
+    tasks = make_tasks(cfg, data)
     for i, fault in (faults or {}).items():
         tasks[i].fault = fault
     status: dict[str, Any] = {"backend": backend.name, "members": []}
@@ -113,6 +113,8 @@ def train_ensemble(cfg: EnsembleRunConfig, run_dir: str | Path, data: TrainingDa
                                   "frames": int(sum(data.group_frames()[g] for g in t.groups)),
                                   "status": "pending"})
     todo = [t for t in tasks if not (resume and _finished(run_dir, t))]
+    for t in todo:
+        t.threads = backend.threads_per_member(len(todo))
     for t in tasks:
         if t not in todo:
             status["members"][t.index]["status"] = "done (earlier run)"
