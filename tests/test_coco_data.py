@@ -82,3 +82,21 @@ def test_out_of_range_and_malformed_keypoints(copy):
     a["keypoints"] = a["keypoints"][:-3]
     with pytest.raises(DataError, match="'keypoints' has 48 numbers, expected 51"):
         load_coco_keypoints(_write(path, doc), img)
+
+
+def test_mpii_fixture(shared_data, tmp_path):
+    from semipose.data.coco import load_mpii
+
+    fix = shared_data / "mmpose_fixtures" / "mpii"
+    people = load_mpii(fix / "test_mpii.json", fix)
+    raw = json.loads((fix / "test_mpii.json").read_text())
+    assert len(people) == len(raw) == 5
+    p, r = people[0], raw[0]
+    np.testing.assert_allclose(p.center, [r["center"][0] - 1, r["center"][1] + 15 * r["scale"] - 1], rtol=1e-5)
+    np.testing.assert_allclose(p.keypoints[:, :2], r["joints"])
+    assert set(p.keypoints[:, 2].tolist()) <= {0.0, 2.0}
+    bad = dict(raw[0])
+    del bad["joints_vis"]
+    (tmp_path / "m.json").write_text(json.dumps([bad]))
+    with pytest.raises(DataError, match="entry 0 lacks 'joints_vis'"):
+        load_mpii(tmp_path / "m.json", fix)

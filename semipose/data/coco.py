@@ -29,6 +29,7 @@ class PersonInstance:
     scale: np.ndarray  # (2,) w, h in pixels, aspect fixed and padded
     area: float
     iscrowd: bool
+    headbox: np.ndarray | None = None  # (2, 2) head box corners, for PCKh (MPII)
 
 
 def box_to_center_scale(bbox: np.ndarray, aspect_ratio: float, padding: float = 1.25) -> tuple[np.ndarray, np.ndarray]:
@@ -119,3 +120,48 @@ def load_coco_keypoints(ann_file: str | Path, image_dir: str | Path, aspect_rati
         out.append(PersonInstance(path, a["image_id"], a.get("id", n), kp, bbox, center, scale,
                                   float(a.get("area", bbox[2] * bbox[3])), crowd))
     return out, skel, doc
+
+
+MPII_SCALE_UNIT = 200.0  # MPII's 'scale' is the person's size in units of 200 pixels
+
+
+def load_mpii(ann_file: str | Path, image_dir: str | Path, aspect_ratio: float = 0.75, padding: float = 1.25,
+              check_images: bool = True) -> list[PersonInstance]:
+    """MPII in MMPose's json layout (``joints``, ``joints_vis``, ``center``, ``scale``, ``image``;
+    ``headbox`` [[x1, y1], [x2, y2]] kept where given, for PCKh). As MMPose does, the 1-based MATLAB
+    centre is moved to 0-based and down by 15/200 of the scale, so that limbs are not cropped."""
+    from ..skeletons import MPII16
+
+    ann_file, image_dir = Path(ann_file), Path(image_dir)
+    if not ann_file.is_file():
+        raise DataError(f"{ann_file}: annotation file not found")
+    try:
+        doc = json.loads(ann_file.read_text())
+    except json.JSONDecodeError as e:
+        raise DataError(f"{ann_file}: not valid JSON ({e})") from None
+    if not isinstance(doc, list):
+        raise DataError(f"{ann_file}: expected a list of person annotations")
+    out = []
+    for n, a in enumerate(doc):
+        where = f"{ann_file}: entry {n}"
+        for key in ("joints", "joints_vis", "center", "scale", "image"):
+            if key not in a:
+                raise DataError(f"{where} lacks '{key}'")
+        joints = np.asarray(a["joints"], dtype=np.float32)
+        vis = np.asarray(a["joints_vis"], dtype=np.float32)
+        if joints.shape != (MPII16.num_joints, 2) or vis.shape != (MPII16.num_joints,):
+            raise DataError(f"{where}: 'joints' {joints.shape} and 'joints_vis' {vis.shape}, expected (16, 2) and (16,)")
+        size = float(a["scale"]) * MPII_SCALE_UNIT
+        center = np.asarray(a["center"], dtype=np.float32)
+        if center[0] != -1:
+            center[1] += 15.0 / MPII_SCALE_UNIT * size
+        center -= 1
+        path = image_dir / a["image"]
+        if check_images and not path.is_file():
+            raise DataError(f"{where}: image file {path} not found")
+        bbox = np.array([center[0] - size / 2, center[1] - size / 2, size, size], dtype=np.float32)
+        _, scale = box_to_center_scale(bbox, aspect_ratio, padding)
+        kp = np.concatenate([joints, (vis > 0)[:, None] * 2.0], axis=1).astype(np.float32)
+        head = np.asarray(a["headbox"], dtype=np.float32) if "headbox" in a else None
+        out.append(PersonInstance(path, n, n, kp, bbox, center, scale, size * size, False, head))
+    return out
