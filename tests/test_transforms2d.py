@@ -1,0 +1,64 @@
+"""Affine views: points and crops agree, flips swap joints, heatmap warps between views round-trip."""
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from semipose.codecs.heatmap import HeatmapCodec
+from semipose.data.transforms2d import (Augmentation, affine_matrix, crop, invert_affine, sample_view, transform_keypoints,
+                                        view_to_view, warp_heatmaps, warp_points)
+from semipose.skeletons import COCO17
+
+
+def test_affine_maps_the_box_onto_the_crop():
+    m = affine_matrix(np.array([100.0, 50.0]), np.array([40.0, 80.0]), 0.0, (64, 128))
+    np.testing.assert_allclose(warp_points(np.array([[100.0, 50.0], [80.0, 10.0], [120.0, 90.0]]), m),
+                               [[32, 64], [0, 0], [64, 128]], atol=1e-5)
+    r = affine_matrix(np.array([0.0, 0.0]), np.array([10.0, 10.0]), 90.0, (10, 10))
+    # 90 degrees counter-clockwise in the image (y down): a point to the right moves up
+    np.testing.assert_allclose(warp_points(np.array([[2.0, 0.0]]), r), [[5, 3]], atol=1e-5)
+    np.testing.assert_allclose(warp_points(warp_points(np.array([[3.0, 4.0]]), r), invert_affine(r)), [[3, 4]], atol=1e-5)
+
+
+def test_crop_moves_pixels_with_the_points():
+    img = np.zeros((100, 120, 3), np.uint8)
+    img[30, 40] = 255  # one white pixel at x=40, y=30
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        view = sample_view(np.array([60.0, 50.0]), np.array([80.0, 80.0]), (64, 64), "affine60", rng)
+        out = crop(Image.fromarray(img), view)
+        where = np.unravel_index(out[0].argmax(), out[0].shape)
+        expected = warp_points(np.array([[40.0, 30.0]]), view.matrix)[0]
+        assert abs(where[1] - expected[0]) <= 1.0 and abs(where[0] - expected[1]) <= 1.0
+
+
+def test_flipped_view_swaps_left_and_right():
+    kp = np.zeros((17, 3), np.float32)
+    kp[:, 2] = 2
+    kp[5, :2] = [40, 50]  # left shoulder on the left of the image
+    kp[6, :2] = [80, 50]
+    view = sample_view(np.array([60.0, 50.0]), np.array([80.0, 80.0]), (64, 64), Augmentation(flip_prob=1.0),
+                       np.random.default_rng(0))
+    out = transform_keypoints(kp, view, COCO17.flip_permutation())
+    assert view.flipped and out[5, 0] < out[6, 0]  # the new left shoulder is the old right one, mirrored
+
+
+def test_heatmap_warp_between_views_round_trips():
+    codec = HeatmapCodec((64, 64), (16, 16), sigma=1.5, unbiased=True)
+    rng = np.random.default_rng(3)
+    easy = sample_view(np.array([60.0, 60.0]), np.array([100.0, 100.0]), (64, 64), "none", rng)
+    hard = sample_view(np.array([60.0, 60.0]), np.array([100.0, 100.0]), (64, 64), "affine30", rng)
+    kp_img = np.array([[55.0, 52.0], [70.0, 65.0]])
+    hm_easy, _ = codec.encode(warp_points(kp_img, easy.matrix), np.ones(2))
+    to_hard = view_to_view(easy, hard, 4.0)
+    warped = warp_heatmaps(torch.from_numpy(hm_easy)[None], to_hard)[0].numpy()
+    dec, _ = codec.decode(warped, "dark")
+    np.testing.assert_allclose(dec, warp_points(kp_img, hard.matrix), atol=1.0)  # input pixels
+    back = warp_heatmaps(torch.from_numpy(warped)[None], view_to_view(hard, easy, 4.0))[0].numpy()
+    dec_back, _ = codec.decode(back, "dark")
+    np.testing.assert_allclose(dec_back, warp_points(kp_img, easy.matrix), atol=1.0)
+
+
+def test_unknown_augmentation_name():
+    with pytest.raises(KeyError):
+        sample_view(np.zeros(2), np.ones(2), (8, 8), "no-such-set", np.random.default_rng(0))
