@@ -156,6 +156,14 @@ def _cmd_data_synth3d(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_data_synthpose(args: argparse.Namespace) -> int:
+    from .data.synthpose import SynthPoseConfig, write_synthpose
+
+    path = write_synthpose(args.out, args.images, args.seed, args.split, SynthPoseConfig(image_size=args.size))
+    print(f"SynthPose: {args.images} images of {args.size}x{args.size} in {Path(args.out) / args.split}/, labels in {path}")
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
@@ -222,6 +230,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--frames", type=int, default=300, help="frames per sequence")
     s.add_argument("--seed", type=int, default=0)
     s.set_defaults(func=_cmd_data_synth3d)
+
+    sp = data.add_parser("synthpose", help="SynthPose: rendered figures with COCO-17 labels, as a COCO dataset")
+    sp.add_argument("-o", "--out", required=True)
+    sp.add_argument("--images", type=int, default=1000)
+    sp.add_argument("--split", default="train")
+    sp.add_argument("--size", type=int, default=128, help="image side in pixels")
+    sp.add_argument("--seed", type=int, default=0)
+    sp.set_defaults(func=_cmd_data_synthpose)
 
     d = sub.add_parser("demo", help="the whole loop on synthetic data, in a few minutes on a laptop CPU")
     d.add_argument("-o", "--out", help="run directory (default: runs/demo-<time>)")

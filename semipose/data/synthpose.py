@@ -1,0 +1,206 @@
+"""SynthPose: a synthetic top-down 2D pose benchmark that semipose renders itself.
+
+Each image shows one or more articulated figures (limbs as shaded capsules, torso, head; random
+clothing colours, stripes and body proportions) on a cluttered background, with occluders and
+truncation at the border. Poses come from the synthetic motion generator (walking, jogging, boxing)
+seen by random cameras. Labels are COCO-17 keypoints (face points placed from the head and the
+facing direction) with visibility from a depth buffer: 2 visible, 1 hidden by another body part, a
+figure or an occluder, 0 outside the image. The result is a COCO-format dataset, deterministic per seed.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from ..io import atomic_write_text
+from ..skeletons import COCO17
+from .synthetic import ACTIONS, generate_motion
+
+# HumanEva-15 indices of the motion generator
+_HE = {"pelvis": 0, "thorax": 1, "ls": 2, "le": 3, "lw": 4, "rs": 5, "re": 6, "rw": 7, "lh": 8, "lk": 9,
+       "la": 10, "rh": 11, "rk": 12, "ra": 13, "head": 14}
+# capsules: (from, to, radius as a share of body height, colour slot); slots: 0 skin, 1 shirt, 2 trousers
+_LIMBS = [("ls", "le", 0.030, 1), ("le", "lw", 0.025, 0), ("rs", "re", 0.030, 1), ("re", "rw", 0.025, 0),
+          ("lh", "lk", 0.040, 2), ("lk", "la", 0.032, 2), ("rh", "rk", 0.040, 2), ("rk", "ra", 0.032, 2)]
+
+
+@dataclass
+class SynthPoseConfig:
+    image_size: int = 128
+    figures: tuple[int, int] = (1, 2)  # how many figures an image holds, at least and at most
+    occluders: tuple[int, int] = (0, 2)
+    clutter: int = 12  # background shapes
+
+
+def _coco_from_humaneva(J: np.ndarray) -> np.ndarray:
+    """(15, 3) HumanEva-15 world joints -> (17, 3) COCO-17, with face points from the head."""
+    he = {k: J[v] for k, v in _HE.items()}
+    up = he["head"] - he["thorax"]
+    up /= np.linalg.norm(up) + 1e-9
+    left = he["ls"] - he["rs"]
+    left -= up * (left @ up)
+    left /= np.linalg.norm(left) + 1e-9
+    fwd = np.cross(left, up)
+    h = he["head"]
+    nose = h + 0.10 * fwd - 0.02 * up
+    eyes = [h + 0.08 * fwd + 0.02 * up + s * 0.035 * left for s in (1, -1)]
+    ears = [h + s * 0.075 * left for s in (1, -1)]
+    out = [nose, eyes[0], eyes[1], ears[0], ears[1], he["ls"], he["rs"], he["le"], he["re"], he["lw"], he["rw"],
+           he["lh"], he["rh"], he["lk"], he["rk"], he["la"], he["ra"]]
+    return np.stack(out)
+
+
+def _camera_project(points: np.ndarray, rng: np.random.Generator, size: int, scale: float,
+                    center: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Project world points through a random camera around them: pixels (N, 2) and depths (N,)."""
+    az, el = rng.uniform(0, 2 * np.pi), np.deg2rad(rng.uniform(-10, 30))
+    roll = np.deg2rad(rng.uniform(-15, 15))
+    target = points.mean(0)
+    dist = 6.0
+    eye = target + dist * np.array([np.cos(el) * np.cos(az), np.cos(el) * np.sin(az), np.sin(el)])
+    f = target - eye
+    f /= np.linalg.norm(f)
+    r = np.cross(f, [0, 0, 1.0])
+    r /= np.linalg.norm(r)
+    d = np.cross(f, r)
+    cam = (points - eye) @ np.stack([r, d, f], axis=1)
+    px = cam[:, :2] / cam[:, 2:3]
+    c, s = np.cos(roll), np.sin(roll)
+    px = px @ np.array([[c, -s], [s, c]])
+    height = np.ptp(px[:, 1]) + 1e-6
+    px = (px - px.mean(0)) / height * scale * size + center
+    return px, cam[:, 2]
+
+
+def _capsule(yy: np.ndarray, xx: np.ndarray, a: np.ndarray, b: np.ndarray, r: float) -> tuple[np.ndarray, np.ndarray]:
+    """Distance of every pixel to segment a-b (and the position t along it), for a capsule of radius r."""
+    ab = b - a
+    t = np.clip(((xx - a[0]) * ab[0] + (yy - a[1]) * ab[1]) / (ab @ ab + 1e-9), 0, 1)
+    dx, dy = xx - (a[0] + t * ab[0]), yy - (a[1] + t * ab[1])
+    return np.sqrt(dx * dx + dy * dy) / r, t
+
+
+def _background(rng: np.random.Generator, size: int, clutter: int) -> np.ndarray:
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) / size
+    c0, c1 = rng.uniform(0, 1, 3), rng.uniform(0, 1, 3)
+    angle = rng.uniform(0, 2 * np.pi)
+    g = (np.cos(angle) * xx + np.sin(angle) * yy)[..., None]
+    img = c0 * (1 - g) + c1 * g
+    for _ in range(clutter):
+        cx, cy, rx, ry = rng.uniform(0, 1), rng.uniform(0, 1), rng.uniform(0.03, 0.2), rng.uniform(0.03, 0.2)
+        mask = ((xx - cx) / rx) ** 2 + ((yy - cy) / ry) ** 2 < 1 if rng.random() < 0.5 else \
+            (np.abs(xx - cx) < rx) & (np.abs(yy - cy) < ry)
+        img[mask] = rng.uniform(0, 1, 3)
+    img += rng.normal(0, 0.03, img.shape)
+    return img
+
+
+def render_image(rng: np.random.Generator, cfg: SynthPoseConfig) -> tuple[np.ndarray, list[dict]]:
+    """One image (H, W, 3 uint8) and its person annotations (keypoints, bbox, area)."""
+    S = cfg.image_size
+    img = _background(rng, S, cfg.clutter)
+    yy, xx = np.mgrid[0:S, 0:S].astype(np.float32)
+    zbuf = np.full((S, S), np.inf, dtype=np.float32)
+    owner = np.full((S, S), -1, dtype=np.int32)
+    people = []
+    n_fig = int(rng.integers(cfg.figures[0], cfg.figures[1] + 1))
+    for fig in range(n_fig):
+        action = str(rng.choice(list(ACTIONS)))
+        motion = generate_motion(action, 60, rng.uniform(0.85, 1.15), rng)
+        world = _coco_from_humaneva(motion[int(rng.integers(60))])
+        main = fig == 0
+        scale = rng.uniform(0.55, 0.85) if main else rng.uniform(0.35, 0.7)
+        center = np.array([S / 2, S / 2]) + (rng.uniform(-0.12, 0.12, 2) if main else rng.uniform(-0.5, 0.5, 2)) * S
+        px, depth = _camera_project(world, rng, S, scale, center)
+        depth = depth + fig * 0.8 * rng.choice([-1, 1])
+        body_h = scale * S
+        colours = [rng.uniform(0.45, 0.95, 3) * np.array([1.0, 0.8, 0.65]), rng.uniform(0, 1, 3), rng.uniform(0, 1, 3)]
+        stripes = rng.uniform(2, 6) if rng.random() < 0.5 else 0.0
+        parts = []
+        for a, b, r, slot in _LIMBS:
+            ia, ib = COCO17.joints.index(_coco_name(a)), COCO17.joints.index(_coco_name(b))
+            parts.append((px[ia], px[ib], depth[ia], depth[ib], r * body_h * rng.uniform(0.85, 1.2), slot, (ia, ib)))
+        sh, hp = (px[5] + px[6]) / 2, (px[11] + px[12]) / 2
+        dsh, dhp = (depth[5] + depth[6]) / 2, (depth[11] + depth[12]) / 2
+        parts.append((sh, hp, dsh, dhp, 0.09 * body_h * rng.uniform(0.85, 1.15), 1, (5, 6, 11, 12)))
+        head = (px[3] + px[4]) / 2
+        parts.append((head, head + 1e-3, depth[0], depth[0], 0.065 * body_h, 0, (0, 1, 2, 3, 4)))
+        for k, (a, b, za, zb, r, slot, joints) in enumerate(parts):
+            dist, t = _capsule(yy, xx, a, b, max(r, 0.8))
+            inside = dist < 1
+            z = za + (zb - za) * t - np.sqrt(np.clip(1 - dist ** 2, 0, 1)) * r / body_h * 0.3
+            draw = inside & (z < zbuf)
+            if not draw.any():
+                continue
+            shade = (0.55 + 0.45 * np.sqrt(np.clip(1 - dist ** 2, 0, 1)))[..., None]
+            colour = colours[slot] * shade
+            if stripes and slot == 1:
+                colour = colour * (0.75 + 0.25 * np.sign(np.sin(yy / S * stripes * 2 * np.pi * 4)))[..., None]
+            img[draw] = colour[draw]
+            zbuf[draw] = z[draw]
+            owner[draw] = fig * 100 + k
+        people.append({"px": px, "depth": depth, "parts": parts, "fig": fig})
+    for _ in range(int(rng.integers(cfg.occluders[0], cfg.occluders[1] + 1))):
+        cx, cy = rng.uniform(0.2, 0.8, 2) * S
+        w, h = rng.uniform(0.08, 0.3, 2) * S
+        occ = (np.abs(xx - cx) < w / 2) & (np.abs(yy - cy) < h / 2)
+        img[occ] = rng.uniform(0, 1, 3) * (0.8 + 0.2 * np.sin(xx[occ] / 3))[..., None]
+        zbuf[occ] = -np.inf
+        owner[occ] = -2
+    anns = []
+    for p in people:
+        kps = np.zeros((17, 3), np.float32)
+        own_parts = {k: joints for k, (*_, joints) in enumerate(p["parts"])}
+        mask = (owner // 100 == p["fig"]) & (owner >= 0)
+        for j in range(17):
+            x, y = p["px"][j]
+            if not (0 <= x < S and 0 <= y < S):
+                continue  # truncated: unlabeled, as COCO leaves joints outside the image
+            ix, iy = int(x), int(y)
+            o = owner[iy, ix]
+            visible = o >= 0 and o // 100 == p["fig"] and j in own_parts.get(o % 100, ())
+            if not visible and o >= 0 and o // 100 == p["fig"]:
+                visible = zbuf[iy, ix] >= p["depth"][j] - 0.05  # on its own body, not behind another part
+            kps[j] = [x, y, 2 if visible else 1]
+        if mask.sum() < 20 or (kps[:, 2] > 0).sum() < 3:
+            continue
+        ys, xs = np.nonzero(mask)
+        bbox = [float(xs.min()), float(ys.min()), float(xs.max() - xs.min() + 1), float(ys.max() - ys.min() + 1)]
+        anns.append({"keypoints": kps, "bbox": bbox, "area": float(mask.sum())})
+    return (np.clip(img, 0, 1) * 255).astype(np.uint8), anns
+
+
+def _coco_name(he: str) -> str:
+    side = {"l": "left_", "r": "right_"}[he[0]]
+    return side + {"s": "shoulder", "e": "elbow", "w": "wrist", "h": "hip", "k": "knee", "a": "ankle"}[he[1]]
+
+
+def write_synthpose(out_dir: str | Path, num_images: int, seed: int = 0, split: str = "train",
+                    cfg: SynthPoseConfig | None = None) -> Path:
+    """Render ``num_images`` images to ``out_dir/<split>/`` and ``out_dir/annotations/person_keypoints_<split>.json``."""
+    cfg = cfg or SynthPoseConfig()
+    out_dir = Path(out_dir)
+    (out_dir / split).mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng([seed, sum(map(ord, split))])  # deterministic per seed and split
+    images, annotations = [], []
+    for i in range(num_images):
+        img, anns = render_image(rng, cfg)
+        name = f"{i:06d}.png"
+        Image.fromarray(img).save(out_dir / split / name, optimize=False, compress_level=1)
+        images.append({"id": i + 1, "file_name": name, "width": cfg.image_size, "height": cfg.image_size})
+        for a in anns:
+            kp = a["keypoints"]
+            annotations.append({"id": len(annotations) + 1, "image_id": i + 1, "category_id": 1, "iscrowd": 0,
+                                "keypoints": [round(float(v), 2) for v in kp.ravel()],
+                                "num_keypoints": int((kp[:, 2] > 0).sum()), "bbox": a["bbox"], "area": a["area"]})
+    doc = {"info": {"description": f"SynthPose (semipose), seed {seed}, split {split}"},
+           "images": images, "annotations": annotations,
+           "categories": [{"id": 1, "name": "person", "supercategory": "person", "keypoints": list(COCO17.joints),
+                           "skeleton": [[a + 1, b + 1] for a, b in COCO17.links]}]}
+    path = out_dir / "annotations" / f"person_keypoints_{split}.json"
+    atomic_write_text(path, json.dumps(doc))
+    return path
