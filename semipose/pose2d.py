@@ -1,0 +1,232 @@
+"""Top-down 2D heatmap pose estimation: config, dataset of person crops, the supervised recipe for
+the one training loop, and evaluation (PCK, COCO AP) with optional flip test."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+import torch
+from PIL import Image
+
+from .codecs.heatmap import HeatmapCodec, flip_back
+from .config import ConfigError, dump_yaml, load_config
+from .data.coco import PersonInstance, load_coco_keypoints
+from .data.npz3d import expand_path
+from .data.transforms2d import View, crop, invert_affine, sample_view, transform_keypoints, warp_points
+from .engine import fit, prepare_run_dir
+from .io import atomic_torch_save, atomic_write_json
+from .lift import TrainConfig, resolve_device, set_threads
+from .methods.supervised_lift import Schedule, autocast
+from .metrics.coco import coco_keypoint_eval
+from .metrics.pck import pck
+from .models.hourglass import StackedHourglass
+from .models.profile import count_flops, count_parameters
+from .models.simplebaseline import SimpleBaseline
+from .skeletons import Skeleton
+
+IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], np.float32)[:, None, None]
+IMAGENET_STD = np.array([0.229, 0.224, 0.225], np.float32)[:, None, None]
+
+
+@dataclass
+class Pose2DDataConfig:
+    train_ann: str = "data/synthpose/annotations/person_keypoints_train.json"
+    train_images: str = "data/synthpose/train"
+    val_ann: str = "data/synthpose/annotations/person_keypoints_val.json"
+    val_images: str = "data/synthpose/val"
+    input_size: list[int] = field(default_factory=lambda: [128, 128])  # w, h
+    sigma: float = 2.0
+    augmentation: str = "weak"
+
+
+@dataclass
+class Pose2DModelConfig:
+    name: str = "hourglass"  # hourglass | simplebaseline
+    stacks: int = 1
+    width: int = 128
+    unit: str = "residual"  # residual | hru
+    upsample: str = "nearest"  # nearest | deconv
+    resnet_depth: int = 18
+    pretrained: str | None = None  # a local torchvision-named ResNet state dict
+
+    def validate(self) -> None:
+        if self.name not in ("hourglass", "simplebaseline"):
+            raise ConfigError(f"model.name must be hourglass or simplebaseline, got {self.name!r}")
+
+
+@dataclass
+class Pose2DConfig:
+    data: Pose2DDataConfig = field(default_factory=Pose2DDataConfig)
+    model: Pose2DModelConfig = field(default_factory=Pose2DModelConfig)
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=10, batch_size=32, lr=1e-3, lr_final=1e-5))
+
+
+def load_pose2d_config(path=None, overrides: list[str] | None = None) -> Pose2DConfig:
+    return load_config(Pose2DConfig, path, overrides)
+
+
+def build_model(m: Pose2DModelConfig, num_joints: int) -> torch.nn.Module:
+    if m.name == "hourglass":
+        return StackedHourglass(num_joints, m.stacks, m.width, unit=m.unit, upsample=m.upsample)
+    model = SimpleBaseline(num_joints, m.resnet_depth)
+    if m.pretrained:
+        from .models.simplebaseline import load_resnet_weights
+
+        load_resnet_weights(model, expand_path(m.pretrained))
+    return model
+
+
+class CropDataset:
+    """Person instances with their images in memory; crops, targets and weights on request."""
+
+    def __init__(self, people: list[PersonInstance], skeleton: Skeleton, codec: HeatmapCodec, augmentation: str):
+        self.people, self.skeleton, self.codec, self.augmentation = people, skeleton, codec, augmentation
+        self._images = {p.image_path: Image.open(p.image_path).convert("RGB") for p in people}
+        self._perm = skeleton.flip_permutation()
+        self._upper = [i for i, n in enumerate(skeleton.joints) if not any(s in n for s in ("hip", "knee", "ankle"))]
+
+    def __len__(self) -> int:
+        return len(self.people)
+
+    def view(self, i: int, rng: np.random.Generator, augmentation: str | None = None) -> View:
+        p = self.people[i]
+        return sample_view(p.center, p.scale, self.codec.input_size, augmentation or self.augmentation, rng,
+                           p.keypoints, self._upper)
+
+    def sample(self, i: int, view: View) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        p = self.people[i]
+        image = (crop(self._images[p.image_path], view) - IMAGENET_MEAN) / IMAGENET_STD
+        kp = transform_keypoints(p.keypoints, view, self._perm)
+        hm, w = self.codec.encode(kp[:, :2], kp[:, 2])
+        return image, hm, w
+
+    def batches(self, batch_size: int, rng: np.random.Generator) -> Iterable[tuple[torch.Tensor, ...]]:
+        order = rng.permutation(len(self))
+        for s in range(0, len(order), batch_size):
+            items = [self.sample(int(i), self.view(int(i), rng)) for i in order[s:s + batch_size]]
+            yield tuple(torch.from_numpy(np.stack(x)) for x in zip(*items))
+
+
+def heatmap_loss(pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """MSE of (B, S, K, h, w) predictions, every stack against the same target, joints weighted
+    (MMPose's KeypointMSELoss with target weights: 0.5 x mean squared error)."""
+    w = weight[:, None, :, None, None]
+    return 0.5 * ((pred - target[:, None]) ** 2 * w).mean() * pred.shape[1]
+
+
+class SupervisedPose2D:
+    """Recipe for :func:`semipose.engine.fit`: heatmap regression with intermediate supervision."""
+
+    def __init__(self, model: torch.nn.Module, data: CropDataset, schedule: Schedule, batch_size: int,
+                 evaluate_fn, device: torch.device, precision: str = "fp32"):
+        self.model, self.data, self.schedule = model.to(device), data, schedule
+        self.batch_size, self.evaluate_fn, self.device, self.precision = batch_size, evaluate_fn, device, precision
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=schedule.lr)
+        self.last_metrics: dict[str, Any] | None = None
+
+    def num_samples(self) -> int:
+        return len(self.data)
+
+    def start_epoch(self, epoch: int, num_epochs: int) -> dict[str, float]:
+        lr = self.schedule.lr_at(epoch)
+        for g in self.optimizer.param_groups:
+            g["lr"] = lr
+        self.model.train()
+        return {"lr": lr}
+
+    def batches(self, epoch: int, rng: np.random.Generator):
+        return self.data.batches(self.batch_size, rng)
+
+    def train_step(self, batch) -> dict[str, float]:
+        images, heatmaps, weights = (t.to(self.device) for t in batch)
+        with autocast(self.device, self.precision):
+            pred = self.model(images)
+        loss = heatmap_loss(pred.float(), heatmaps, weights)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        return {"loss": float(loss.detach()), "n": images.shape[0]}
+
+    def evaluate(self) -> dict[str, float]:
+        self.last_metrics = self.evaluate_fn(self.model)
+        return {k: v for k, v in self.last_metrics.items() if isinstance(v, float)}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+
+
+@torch.no_grad()
+def predict_people(model: torch.nn.Module, data: CropDataset, flip_test: bool = True, batch_size: int = 64,
+                   method: str = "argmax") -> tuple[np.ndarray, np.ndarray]:
+    """Keypoints (N, K, 2) in image pixels and their scores (N, K), from the last stack's heatmaps."""
+    model.eval()
+    device = next(model.parameters()).device
+    rng = np.random.default_rng(0)
+    out_kp, out_sc = [], []
+    perm = data.skeleton.flip_permutation()
+    for s in range(0, len(data), batch_size):
+        idx = range(s, min(len(data), s + batch_size))
+        views = [data.view(i, rng, "none") for i in idx]
+        images = torch.from_numpy(np.stack([data.sample(i, v)[0] for i, v in zip(idx, views)])).to(device)
+        hm = model(images)[:, -1].float()
+        if flip_test:
+            hm_f = model(torch.flip(images, dims=[3]))[:, -1].float().cpu().numpy()
+            hm = (hm + torch.from_numpy(flip_back(hm_f, perm)).to(device)) / 2
+        for h, v in zip(hm.cpu().numpy(), views):
+            kp, sc = data.codec.decode(h, method)
+            out_kp.append(warp_points(kp, invert_affine(v.matrix)))
+            out_sc.append(sc)
+    return np.stack(out_kp), np.stack(out_sc)
+
+
+def evaluate_pose2d(model: torch.nn.Module, data: CropDataset, gt_doc: dict | None, flip_test: bool = True) -> dict:
+    kp, sc = predict_people(model, data, flip_test)
+    gt = np.stack([p.keypoints for p in data.people])
+    boxes = np.stack([p.bbox for p in data.people])
+    out: dict[str, Any] = {"pck@0.2": pck(kp, gt[..., :2], gt[..., 2], boxes, 0.2)["mean"],
+                           "pck@0.1": pck(kp, gt[..., :2], gt[..., 2], boxes, 0.1)["mean"]}
+    out["pck_per_joint@0.2"] = pck(kp, gt[..., :2], gt[..., 2], boxes, 0.2)["per_joint"].tolist()
+    if gt_doc is not None:
+        results = [{"image_id": p.image_id, "category_id": 1,
+                    "keypoints": np.column_stack([k, s]).ravel().tolist(), "score": float(s[s > 0.2].mean()) if (s > 0.2).any() else 0.0}
+                   for p, k, s in zip(data.people, kp, sc)]
+        stats = coco_keypoint_eval(gt_doc, results)
+        out.update({f"coco_{k}": v for k, v in stats.items()})
+    return {k: (float(v) if isinstance(v, (np.floating, float)) else v) for k, v in out.items()}
+
+
+def train_pose2d(cfg: Pose2DConfig, run_dir: str | Path, resume: bool = False) -> dict[str, Any]:
+    run_dir = Path(run_dir)
+    set_threads(cfg.train.threads)
+    device = resolve_device(cfg.train.device)
+    d, t = cfg.data, cfg.train
+    w, h = d.input_size
+    codec = HeatmapCodec((w, h), (w // 4, h // 4), d.sigma)
+    train_people, skel, _ = load_coco_keypoints(expand_path(d.train_ann), expand_path(d.train_images), w / h)
+    val_people, _, val_doc = load_coco_keypoints(expand_path(d.val_ann), expand_path(d.val_images), w / h)
+    train_data = CropDataset(train_people, skel, codec, d.augmentation)
+    val_data = CropDataset(val_people, skel, codec, "none")
+    torch.manual_seed(t.seed)
+    model = build_model(cfg.model, skel.num_joints)
+    epochs = t.epochs_for(len(train_data))
+    schedule = Schedule(epochs, t.lr, t.lr_decay, t.lr_final)
+    recipe = SupervisedPose2D(model, train_data, schedule, t.batch_size,
+                              lambda m: evaluate_pose2d(m, val_data, val_doc, t.test_flip), device, t.precision)
+    prepare_run_dir(run_dir, dump_yaml(cfg), t.seed, {
+        "parameters": count_parameters(model), "gflops": count_flops(model, (1, 3, h, w)) / 1e9,
+        "train_instances": len(train_data), "val_instances": len(val_data), "device": str(device)})
+    history = fit(recipe, run_dir, epochs, t.seed, t.eval_every, resume, t.progress)
+    if recipe.last_metrics is None:
+        recipe.evaluate()
+    metrics = dict(recipe.last_metrics)
+    metrics.update(train_wall_s=history[-1]["elapsed_s"], epochs=epochs)
+    atomic_torch_save({"model": recipe.model.state_dict(), "model_config": vars(cfg.model) | {},
+                       "joints": list(skel.joints)}, run_dir / "model.pt")
+    atomic_write_json(run_dir / "metrics.json", metrics)
+    return metrics
