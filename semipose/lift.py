@@ -17,7 +17,8 @@ from .engine import fit, load_checkpoint, prepare_run_dir
 from .io import atomic_save_npz, atomic_write_json, atomic_write_text
 from .methods.supervised_lift import Schedule, SupervisedLifting
 from .metrics.mpjpe import evaluate_sequences
-from .models.tcn import TemporalModel, build_tcn, count_parameters
+from .models.profile import count_parameters
+from .models.tcn import TemporalModel, build_tcn
 from .skeletons import Skeleton, get_skeleton
 
 

@@ -18,7 +18,7 @@ from .data.transforms2d import View, crop, invert_affine, sample_view, transform
 from .engine import fit, prepare_run_dir
 from .io import atomic_torch_save, atomic_write_json
 from .lift import TrainConfig, resolve_device, set_threads
-from .methods.supervised_lift import Schedule, autocast
+from .methods.base import RecipeBase, Schedule, autocast
 from .metrics.coco import coco_keypoint_eval
 from .metrics.pck import pck
 from .models.hourglass import StackedHourglass
@@ -116,23 +116,19 @@ def heatmap_loss(pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor)
     return 0.5 * ((pred - target[:, None]) ** 2 * w).mean() * pred.shape[1]
 
 
-class SupervisedPose2D:
+class SupervisedPose2D(RecipeBase):
     """Recipe for :func:`semipose.engine.fit`: heatmap regression with intermediate supervision."""
 
     def __init__(self, model: torch.nn.Module, data: CropDataset, schedule: Schedule, batch_size: int,
                  evaluate_fn, device: torch.device, precision: str = "fp32"):
-        self.model, self.data, self.schedule = model.to(device), data, schedule
-        self.batch_size, self.evaluate_fn, self.device, self.precision = batch_size, evaluate_fn, device, precision
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=schedule.lr)
-        self.last_metrics: dict[str, Any] | None = None
+        super().__init__({"model": model}, schedule, evaluate_fn, device)
+        self.model, self.data, self.batch_size, self.precision = self.modules["model"], data, batch_size, precision
 
     def num_samples(self) -> int:
         return len(self.data)
 
     def start_epoch(self, epoch: int, num_epochs: int) -> dict[str, float]:
-        lr = self.schedule.lr_at(epoch)
-        for g in self.optimizer.param_groups:
-            g["lr"] = lr
+        lr = self.set_learning_rate(epoch)
         self.model.train()
         return {"lr": lr}
 
@@ -148,17 +144,6 @@ class SupervisedPose2D:
         loss.backward()
         self.optimizer.step()
         return {"loss": float(loss.detach()), "n": images.shape[0]}
-
-    def evaluate(self) -> dict[str, float]:
-        self.last_metrics = self.evaluate_fn(self.model)
-        return {k: v for k, v in self.last_metrics.items() if isinstance(v, float)}
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict()}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
 
 
 @torch.no_grad()

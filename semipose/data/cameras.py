@@ -6,14 +6,13 @@ the convention of both VideoPose3D (a quaternion) and MMPose's Human3.6M ``camer
 """
 from __future__ import annotations
 
-import json
 import pickle
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .errors import DataError
+from .errors import DataError, read_json
 
 H36M_CAMERA_IDS = ("54138969", "55011271", "58860488", "60457274")
 
@@ -91,12 +90,7 @@ def image_coordinates(X: np.ndarray, w: int, h: int) -> np.ndarray:
 def load_humaneva_cameras(path: str | Path) -> dict[str, list[Camera]]:
     """Read HumanEva-I ``cameras.json``: subject ('S1') -> cameras C1, C2, C3 (translations mm -> m)."""
     path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: camera file not found")
-    try:
-        doc = json.loads(path.read_text())
-    except json.JSONDecodeError as e:
-        raise DataError(f"{path}: not valid JSON ({e})") from None
+    doc = read_json(path, "camera file")
     for key in ("image_size", "extrinsics"):
         if key not in doc:
             raise DataError(f"{path}: missing field '{key}'")

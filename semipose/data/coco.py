@@ -8,14 +8,13 @@ links); left and right joints pair up by their names.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ..skeletons import COCO17, Skeleton
-from .errors import DataError
+from .errors import DataError, read_json
 
 
 @dataclass
@@ -63,12 +62,7 @@ def load_coco_keypoints(ann_file: str | Path, image_dir: str | Path, aspect_rati
                         ) -> tuple[list[PersonInstance], Skeleton, dict]:
     """Person instances of a COCO keypoint file; returns them, the skeleton and the raw document."""
     ann_file, image_dir = Path(ann_file), Path(image_dir)
-    if not ann_file.is_file():
-        raise DataError(f"{ann_file}: annotation file not found")
-    try:
-        doc = json.loads(ann_file.read_text())
-    except json.JSONDecodeError as e:
-        raise DataError(f"{ann_file}: not valid JSON ({e})") from None
+    doc = read_json(ann_file, "annotation file")
     for key in ("images", "annotations", "categories"):
         if not isinstance(doc.get(key), list):
             raise DataError(f"{ann_file}: missing list '{key}' (a COCO keypoint file has images, annotations, categories)")
@@ -133,12 +127,7 @@ def load_mpii(ann_file: str | Path, image_dir: str | Path, aspect_ratio: float =
     from ..skeletons import MPII16
 
     ann_file, image_dir = Path(ann_file), Path(image_dir)
-    if not ann_file.is_file():
-        raise DataError(f"{ann_file}: annotation file not found")
-    try:
-        doc = json.loads(ann_file.read_text())
-    except json.JSONDecodeError as e:
-        raise DataError(f"{ann_file}: not valid JSON ({e})") from None
+    doc = read_json(ann_file, "annotation file")
     if not isinstance(doc, list):
         raise DataError(f"{ann_file}: expected a list of person annotations")
     out = []

@@ -17,7 +17,7 @@ import torch
 from ..data.windows import WindowBatch, WindowSampler
 from ..metrics.mpjpe import mpjpe_torch
 from ..models.tcn import TemporalModel, TemporalModelStrided
-from .supervised_lift import Schedule, autocast
+from .base import RecipeBase, Schedule, autocast
 
 
 def project_linear(points: torch.Tensor, intrinsics: torch.Tensor) -> torch.Tensor:
@@ -45,7 +45,7 @@ def flip_intrinsics(cam: np.ndarray) -> np.ndarray:
     return out
 
 
-class BackProjectionLifting:
+class BackProjectionLifting(RecipeBase):
     """Recipe for :func:`semipose.engine.fit`; an epoch is one pass over the labeled samples."""
 
     def __init__(self, pose: TemporalModelStrided, traj: TemporalModelStrided, eval_model: TemporalModel,
@@ -54,24 +54,19 @@ class BackProjectionLifting:
                  warmup: int = 1, bone_length_term: bool = True, precision: str = "fp32", amsgrad: bool = True):
         if labeled._aux is None or unlabeled._aux is None:
             raise ValueError("labeled windows need the root trajectory, unlabeled windows the camera intrinsics")
-        self.pose, self.traj, self.eval_model = pose.to(device), traj.to(device), eval_model.to(device)
+        super().__init__({"model": pose, "traj": traj}, schedule, evaluate_fn, device, amsgrad)
+        self.pose, self.traj, self.eval_model = self.modules["model"], self.modules["traj"], eval_model.to(device)
         self.labeled, self.unlabeled = labeled, unlabeled
         self.parents = torch.tensor(parents[1:])
-        self.schedule, self.batch_size, self.evaluate_fn = schedule, batch_size, evaluate_fn
-        self.device, self.warmup, self.bone_length_term, self.precision = device, warmup, bone_length_term, precision
-        params = list(self.pose.parameters()) + list(self.traj.parameters())
-        self.optimizer = torch.optim.Adam(params, lr=schedule.lr, amsgrad=amsgrad)
+        self.batch_size, self.warmup, self.bone_length_term, self.precision = batch_size, warmup, bone_length_term, precision
         self.epoch = 0
-        self.last_metrics: dict[str, Any] | None = None
 
     def num_samples(self) -> int:
         return len(self.labeled)
 
     def start_epoch(self, epoch: int, num_epochs: int) -> dict[str, float]:
         self.epoch = epoch
-        lr = self.schedule.lr_at(epoch)
-        for g in self.optimizer.param_groups:
-            g["lr"] = lr
+        lr = self.set_learning_rate(epoch)
         momentum = self.schedule.bn_momentum_at(epoch)
         for m in (self.pose, self.traj):
             m.set_bn_momentum(momentum)
@@ -123,16 +118,6 @@ class BackProjectionLifting:
         self.optimizer.step()
         return {"loss": float(loss.detach()), **out, "n": n}
 
-    def evaluate(self) -> dict[str, float]:
+    def evaluation_model(self) -> torch.nn.Module:
         self.eval_model.load_state_dict(self.pose.state_dict())
-        self.last_metrics = self.evaluate_fn(self.eval_model)
-        return {k: v for k, v in self.last_metrics.items() if isinstance(v, float)}
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"model": self.pose.state_dict(), "traj": self.traj.state_dict(),
-                "optimizer": self.optimizer.state_dict()}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.pose.load_state_dict(state["model"])
-        self.traj.load_state_dict(state["traj"])
-        self.optimizer.load_state_dict(state["optimizer"])
+        return self.eval_model

@@ -131,6 +131,3 @@ def build_tcn(num_joints: int, filter_widths: Sequence[int], channels: int = 102
     return cls(num_joints, 2, num_joints_out or num_joints, filter_widths, causal=causal,
                dropout=dropout, channels=channels)
 
-
-def count_parameters(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())

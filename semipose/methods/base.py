@@ -1,0 +1,72 @@
+"""What every recipe shares: the per-epoch schedules (learning rate, BatchNorm momentum), mixed
+precision, and :class:`RecipeBase` (named modules, one Adam optimizer, evaluation into
+``last_metrics``, a checkpointable state of each module's weights plus the optimizer's)."""
+from __future__ import annotations
+
+import contextlib
+import math
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import torch
+
+
+@dataclass
+class Schedule:
+    epochs: int
+    lr: float = 1e-3
+    lr_decay: float = 0.996  # per epoch, VideoPose3D's default ...
+    lr_final: float | None = None  # ... unless a final rate is given: then the decay reaches it at the end
+    bn_momentum: float = 0.1
+    bn_momentum_final: float = 0.001
+    bn_decay_epochs: int | None = None  # VideoPose3D decays over its planned epochs
+
+    def lr_at(self, epoch: int) -> float:
+        if self.lr_final is not None and self.epochs > 1:
+            return self.lr * (self.lr_final / self.lr) ** (epoch / (self.epochs - 1))
+        return self.lr * self.lr_decay ** epoch
+
+    def bn_momentum_at(self, epoch: int) -> float:
+        span = self.bn_decay_epochs or self.epochs
+        return self.bn_momentum * math.exp(-epoch / span * math.log(self.bn_momentum / self.bn_momentum_final))
+
+
+def autocast(device: torch.device, precision: str):
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    if precision == "bf16":
+        return torch.autocast(device.type, dtype=torch.bfloat16)
+    raise ValueError(f"precision must be fp32 or bf16, got {precision!r}")
+
+
+class RecipeBase:
+    def __init__(self, modules: dict[str, torch.nn.Module], schedule: Schedule,
+                 evaluate_fn: Callable[[torch.nn.Module], dict[str, Any]], device: torch.device,
+                 amsgrad: bool = False):
+        self.modules = {name: m.to(device) for name, m in modules.items()}
+        self.schedule, self.evaluate_fn, self.device = schedule, evaluate_fn, device
+        params = [p for m in self.modules.values() for p in m.parameters()]
+        self.optimizer = torch.optim.Adam(params, lr=schedule.lr, amsgrad=amsgrad)
+        self.last_metrics: dict[str, Any] | None = None
+
+    def set_learning_rate(self, epoch: int) -> float:
+        lr = self.schedule.lr_at(epoch)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        return lr
+
+    def evaluation_model(self) -> torch.nn.Module:
+        return self.modules["model"]
+
+    def evaluate(self) -> dict[str, float]:
+        """The full report stays in ``last_metrics``; the scalars go to the log."""
+        self.last_metrics = self.evaluate_fn(self.evaluation_model())
+        return {k: v for k, v in self.last_metrics.items() if isinstance(v, float)}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {**{name: m.state_dict() for name, m in self.modules.items()}, "optimizer": self.optimizer.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        for name, m in self.modules.items():
+            m.load_state_dict(state[name])
+        self.optimizer.load_state_dict(state["optimizer"])
