@@ -148,6 +148,28 @@ def _cmd_study(args: argparse.Namespace) -> int:
     return 1 if result.get("failed") else 0
 
 
+def _cmd_pose2d_train(args: argparse.Namespace) -> int:
+    from . import lift
+    from .pose2d import load_pose2d_config, train_pose2d
+
+    run_dir = Path(args.out) if args.out else lift.default_run_dir("pose2d")
+    cfg_file = run_dir / "config.yaml" if args.resume else config_path(args.config)
+    cfg = load_pose2d_config(cfg_file, list(args.overrides))
+    metrics = train_pose2d(cfg, run_dir, resume=args.resume)
+    print(", ".join(f"{k} {v:.3f}" for k, v in metrics.items() if isinstance(v, float)))
+    print(f"results in {run_dir}/ (metrics.json, log.csv, model.pt, checkpoint.pt)")
+    return 0
+
+
+def _cmd_pose2d_evaluate(args: argparse.Namespace) -> int:
+    from .pose2d import evaluate_run
+
+    metrics = evaluate_run(Path(args.run), list(args.overrides), flip_test=not args.no_flip)
+    print(", ".join(f"{k} {v:.3f}" for k, v in metrics.items() if isinstance(v, float)))
+    print(f"results in {Path(args.run) / 'evaluation'}/")
+    return 0
+
+
 def _cmd_data_synth3d(args: argparse.Namespace) -> int:
     from .data.synthetic import write_synthetic_humaneva
 
@@ -215,6 +237,19 @@ def build_parser() -> argparse.ArgumentParser:
     ee.add_argument("run")
     ee.add_argument("overrides", nargs="*")
     ee.set_defaults(func=_cmd_ensemble_evaluate)
+
+    p2 = sub.add_parser("pose2d", help="top-down 2D heatmap pose estimation").add_subparsers(dest="action", required=True)
+    pt = p2.add_parser("train", help="train a heatmap model")
+    pt.add_argument("-c", "--config", default="synthpose")
+    pt.add_argument("-o", "--out")
+    pt.add_argument("--resume", action="store_true")
+    pt.add_argument("overrides", nargs="*")
+    pt.set_defaults(func=_cmd_pose2d_train)
+    pe = p2.add_parser("evaluate", help="PCK and COCO AP of a trained run on its validation set")
+    pe.add_argument("run")
+    pe.add_argument("--no-flip", action="store_true", help="no flip test")
+    pe.add_argument("overrides", nargs="*")
+    pe.set_defaults(func=_cmd_pose2d_evaluate)
 
     st = sub.add_parser("study", help="run a study: tables and plots in one command")
     st.add_argument("name", choices=["ensemble-size", "pseudo-label-rounds", "ssl-3d"])

@@ -215,3 +215,21 @@ def train_pose2d(cfg: Pose2DConfig, run_dir: str | Path, resume: bool = False) -
                        "joints": list(skel.joints)}, run_dir / "model.pt")
     atomic_write_json(run_dir / "metrics.json", metrics)
     return metrics
+
+
+def evaluate_run(run_dir: Path, overrides: list[str] | None = None, flip_test: bool = True) -> dict[str, Any]:
+    """Evaluate a run's ``model.pt`` on its config's validation set; writes ``<run>/evaluation/metrics.json``."""
+    from .engine import load_checkpoint
+
+    cfg = load_pose2d_config(run_dir / "config.yaml", overrides)
+    d = cfg.data
+    w, h = d.input_size
+    people, skel, doc = load_coco_keypoints(expand_path(d.val_ann), expand_path(d.val_images), w / h)
+    data = CropDataset(people, skel, HeatmapCodec((w, h), (w // 4, h // 4), d.sigma), "none")
+    model = build_model(cfg.model, skel.num_joints)
+    model.load_state_dict(load_checkpoint(run_dir / "model.pt")["model"])
+    model.to(resolve_device(cfg.train.device))
+    metrics = evaluate_pose2d(model, data, doc, flip_test)
+    prepare_run_dir(run_dir / "evaluation", dump_yaml(cfg), cfg.train.seed, {"model": str(run_dir / "model.pt")})
+    atomic_write_json(run_dir / "evaluation" / "metrics.json", metrics)
+    return metrics

@@ -37,5 +37,13 @@ def test_bad_config_names_the_key(override, message):
 def test_shipped_configs_load():
     for name in ("humaneva", "humaneva_20min", "synthetic"):
         load_lift_config(config_path(name))
+    from semipose.ensemble.pseudo_labels import load_ssl_config
+    from semipose.ensemble.runner import load_ensemble_config
+    from semipose.pose2d import load_pose2d_config
+
+    load_ensemble_config(config_path("humaneva_ensemble"))
+    load_ssl_config(config_path("humaneva_ssl"))
+    load_ssl_config(config_path("demo"))
+    assert load_pose2d_config(config_path("synthpose")).model.name == "hourglass"
     with pytest.raises(ConfigError, match="no shipped config"):
         config_path("no-such-config")

@@ -43,3 +43,18 @@ def test_train_and_evaluate_on_coco_mini(shared_data, tmp_path):
                 "score": float(s[s > 0.2].mean()) if (s > 0.2).any() else 0.0} for p, k, s in zip(people, kp, sc)]
     ref = pycocotools_keypoint_eval(doc, results)
     assert abs(ours["coco_AP"] - ref["AP"]) < 1e-4 and abs(ours["coco_AR"] - ref["AR"]) < 1e-4
+
+
+def test_cli_train_and_evaluate(shared_data, tmp_path, capsys):
+    from semipose.cli import main
+
+    coco = shared_data / "coco_mini"
+    common = [f"data.train_ann={coco}/annotations/person_keypoints_train2017.json", f"data.train_images={coco}/train2017",
+              f"data.val_ann={coco}/annotations/person_keypoints_val2017.json", f"data.val_images={coco}/val2017",
+              "data.input_size=[64,64]", "model.width=16", "train.epochs=1", "train.batch_size=16",
+              "train.progress=false", "train.precision=fp32"]
+    assert main(["pose2d", "train", "-o", str(tmp_path / "run"), *common]) == 0
+    assert main(["pose2d", "evaluate", str(tmp_path / "run")]) == 0
+    saved = json.loads((tmp_path / "run" / "evaluation" / "metrics.json").read_text())
+    assert 0.0 <= saved["pck@0.2"] <= 1.0 and "coco_AP" in saved
+    assert "pck@0.2" in capsys.readouterr().out
