@@ -14,7 +14,7 @@ from .config import ConfigError, dump_yaml, load_config
 from .data.npz3d import Sequence, expand_path, load_sequences
 from .data.windows import WindowSampler, flip_2d, flip_3d, pad_sequence
 from .engine import fit, load_checkpoint, prepare_run_dir
-from .io import atomic_save_npz, atomic_write_json, atomic_write_text
+from .io import atomic_save_npz, atomic_torch_save, atomic_write_json, atomic_write_text
 from .methods.supervised_lift import Schedule, SupervisedLifting
 from .metrics.mpjpe import evaluate_sequences
 from .models.profile import count_parameters
@@ -208,8 +208,6 @@ def train(cfg: LiftConfig, run_dir: str | Path, resume: bool = False) -> dict[st
 
 
 def _save_model(path: Path, model: TemporalModel, cfg: LiftConfig, skel: Skeleton) -> None:
-    from .io import atomic_torch_save
-
     atomic_torch_save({"model": model.state_dict(), "model_config": vars(cfg.model) | {},
                        "skeleton": skel.name}, path)
 

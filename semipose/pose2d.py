@@ -95,10 +95,14 @@ class CropDataset:
         return sample_view(p.center, p.scale, self.codec.input_size, augmentation or self.augmentation, rng,
                            p.keypoints, self._upper)
 
+    def image(self, i: int, view: View) -> np.ndarray:
+        """The normalised (3, h, w) crop of person ``i`` in ``view``."""
+        return (crop(self._images[self.people[i].image_path], view) - IMAGENET_MEAN) / IMAGENET_STD
+
     def sample(self, i: int, view: View) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        p = self.people[i]
-        image = (crop(self._images[p.image_path], view) - IMAGENET_MEAN) / IMAGENET_STD
-        kp = transform_keypoints(p.keypoints, view, self._perm)
+        """Crop, heatmap targets and target weights of person ``i`` in ``view``."""
+        image = self.image(i, view)
+        kp = transform_keypoints(self.people[i].keypoints, view, self._perm)
         hm, w = self.codec.encode(kp[:, :2], kp[:, 2])
         return image, hm, w
 
@@ -158,7 +162,7 @@ def predict_people(model: torch.nn.Module, data: CropDataset, flip_test: bool = 
     for s in range(0, len(data), batch_size):
         idx = range(s, min(len(data), s + batch_size))
         views = [data.view(i, rng, "none") for i in idx]
-        images = torch.from_numpy(np.stack([data.sample(i, v)[0] for i, v in zip(idx, views)])).to(device)
+        images = torch.from_numpy(np.stack([data.image(i, v) for i, v in zip(idx, views)])).to(device)
         hm = model(images)[:, -1].float()
         if flip_test:
             hm_f = model(torch.flip(images, dims=[3]))[:, -1].float().cpu().numpy()
@@ -174,9 +178,9 @@ def evaluate_pose2d(model: torch.nn.Module, data: CropDataset, gt_doc: dict | No
     kp, sc = predict_people(model, data, flip_test)
     gt = np.stack([p.keypoints for p in data.people])
     boxes = np.stack([p.bbox for p in data.people])
-    out: dict[str, Any] = {"pck@0.2": pck(kp, gt[..., :2], gt[..., 2], boxes, 0.2)["mean"],
-                           "pck@0.1": pck(kp, gt[..., :2], gt[..., 2], boxes, 0.1)["mean"]}
-    out["pck_per_joint@0.2"] = pck(kp, gt[..., :2], gt[..., 2], boxes, 0.2)["per_joint"].tolist()
+    at02 = pck(kp, gt[..., :2], gt[..., 2], boxes, 0.2)
+    out: dict[str, Any] = {"pck@0.2": at02["mean"], "pck@0.1": pck(kp, gt[..., :2], gt[..., 2], boxes, 0.1)["mean"],
+                           "pck_per_joint@0.2": at02["per_joint"].tolist()}
     if gt_doc is not None:
         results = [{"image_id": p.image_id, "category_id": 1,
                     "keypoints": np.column_stack([k, s]).ravel().tolist(), "score": float(s[s > 0.2].mean()) if (s > 0.2).any() else 0.0}
