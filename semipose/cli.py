@@ -162,11 +162,30 @@ def _cmd_pose2d_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_pose2d_evaluate(args: argparse.Namespace) -> int:
-    from .pose2d import evaluate_run
+    if args.detections:
+        from .pose2d_predict import evaluate_detections
 
-    metrics = evaluate_run(Path(args.run), list(args.overrides), flip_test=not args.no_flip)
+        metrics = evaluate_detections(Path(args.run), args.detections, args.min_box_score, not args.no_flip,
+                                      list(args.overrides))
+        where = Path(args.run) / "evaluation_detections"
+    else:
+        from .pose2d import evaluate_run
+
+        metrics = evaluate_run(Path(args.run), list(args.overrides), flip_test=not args.no_flip)
+        where = Path(args.run) / "evaluation"
     print(", ".join(f"{k} {v:.3f}" for k, v in metrics.items() if isinstance(v, float)))
-    print(f"results in {Path(args.run) / 'evaluation'}/")
+    print(f"results in {where}/")
+    return 0
+
+
+def _cmd_pose2d_predict(args: argparse.Namespace) -> int:
+    from .pose2d_predict import predict_images
+
+    out = Path(args.out) if args.out else Path(args.run) / "predictions"
+    summary = predict_images(args.run, out, args.images, args.detections, args.image_info, args.min_box_score,
+                             overlays=not args.no_overlays, flip_test=not args.no_flip)
+    print(f"{summary['people']} people in {summary['images']} images: {out / 'keypoints.json'}"
+          + ("" if args.no_overlays else f", overlays in {out / 'overlays'}/"))
     return 0
 
 
@@ -248,8 +267,21 @@ def build_parser() -> argparse.ArgumentParser:
     pe = p2.add_parser("evaluate", help="PCK and COCO AP of a trained run on its validation set")
     pe.add_argument("run")
     pe.add_argument("--no-flip", action="store_true", help="no flip test")
+    pe.add_argument("--detections", help="COCO detection json: evaluate with these boxes instead of the true ones")
+    pe.add_argument("--min-box-score", type=float, default=0.0)
     pe.add_argument("overrides", nargs="*")
     pe.set_defaults(func=_cmd_pose2d_evaluate)
+    pp = p2.add_parser("predict", help="keypoints for images (boxes from a detection json, or whole images): "
+                                       "COCO result json and overlay PNGs")
+    pp.add_argument("run", help="a pose2d run directory (model.pt, config.yaml)")
+    pp.add_argument("--images", required=True, help="an image file or a folder of images")
+    pp.add_argument("--detections", help="COCO detection json (image_id, bbox, score); else one person per image")
+    pp.add_argument("--image-info", help="COCO json whose 'images' map the detections' image ids to file names")
+    pp.add_argument("--min-box-score", type=float, default=0.0)
+    pp.add_argument("--no-overlays", action="store_true")
+    pp.add_argument("--no-flip", action="store_true", help="no flip test")
+    pp.add_argument("-o", "--out", help="output folder (default: <run>/predictions)")
+    pp.set_defaults(func=_cmd_pose2d_predict)
 
     st = sub.add_parser("study", help="run a study: tables and plots in one command")
     st.add_argument("name", choices=["ensemble-size", "pseudo-label-rounds", "ssl-3d"])

@@ -12,7 +12,7 @@ from PIL import Image
 
 from .codecs.heatmap import HeatmapCodec, flip_back
 from .config import ConfigError, dump_yaml, load_config
-from .data.coco import PersonInstance, load_coco_keypoints
+from .data.coco import PersonInstance, load_coco_keypoints, load_mpii
 from .data.npz3d import expand_path
 from .data.transforms2d import View, crop, invert_affine, sample_view, transform_keypoints, warp_points
 from .engine import fit, prepare_run_dir
@@ -20,11 +20,11 @@ from .io import atomic_torch_save, atomic_write_json
 from .lift import TrainConfig, resolve_device, set_threads
 from .methods.base import RecipeBase, Schedule, autocast
 from .metrics.coco import coco_keypoint_eval
-from .metrics.pck import pck
+from .metrics.pck import pck, pckh
 from .models.hourglass import StackedHourglass
 from .models.profile import count_flops, count_parameters
 from .models.simplebaseline import SimpleBaseline
-from .skeletons import Skeleton
+from .skeletons import MPII16, Skeleton
 
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], np.float32)[:, None, None]
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], np.float32)[:, None, None]
@@ -39,6 +39,11 @@ class Pose2DDataConfig:
     input_size: list[int] = field(default_factory=lambda: [128, 128])  # w, h
     sigma: float = 2.0
     augmentation: str = "weak"
+    format: str = "coco"  # coco (any COCO-format keypoint json) | mpii (MMPose's MPII json)
+
+    def validate(self) -> None:
+        if self.format not in ("coco", "mpii"):
+            raise ConfigError(f"data.format must be coco or mpii, got {self.format!r}")
 
 
 @dataclass
@@ -65,6 +70,32 @@ class Pose2DConfig:
 
 def load_pose2d_config(path=None, overrides: list[str] | None = None) -> Pose2DConfig:
     return load_config(Pose2DConfig, path, overrides)
+
+
+def load_people(d: Pose2DDataConfig, split: str) -> tuple[list[PersonInstance], Skeleton, dict | None]:
+    """Person instances of the ``train`` or ``val`` split, their skeleton, and the COCO document (None for MPII)."""
+    ann, images = (d.train_ann, d.train_images) if split == "train" else (d.val_ann, d.val_images)
+    aspect = d.input_size[0] / d.input_size[1]
+    if d.format == "mpii":
+        return load_mpii(expand_path(ann), expand_path(images), aspect), MPII16, None
+    # with ground-truth boxes, crowd and unannotated people are left out of evaluation too (SimpleBaseline's use_gt_bbox)
+    return load_coco_keypoints(expand_path(ann), expand_path(images), aspect)
+
+
+def make_codec(d: Pose2DDataConfig) -> HeatmapCodec:
+    w, h = d.input_size
+    return HeatmapCodec((w, h), (w // 4, h // 4), d.sigma)
+
+
+def skeleton_to_dict(skel: Skeleton) -> dict[str, Any]:
+    return {k: getattr(skel, k) for k in ("name", "joints", "parents", "joints_left", "joints_right",
+                                           "oks_sigmas", "links")}
+
+
+def skeleton_from_dict(d: dict[str, Any]) -> Skeleton:
+    tup = {k: tuple(tuple(x) if isinstance(x, list) else x for x in v) if isinstance(v, (list, tuple)) else v
+           for k, v in d.items()}
+    return Skeleton(**tup)
 
 
 def build_model(m: Pose2DModelConfig, num_joints: int) -> torch.nn.Module:
@@ -109,6 +140,8 @@ class CropDataset:
     def batches(self, batch_size: int, rng: np.random.Generator) -> Iterable[tuple[torch.Tensor, ...]]:
         order = rng.permutation(len(self))
         for s in range(0, len(order), batch_size):
+            if len(order) - s == 1 and s > 0:
+                break  # a lone last sample: BatchNorm cannot train on one 1x1 map (hourglass bottom at 64x64)
             items = [self.sample(int(i), self.view(int(i), rng)) for i in order[s:s + batch_size]]
             yield tuple(torch.from_numpy(np.stack(x)) for x in zip(*items))
 
@@ -181,6 +214,10 @@ def evaluate_pose2d(model: torch.nn.Module, data: CropDataset, gt_doc: dict | No
     at02 = pck(kp, gt[..., :2], gt[..., 2], boxes, 0.2)
     out: dict[str, Any] = {"pck@0.2": at02["mean"], "pck@0.1": pck(kp, gt[..., :2], gt[..., 2], boxes, 0.1)["mean"],
                            "pck_per_joint@0.2": at02["per_joint"].tolist()}
+    if all(p.headbox is not None for p in data.people) and data.people:
+        heads = np.stack([p.headbox for p in data.people])
+        at05 = pckh(kp, gt[..., :2], gt[..., 2], heads, 0.5)
+        out.update({"pckh@0.5": at05["mean"], "pckh_per_joint@0.5": at05["per_joint"].tolist()})
     if gt_doc is not None:
         results = [{"image_id": p.image_id, "category_id": 1,
                     "keypoints": np.column_stack([k, s]).ravel().tolist(), "score": float(s[s > 0.2].mean()) if (s > 0.2).any() else 0.0}
@@ -196,9 +233,9 @@ def train_pose2d(cfg: Pose2DConfig, run_dir: str | Path, resume: bool = False) -
     device = resolve_device(cfg.train.device)
     d, t = cfg.data, cfg.train
     w, h = d.input_size
-    codec = HeatmapCodec((w, h), (w // 4, h // 4), d.sigma)
-    train_people, skel, _ = load_coco_keypoints(expand_path(d.train_ann), expand_path(d.train_images), w / h)
-    val_people, _, val_doc = load_coco_keypoints(expand_path(d.val_ann), expand_path(d.val_images), w / h)
+    codec = make_codec(d)
+    train_people, skel, _ = load_people(d, "train")
+    val_people, _, val_doc = load_people(d, "val")
     train_data = CropDataset(train_people, skel, codec, d.augmentation)
     val_data = CropDataset(val_people, skel, codec, "none")
     torch.manual_seed(t.seed)
@@ -216,23 +253,28 @@ def train_pose2d(cfg: Pose2DConfig, run_dir: str | Path, resume: bool = False) -
     metrics = dict(recipe.last_metrics)
     metrics.update(train_wall_s=history[-1]["elapsed_s"], epochs=epochs)
     atomic_torch_save({"model": recipe.model.state_dict(), "model_config": vars(cfg.model) | {},
-                       "joints": list(skel.joints)}, run_dir / "model.pt")
+                       "joints": list(skel.joints), "skeleton": skeleton_to_dict(skel)}, run_dir / "model.pt")
     atomic_write_json(run_dir / "metrics.json", metrics)
     return metrics
 
 
-def evaluate_run(run_dir: Path, overrides: list[str] | None = None, flip_test: bool = True) -> dict[str, Any]:
-    """Evaluate a run's ``model.pt`` on its config's validation set; writes ``<run>/evaluation/metrics.json``."""
+def load_trained(run_dir: Path, overrides: list[str] | None = None) -> tuple[torch.nn.Module, Pose2DConfig, Skeleton]:
+    """A finished run's model (on its config's device), its config and its skeleton."""
     from .engine import load_checkpoint
 
     cfg = load_pose2d_config(run_dir / "config.yaml", overrides)
-    d = cfg.data
-    w, h = d.input_size
-    people, skel, doc = load_coco_keypoints(expand_path(d.val_ann), expand_path(d.val_images), w / h)
-    data = CropDataset(people, skel, HeatmapCodec((w, h), (w // 4, h // 4), d.sigma), "none")
+    saved = load_checkpoint(run_dir / "model.pt")
+    skel = skeleton_from_dict(saved["skeleton"])
     model = build_model(cfg.model, skel.num_joints)
-    model.load_state_dict(load_checkpoint(run_dir / "model.pt")["model"])
-    model.to(resolve_device(cfg.train.device))
+    model.load_state_dict(saved["model"])
+    return model.to(resolve_device(cfg.train.device)), cfg, skel
+
+
+def evaluate_run(run_dir: Path, overrides: list[str] | None = None, flip_test: bool = True) -> dict[str, Any]:
+    """Evaluate a run's ``model.pt`` on its config's validation set; writes ``<run>/evaluation/metrics.json``."""
+    model, cfg, _ = load_trained(run_dir, overrides)
+    people, skel, doc = load_people(cfg.data, "val")
+    data = CropDataset(people, skel, make_codec(cfg.data), "none")
     metrics = evaluate_pose2d(model, data, doc, flip_test)
     prepare_run_dir(run_dir / "evaluation", dump_yaml(cfg), cfg.train.seed, {"model": str(run_dir / "model.pt")})
     atomic_write_json(run_dir / "evaluation" / "metrics.json", metrics)
