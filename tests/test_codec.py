@@ -53,3 +53,14 @@ def test_flip_back_recovers_the_original_frame():
 def test_bad_method():
     with pytest.raises(ValueError, match="argmax or dark"):
         HeatmapCodec((64, 64), (16, 16)).decode(np.zeros((1, 16, 16)), "soft")
+
+
+def test_encode_with_fractional_radius():
+    """sigma 1.5 (radius 4.5): the Gaussian stays centred on the keypoint, also next to the border."""
+    codec = HeatmapCodec((64, 64), (16, 16), sigma=1.5)
+    for x, y in ((8 * 4.0, 8 * 4.0), (1 * 4.0, 14 * 4.0), (0.0, 0.0)):
+        hm, w = codec.encode(np.array([[x, y]]), np.array([2]))
+        assert w[0] == 1 and hm[0].max() == 1.0
+        iy, ix = np.unravel_index(hm[0].argmax(), hm[0].shape)
+        assert (ix, iy) == (int(x / 4 + 0.5), int(y / 4 + 0.5))
+        assert abs(hm[0, iy, min(ix + 1, 15)] - np.exp(-1 / (2 * 1.5**2))) < 1e-6 or ix == 15

@@ -44,15 +44,16 @@ class HeatmapCodec:
             mu = keypoints[k] / self.stride
             if not self.unbiased:
                 mu = (mu + 0.5).astype(int)
-            ul = (int(mu[0] - radius), int(mu[1] - radius))
-            br = (int(mu[0] + radius + 1), int(mu[1] + radius + 1))
+            r = radius if self.unbiased else int(radius)  # a whole-pixel patch of 2r + 1 (sigma 1.5: r = 4)
+            ul = (int(mu[0] - r), int(mu[1] - r))
+            br = (int(mu[0] + r + 1), int(mu[1] + r + 1))
             if ul[0] >= W or ul[1] >= H or br[0] < 0 or br[1] < 0:
                 weights[k] = 0
                 continue
             if self.unbiased:
                 heatmaps[k] = np.exp(-((xs[None] - mu[0]) ** 2 + (ys[:, None] - mu[1]) ** 2) / (2 * self.sigma ** 2))
                 continue
-            size = 2 * int(radius) + 1
+            size = 2 * r + 1
             g = np.arange(size, dtype=np.float32)
             c = size // 2
             gauss = np.exp(-((g[None] - c) ** 2 + (g[:, None] - c) ** 2) / (2 * self.sigma ** 2))

@@ -4,10 +4,11 @@
 """
 from __future__ import annotations
 
-from . import ensemble_size, pseudo_label_rounds, ssl_3d
+from . import ensemble_size, hourglass_variants, pseudo_label_rounds, ssl_3d
 
 STUDIES = {
     "ensemble-size": ensemble_size,
     "pseudo-label-rounds": pseudo_label_rounds,
     "ssl-3d": ssl_3d,
+    "hourglass-variants": hourglass_variants,
 }

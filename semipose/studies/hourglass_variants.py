@@ -1,0 +1,139 @@
+"""Stacked Hourglass variants: the original residual unit against the HRU, and the HRU with transposed-
+convolution upsampling, at several stack counts (the hourglass-variants study compared these on MPII;
+here on SynthPose). Writes validation PCK per epoch (CSV, PNG curves) and the models' sizes.
+
+Each variant is an ordinary ``pose2d train`` run in ``<out>/<variant>-s<stacks>/``, so an interrupted
+study resumes where it stopped: finished variants are read back, the unfinished one resumes from its
+checkpoint.
+"""
+from __future__ import annotations
+
+import copy
+import csv
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..config import ConfigError, dump_yaml, load_config
+from ..engine import prepare_run_dir
+from ..ensemble.pseudo_labels import write_table
+from ..io import atomic_write_json
+from ..models.profile import count_flops, count_parameters
+from ..plots import _pyplot, save_figure
+from ..pose2d import Pose2DConfig, build_model, train_pose2d
+
+TABLE = "hourglass_variants"
+BASE_CONFIG = "synthpose"
+VARIANTS = {  # name: (unit, upsample)
+    "residual": ("residual", "nearest"),
+    "hru": ("hru", "nearest"),
+    "hru-deconv": ("hru", "deconv"),
+}
+
+
+@dataclass
+class VariantsConfig:
+    variants: list[str] = field(default_factory=lambda: list(VARIANTS))
+    stacks: list[int] = field(default_factory=lambda: [1, 2, 8])
+    # SynthPose written into <out>/synthpose when > 0 (else data.* name an existing dataset)
+    synthpose_train: int = 0
+    synthpose_val: int = 0
+
+    def validate(self) -> None:
+        unknown = [v for v in self.variants if v not in VARIANTS]
+        if unknown:
+            raise ConfigError(f"study.variants: unknown {unknown}; expected some of {list(VARIANTS)}")
+        if any(not 1 <= s <= 8 for s in self.stacks):
+            raise ConfigError(f"study.stacks must lie in 1..8, got {self.stacks}")
+
+
+@dataclass
+class HourglassStudyConfig(Pose2DConfig):
+    study: VariantsConfig = field(default_factory=VariantsConfig)
+
+
+PRESETS = {
+    # measured: see docs/pose2d.md (64x64 SynthPose, width 32, 1,000 training images, 8 epochs)
+    "quick": ["data.input_size=[64,64]", "data.sigma=1.5", "model.width=32", "train.epochs=8", "train.batch_size=32",
+              "train.lr=2e-3", "train.lr_final=1e-4", "train.eval_every=1", "study.synthpose_train=1000",
+              "study.synthpose_val=200"],
+    # 128x128, width 64, 2,000 images, 30 epochs: the SynthPose recipe of docs/pose2d.md for every variant
+    "full": ["model.width=64", "train.epochs=30", "train.eval_every=1", "study.synthpose_train=2000",
+             "study.synthpose_val=200"],
+}
+
+
+def load(config, preset: str, overrides: list[str]) -> HourglassStudyConfig:
+    return load_config(HourglassStudyConfig, config, PRESETS[preset] + list(overrides))
+
+
+def _prepare_data(cfg: HourglassStudyConfig, out_dir: Path) -> None:
+    s = cfg.study
+    if s.synthpose_train <= 0:
+        return
+    from ..data.synthpose import SynthPoseConfig, write_synthpose
+
+    root = out_dir / "synthpose"
+    size = SynthPoseConfig(image_size=max(cfg.data.input_size))
+    for split, n, seed in (("train", s.synthpose_train, 0), ("val", s.synthpose_val, 1)):
+        ann = root / "annotations" / f"person_keypoints_{split}.json"
+        if not ann.is_file():
+            write_synthpose(root, n, seed, split, size)
+    cfg.data.train_ann, cfg.data.train_images = str(root / "annotations/person_keypoints_train.json"), str(root / "train")
+    cfg.data.val_ann, cfg.data.val_images = str(root / "annotations/person_keypoints_val.json"), str(root / "val")
+
+
+def _epoch_pck(log_csv: Path) -> list[tuple[int, float, float]]:
+    with open(log_csv) as f:
+        return [(int(r["epoch"]), float(r["pck@0.2"]), float(r["elapsed_s"])) for r in csv.DictReader(f)
+                if r.get("pck@0.2")]
+
+
+def run(cfg: HourglassStudyConfig, out_dir: Path, progress: bool = True) -> dict[str, Any]:
+    out_dir = Path(out_dir)
+    prepare_run_dir(out_dir, dump_yaml(cfg), cfg.train.seed, {"study": "hourglass-variants"})
+    _prepare_data(cfg, out_dir)
+    w, h = cfg.data.input_size
+    rows, curves = [], {}
+    for stacks in cfg.study.stacks:
+        for name in cfg.study.variants:
+            run_cfg = Pose2DConfig(copy.deepcopy(cfg.data), copy.deepcopy(cfg.model), copy.deepcopy(cfg.train))
+            run_cfg.model.name, run_cfg.model.stacks = "hourglass", stacks
+            run_cfg.model.unit, run_cfg.model.upsample = VARIANTS[name]
+            run_dir = out_dir / f"{name}-s{stacks}"
+            if (run_dir / "metrics.json").is_file() and (run_dir / "log.csv").is_file():
+                metrics = json.loads((run_dir / "metrics.json").read_text())
+            else:
+                metrics = train_pose2d(run_cfg, run_dir, resume=True)
+            model = build_model(run_cfg.model, 17)
+            params = count_parameters(model)
+            curve = _epoch_pck(run_dir / "log.csv")
+            curves[f"{name}-s{stacks}"] = curve
+            rows.append({"variant": name, "stacks": stacks, "parameters": params,
+                         "megabytes": params * 4 / 2**20, "gflops": count_flops(model, (1, 3, h, w)) / 1e9,
+                         "pck@0.2": float(metrics["pck@0.2"]), "pck@0.1": float(metrics["pck@0.1"]),
+                         "best_pck@0.2": max(p for _, p, _ in curve), "train_min": metrics["train_wall_s"] / 60})
+    write_table(rows, out_dir / TABLE)
+    with open(out_dir / "pck_per_epoch.csv", "w") as f:
+        f.write("run,epoch,pck@0.2,elapsed_s\n" + "".join(f"{k},{e},{p:.4f},{t:.1f}\n" for k, c in curves.items()
+                                                          for e, p, t in c))
+    plot(curves, out_dir / "pck_per_epoch.png")
+    result = {"rows": rows, "curves": curves}
+    atomic_write_json(out_dir / f"{TABLE}.json", result)
+    return result
+
+
+def plot(curves: dict[str, list[tuple[int, float, float]]], out_png: Path) -> Path:
+    plt = _pyplot()
+    stacks = sorted({int(k.rsplit("-s", 1)[1]) for k in curves})
+    fig, axes = plt.subplots(1, len(stacks), figsize=(4.2 * len(stacks), 3.6), squeeze=False, sharey=True)
+    for ax, s in zip(axes[0], stacks):
+        for name, curve in curves.items():
+            if name.endswith(f"-s{s}"):
+                ax.plot([e for e, _, _ in curve], [p for _, p, _ in curve], marker="o", ms=3,
+                        label=name.rsplit("-s", 1)[0])
+        ax.set(title=f"{s} stack{'s' if s > 1 else ''}", xlabel="epoch", ylabel="validation PCK@0.2")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    return save_figure(fig, out_png)

@@ -1,0 +1,29 @@
+"""The hourglass-variants study at a toy size: every variant trained, per-epoch PCK, sizes, resume."""
+import csv
+import json
+
+from semipose.cli import main
+
+
+def test_hourglass_variants_study(tmp_path, capsys):
+    out = tmp_path / "study"
+    args = ["study", "hourglass-variants", "-o", str(out), "model.width=8", "train.epochs=2", "train.batch_size=8",
+            "study.synthpose_train=16", "study.synthpose_val=8", "study.stacks=[1,2]", "train.progress=false",
+            "train.precision=fp32"]
+    assert main(args) == 0
+    table = json.loads((out / "hourglass_variants.json").read_text())["rows"]
+    assert [(r["variant"], r["stacks"]) for r in table] == [
+        (v, s) for s in (1, 2) for v in ("residual", "hru", "hru-deconv")]
+    size = {(r["variant"], r["stacks"]): r["parameters"] for r in table}
+    assert size["residual", 2] > size["residual", 1] and size["hru", 1] != size["residual", 1]
+    assert size["hru-deconv", 1] > size["hru", 1]  # transposed convolutions have weights, nearest has none
+    with open(out / "pck_per_epoch.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 6 * 2 and all(0.0 <= float(r["pck@0.2"]) <= 1.0 for r in rows)
+    assert (out / "pck_per_epoch.png").stat().st_size > 0 and (out / "hourglass_variants.md").is_file()
+    assert "hru-deconv" in capsys.readouterr().out
+
+    # a second call finds every variant finished and trains nothing
+    before = (out / "hru-s2" / "model.pt").stat().st_mtime_ns
+    assert main(args) == 0
+    assert (out / "hru-s2" / "model.pt").stat().st_mtime_ns == before
