@@ -200,8 +200,10 @@ def _cmd_data_synth3d(args: argparse.Namespace) -> int:
 def _cmd_data_synthpose(args: argparse.Namespace) -> int:
     from .data.synthpose import SynthPoseConfig, write_synthpose
 
-    path = write_synthpose(args.out, args.images, args.seed, args.split, SynthPoseConfig(image_size=args.size))
-    print(f"SynthPose: {args.images} images of {args.size}x{args.size} in {Path(args.out) / args.split}/, labels in {path}")
+    cfg = SynthPoseConfig(image_size=args.size, layout=args.layout, motion=tuple(args.motion))
+    path = write_synthpose(args.out, args.images, args.seed, args.split, cfg)
+    print(f"SynthPose: {args.images} images of {args.size}x{args.size} in {Path(args.out) / args.split}/, "
+          f"{args.layout} labels in {path}")
     return 0
 
 
@@ -298,11 +300,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0)
     s.set_defaults(func=_cmd_data_synth3d)
 
-    sp = data.add_parser("synthpose", help="SynthPose: rendered figures with COCO-17 labels, as a COCO dataset")
+    sp = data.add_parser("synthpose", help="SynthPose: rendered figures with COCO-17 or MPII-16 labels, as a COCO dataset")
     sp.add_argument("-o", "--out", required=True)
     sp.add_argument("--images", type=int, default=1000)
     sp.add_argument("--split", default="train")
     sp.add_argument("--size", type=int, default=128, help="image side in pixels")
+    sp.add_argument("--layout", default="coco17", choices=["coco17", "mpii16"], help="the labels' joints")
+    sp.add_argument("--motion", nargs="*", default=[], metavar="FILE",
+                    help="poses from real captures: .bvh, .amc (its <subject>.asf beside it) or a VideoPose3D "
+                         "3D .npz; default: the synthetic motion generator")
     sp.add_argument("--seed", type=int, default=0)
     sp.set_defaults(func=_cmd_data_synthpose)
 

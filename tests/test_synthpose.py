@@ -44,3 +44,22 @@ def test_cli(tmp_path, capsys):
     assert main(["data", "synthpose", "-o", str(tmp_path), "--images", "5", "--split", "val"]) == 0
     assert (tmp_path / "annotations" / "person_keypoints_val.json").is_file()
     assert "5 images" in capsys.readouterr().out
+
+
+def test_real_motion_and_mpii_layout(shared_data, tmp_path):
+    """Poses from a CMU capture and from HumanEva-I, labels in MPII-16: read back by the COCO reader."""
+    from semipose.data.synthpose import SynthPoseConfig
+
+    cfg = SynthPoseConfig(layout="mpii16", motion=(str(shared_data / "cmu" / "01_01.bvh"),
+                                                   str(shared_data / "humaneva" / "data_3d_humaneva15.npz")))
+    path = write_synthpose(tmp_path, 8, seed=2, cfg=cfg)
+    people, skel, doc = load_coco_keypoints(path, tmp_path / "train")
+    assert skel.num_joints == 16 and skel.joints[9] == "head_top" and len(people) >= 8
+    assert "01_01.bvh" in doc["info"]["description"]
+    assert sorted(zip(skel.joints_left, skel.joints_right)) == [(3, 2), (4, 1), (5, 0), (13, 12), (14, 11), (15, 10)]
+    for p in people:  # head top above the upper neck above the thorax, in image rows, when all are labeled
+        kp = p.keypoints
+        if (kp[[7, 8, 9], 2] > 0).all():
+            assert kp[9, 1] < kp[7, 1]
+    other = write_synthpose(tmp_path / "b", 8, seed=2, cfg=SynthPoseConfig(layout="mpii16"))
+    assert other.read_bytes() != path.read_bytes()  # the poses came from the captures, not the generator

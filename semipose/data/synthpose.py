@@ -3,9 +3,11 @@
 Each image shows one or more articulated figures (limbs as shaded capsules, torso, head; random
 clothing colours, stripes and body proportions) on a cluttered background, with occluders and
 truncation at the border. Poses come from the synthetic motion generator (walking, jogging, boxing)
-seen by random cameras. Labels are COCO-17 keypoints (face points placed from the head and the
-facing direction) with visibility from a depth buffer: 2 visible, 1 hidden by another body part, a
-figure or an occluder, 0 outside the image. The result is a COCO-format dataset, deterministic per seed.
+or, when motion files are given, from real captures (HumanEva-I 3D, CMU BVH or ASF/AMC: see
+:mod:`semipose.data.mocap`), seen by random cameras. Labels are COCO-17 keypoints (face points placed
+from the head and the facing direction) or MPII-16 (pelvis, thorax, upper neck, head top), with
+visibility from a depth buffer: 2 visible, 1 hidden by another body part, a figure or an occluder,
+0 outside the image. The result is a COCO-format dataset, deterministic per seed.
 """
 from __future__ import annotations
 
@@ -17,7 +19,8 @@ import numpy as np
 from PIL import Image
 
 from ..io import atomic_write_text
-from ..skeletons import COCO17
+from ..skeletons import COCO17, MPII16, Skeleton
+from .errors import DataError
 from .synthetic import ACTIONS, generate_motion
 
 # HumanEva-15 indices of the motion generator
@@ -34,10 +37,36 @@ class SynthPoseConfig:
     figures: tuple[int, int] = (1, 2)  # how many figures an image holds, at least and at most
     occluders: tuple[int, int] = (0, 2)
     clutter: int = 12  # background shapes
+    layout: str = "coco17"  # coco17 | mpii16: the labels' joints
+    motion: tuple[str, ...] = ()  # .bvh, .amc or VideoPose3D .npz files; empty: the synthetic generator
 
 
-def _coco_from_humaneva(J: np.ndarray) -> np.ndarray:
-    """(15, 3) HumanEva-15 world joints -> (17, 3) COCO-17, with face points from the head."""
+LAYOUTS: dict[str, Skeleton] = {"coco17": COCO17, "mpii16": MPII16}
+# what render_image computes: COCO-17, then the MPII-only points
+_RENDERED = list(COCO17.joints) + ["pelvis", "thorax", "neck", "head_top"]
+
+
+class PoseSource:
+    """Draws HumanEva-15 world poses (metres, z up): from loaded captures, or from the motion generator."""
+
+    def __init__(self, motion_files: tuple[str, ...] = ()):
+        from .mocap import load_motion
+
+        self.clips = [load_motion(p) for p in motion_files]
+        self.clips = [c[::4] for c in self.clips]  # 120 / 60 fps captures: every 4th frame is varied enough
+
+    def __call__(self, rng: np.random.Generator) -> np.ndarray:
+        if not self.clips:
+            motion = generate_motion(str(rng.choice(list(ACTIONS))), 60, rng.uniform(0.85, 1.15), rng)
+            return motion[int(rng.integers(60))]
+        clip = self.clips[int(rng.integers(len(self.clips)))]
+        pose = clip[int(rng.integers(len(clip)))]
+        return (pose - pose[0]) * rng.uniform(0.9, 1.1)
+
+
+def _rendered_from_humaneva(J: np.ndarray) -> np.ndarray:
+    """(15, 3) HumanEva-15 world joints -> (21, 3): COCO-17 (face points from the head and the facing
+    direction), then pelvis, thorax, upper neck and head top."""
     he = {k: J[v] for k, v in _HE.items()}
     up = he["head"] - he["thorax"]
     up /= np.linalg.norm(up) + 1e-9
@@ -50,7 +79,8 @@ def _coco_from_humaneva(J: np.ndarray) -> np.ndarray:
     eyes = [h + 0.08 * fwd + 0.02 * up + s * 0.035 * left for s in (1, -1)]
     ears = [h + s * 0.075 * left for s in (1, -1)]
     out = [nose, eyes[0], eyes[1], ears[0], ears[1], he["ls"], he["rs"], he["le"], he["re"], he["lw"], he["rw"],
-           he["lh"], he["rh"], he["lk"], he["rk"], he["la"], he["ra"]]
+           he["lh"], he["rh"], he["lk"], he["rk"], he["la"], he["ra"],
+           (he["lh"] + he["rh"]) / 2, (he["ls"] + he["rs"]) / 2, h - 0.10 * up, h + 0.11 * up]
     return np.stack(out)
 
 
@@ -59,7 +89,7 @@ def _camera_project(points: np.ndarray, rng: np.random.Generator, size: int, sca
     """Project world points through a random camera around them: pixels (N, 2) and depths (N,)."""
     az, el = rng.uniform(0, 2 * np.pi), np.deg2rad(rng.uniform(-10, 30))
     roll = np.deg2rad(rng.uniform(-15, 15))
-    target = points.mean(0)
+    target = points[:17].mean(0)  # framed by the COCO-17 points (the extra MPII points ride along)
     dist = 6.0
     eye = target + dist * np.array([np.cos(el) * np.cos(az), np.cos(el) * np.sin(az), np.sin(el)])
     f = target - eye
@@ -71,8 +101,8 @@ def _camera_project(points: np.ndarray, rng: np.random.Generator, size: int, sca
     px = cam[:, :2] / cam[:, 2:3]
     c, s = np.cos(roll), np.sin(roll)
     px = px @ np.array([[c, -s], [s, c]])
-    height = np.ptp(px[:, 1]) + 1e-6
-    px = (px - px.mean(0)) / height * scale * size + center
+    height = np.ptp(px[:17, 1]) + 1e-6
+    px = (px - px[:17].mean(0)) / height * scale * size + center
     return px, cam[:, 2]
 
 
@@ -99,9 +129,12 @@ def _background(rng: np.random.Generator, size: int, clutter: int) -> np.ndarray
     return img
 
 
-def render_image(rng: np.random.Generator, cfg: SynthPoseConfig) -> tuple[np.ndarray, list[dict]]:
-    """One image (H, W, 3 uint8) and its person annotations (keypoints, bbox, area)."""
+def render_image(rng: np.random.Generator, cfg: SynthPoseConfig, poses: PoseSource | None = None
+                 ) -> tuple[np.ndarray, list[dict]]:
+    """One image (H, W, 3 uint8) and its person annotations (keypoints in ``cfg.layout``, bbox, area)."""
     S = cfg.image_size
+    poses = poses or PoseSource()
+    label_index = [_RENDERED.index(n) for n in LAYOUTS[cfg.layout].joints]
     img = _background(rng, S, cfg.clutter)
     yy, xx = np.mgrid[0:S, 0:S].astype(np.float32)
     zbuf = np.full((S, S), np.inf, dtype=np.float32)
@@ -109,9 +142,7 @@ def render_image(rng: np.random.Generator, cfg: SynthPoseConfig) -> tuple[np.nda
     people = []
     n_fig = int(rng.integers(cfg.figures[0], cfg.figures[1] + 1))
     for fig in range(n_fig):
-        action = str(rng.choice(list(ACTIONS)))
-        motion = generate_motion(action, 60, rng.uniform(0.85, 1.15), rng)
-        world = _coco_from_humaneva(motion[int(rng.integers(60))])
+        world = _rendered_from_humaneva(poses(rng))
         main = fig == 0
         scale = rng.uniform(0.55, 0.85) if main else rng.uniform(0.35, 0.7)
         center = np.array([S / 2, S / 2]) + (rng.uniform(-0.12, 0.12, 2) if main else rng.uniform(-0.5, 0.5, 2)) * S
@@ -126,9 +157,9 @@ def render_image(rng: np.random.Generator, cfg: SynthPoseConfig) -> tuple[np.nda
             parts.append((px[ia], px[ib], depth[ia], depth[ib], r * body_h * rng.uniform(0.85, 1.2), slot, (ia, ib)))
         sh, hp = (px[5] + px[6]) / 2, (px[11] + px[12]) / 2
         dsh, dhp = (depth[5] + depth[6]) / 2, (depth[11] + depth[12]) / 2
-        parts.append((sh, hp, dsh, dhp, 0.09 * body_h * rng.uniform(0.85, 1.15), 1, (5, 6, 11, 12)))
+        parts.append((sh, hp, dsh, dhp, 0.09 * body_h * rng.uniform(0.85, 1.15), 1, (5, 6, 11, 12, 17, 18)))
         head = (px[3] + px[4]) / 2
-        parts.append((head, head + 1e-3, depth[0], depth[0], 0.065 * body_h, 0, (0, 1, 2, 3, 4)))
+        parts.append((head, head + 1e-3, depth[0], depth[0], 0.065 * body_h, 0, (0, 1, 2, 3, 4, 19, 20)))
         for k, (a, b, za, zb, r, slot, joints) in enumerate(parts):
             dist, t = _capsule(yy, xx, a, b, max(r, 0.8))
             inside = dist < 1
@@ -153,10 +184,10 @@ def render_image(rng: np.random.Generator, cfg: SynthPoseConfig) -> tuple[np.nda
         owner[occ] = -2
     anns = []
     for p in people:
-        kps = np.zeros((17, 3), np.float32)
+        kps = np.zeros((len(_RENDERED), 3), np.float32)
         own_parts = {k: joints for k, (*_, joints) in enumerate(p["parts"])}
         mask = (owner // 100 == p["fig"]) & (owner >= 0)
-        for j in range(17):
+        for j in range(len(_RENDERED)):
             x, y = p["px"][j]
             if not (0 <= x < S and 0 <= y < S):
                 continue  # truncated: unlabeled, as COCO leaves joints outside the image
@@ -166,6 +197,7 @@ def render_image(rng: np.random.Generator, cfg: SynthPoseConfig) -> tuple[np.nda
             if not visible and o >= 0 and o // 100 == p["fig"]:
                 visible = zbuf[iy, ix] >= p["depth"][j] - 0.05  # on its own body, not behind another part
             kps[j] = [x, y, 2 if visible else 1]
+        kps = kps[label_index]
         if mask.sum() < 20 or (kps[:, 2] > 0).sum() < 3:
             continue
         ys, xs = np.nonzero(mask)
@@ -183,12 +215,16 @@ def write_synthpose(out_dir: str | Path, num_images: int, seed: int = 0, split: 
                     cfg: SynthPoseConfig | None = None) -> Path:
     """Render ``num_images`` images to ``out_dir/<split>/`` and ``out_dir/annotations/person_keypoints_<split>.json``."""
     cfg = cfg or SynthPoseConfig()
+    if cfg.layout not in LAYOUTS:
+        raise DataError(f"SynthPose layout must be one of {sorted(LAYOUTS)}, got {cfg.layout!r}")
+    skel = LAYOUTS[cfg.layout]
+    poses = PoseSource(cfg.motion)
     out_dir = Path(out_dir)
     (out_dir / split).mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng([seed, sum(map(ord, split))])  # deterministic per seed and split
     images, annotations = [], []
     for i in range(num_images):
-        img, anns = render_image(rng, cfg)
+        img, anns = render_image(rng, cfg, poses)
         name = f"{i:06d}.png"
         Image.fromarray(img).save(out_dir / split / name, optimize=False, compress_level=1)
         images.append({"id": i + 1, "file_name": name, "width": cfg.image_size, "height": cfg.image_size})
@@ -197,10 +233,11 @@ def write_synthpose(out_dir: str | Path, num_images: int, seed: int = 0, split: 
             annotations.append({"id": len(annotations) + 1, "image_id": i + 1, "category_id": 1, "iscrowd": 0,
                                 "keypoints": [round(float(v), 2) for v in kp.ravel()],
                                 "num_keypoints": int((kp[:, 2] > 0).sum()), "bbox": a["bbox"], "area": a["area"]})
-    doc = {"info": {"description": f"SynthPose (semipose), seed {seed}, split {split}"},
+    source = ", ".join(Path(m).name for m in cfg.motion) or "synthetic motion"
+    doc = {"info": {"description": f"SynthPose (semipose), seed {seed}, split {split}, poses from {source}"},
            "images": images, "annotations": annotations,
-           "categories": [{"id": 1, "name": "person", "supercategory": "person", "keypoints": list(COCO17.joints),
-                           "skeleton": [[a + 1, b + 1] for a, b in COCO17.links]}]}
+           "categories": [{"id": 1, "name": "person", "supercategory": "person", "keypoints": list(skel.joints),
+                           "skeleton": [[a + 1, b + 1] for a, b in skel.bones]}]}
     path = out_dir / "annotations" / f"person_keypoints_{split}.json"
     atomic_write_text(path, json.dumps(doc))
     return path

@@ -1,0 +1,119 @@
+"""2D heatmap models' throughput: training images/s (forward, heatmap loss with intermediate
+supervision, backward, Adam step) and inference images/s, for every model at 64x64, 128x128 and
+256x192 inputs (random images: the models' cost does not depend on the pixels).
+
+    python benchmarks/pose2d_throughput.py --out benchmarks/results/pose2d_throughput.json
+
+Each setting runs ``--warmup`` steps, then as many timed steps as fit in ``--seconds`` (at least
+``--min-steps``). The device is ``--device`` (cpu, cuda or auto), so the same script times a GPU.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+
+from semipose.engine.run import environment_info
+from semipose.io import atomic_write_json
+from semipose.lift import resolve_device
+from semipose.methods.base import autocast
+from semipose.models.profile import count_flops, count_parameters
+from semipose.pose2d import Pose2DModelConfig, build_model, heatmap_loss
+
+MODELS = {  # name: Pose2DModelConfig fields
+    "hourglass-1-residual-w64": dict(name="hourglass", stacks=1, width=64, unit="residual"),
+    "hourglass-1-hru-w64": dict(name="hourglass", stacks=1, width=64, unit="hru"),
+    "hourglass-2-residual-w64": dict(name="hourglass", stacks=2, width=64, unit="residual"),
+    "hourglass-8-residual-w64": dict(name="hourglass", stacks=8, width=64, unit="residual"),
+    "hourglass-1-residual-w256": dict(name="hourglass", stacks=1, width=256, unit="residual"),
+    "simplebaseline-resnet18": dict(name="simplebaseline", resnet_depth=18),
+    "simplebaseline-resnet50": dict(name="simplebaseline", resnet_depth=50),
+}
+SIZES = {"64x64": (64, 64), "128x128": (128, 128), "256x192": (192, 256)}  # name: (w, h)
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def _timed(step, warmup: int, seconds: float, min_steps: int, device: torch.device) -> float:
+    """Seconds per step."""
+    for _ in range(warmup):
+        step()
+    _sync(device)
+    t0, n = time.perf_counter(), 0
+    while n < min_steps or time.perf_counter() - t0 < seconds:
+        step()
+        n += 1
+        _sync(device)
+    return (time.perf_counter() - t0) / n
+
+
+def measure(spec: dict, size: tuple[int, int], batch: int, device: torch.device, precision: str,
+            warmup: int, seconds: float, min_steps: int) -> dict:
+    torch.manual_seed(0)
+    model = build_model(Pose2DModelConfig(**spec), 17).to(device)
+    w, h = size
+    x = torch.randn(batch, 3, h, w, device=device)
+    target = torch.rand(batch, 17, h // 4, w // 4, device=device)
+    weight = torch.ones(batch, 17, device=device)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+
+    def train_step():
+        with autocast(device, precision):
+            pred = model(x)
+        loss = heatmap_loss(pred.float(), target, weight)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    @torch.no_grad()
+    def infer_step():
+        with autocast(device, precision):
+            model(x)
+
+    model.train()
+    train_s = _timed(train_step, warmup, seconds, min_steps, device)
+    model.eval()
+    infer_s = _timed(infer_step, warmup, seconds, min_steps, device)
+    return {"train_img_s": batch / train_s, "infer_img_s": batch / infer_s}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", default="benchmarks/results/pose2d_throughput.json")
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
+    ap.add_argument("--models", default=",".join(MODELS))
+    ap.add_argument("--sizes", default=",".join(SIZES))
+    ap.add_argument("--warmup", type=int, default=1)
+    ap.add_argument("--seconds", type=float, default=3.0)
+    ap.add_argument("--min-steps", type=int, default=2)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    device = resolve_device(args.device)
+    results = []
+    print(f"{'model':28s} {'input':>8s} {'params':>8s} {'GFLOPs':>7s} {'train img/s':>12s} {'infer img/s':>12s}")
+    for name in args.models.split(","):
+        spec = MODELS[name]
+        for size_name in args.sizes.split(","):
+            w, h = SIZES[size_name]
+            model = build_model(Pose2DModelConfig(**spec), 17)
+            row = {"model": name, "input": size_name, "parameters": count_parameters(model),
+                   "gflops": count_flops(model, (1, 3, h, w)) / 1e9,
+                   **measure(spec, (w, h), args.batch, device, args.precision, args.warmup, args.seconds,
+                             args.min_steps)}
+            results.append(row)
+            print(f"{name:28s} {size_name:>8s} {row['parameters'] / 1e6:7.2f}M {row['gflops']:7.2f} "
+                  f"{row['train_img_s']:12.1f} {row['infer_img_s']:12.1f}", flush=True)
+    atomic_write_json(args.out, {"device": str(device), "threads": args.threads, "batch": args.batch,
+                                 "precision": args.precision, "results": results, "environment": environment_info()})
+    print(f"written to {args.out}")
+
+
+if __name__ == "__main__":
+    main()
