@@ -161,6 +161,21 @@ def _cmd_pose2d_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_pose2d_ssl(args: argparse.Namespace) -> int:
+    from . import lift
+    from .pose2d_ssl import load_ssl2d_config, train_ssl2d
+
+    run_dir = Path(args.out) if args.out else lift.default_run_dir("ssl2d")
+    cfg_file = run_dir / "config.yaml" if args.resume else config_path(args.config)
+    cfg = load_ssl2d_config(cfg_file, list(args.overrides))
+    metrics = train_ssl2d(cfg, run_dir, resume=args.resume)
+    print(", ".join(f"{k} {v:.3f}" for k, v in metrics.items() if isinstance(v, float)))
+    if metrics.get("collapsed_at"):
+        print(f"WARNING: training collapsed at epoch {metrics['collapsed_at']} (see {run_dir / 'collapse.png'})")
+    print(f"results in {run_dir}/ (metrics.json, log.csv, collapse.png, model.pt)")
+    return 0
+
+
 def _cmd_pose2d_evaluate(args: argparse.Namespace) -> int:
     if args.detections:
         from .pose2d_predict import evaluate_detections
@@ -266,6 +281,13 @@ def build_parser() -> argparse.ArgumentParser:
     pt.add_argument("--resume", action="store_true")
     pt.add_argument("overrides", nargs="*")
     pt.set_defaults(func=_cmd_pose2d_train)
+    ps = p2.add_parser("ssl", help="semi-supervised training: supervised, pseudo_label, posecons, posedual, "
+                                   "denoised (method.name=...)")
+    ps.add_argument("-c", "--config", default="synthpose_ssl")
+    ps.add_argument("-o", "--out")
+    ps.add_argument("--resume", action="store_true")
+    ps.add_argument("overrides", nargs="*")
+    ps.set_defaults(func=_cmd_pose2d_ssl)
     pe = p2.add_parser("evaluate", help="PCK and COCO AP of a trained run on its validation set")
     pe.add_argument("run")
     pe.add_argument("--no-flip", action="store_true", help="no flip test")

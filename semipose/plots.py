@@ -81,3 +81,27 @@ def plot_uncertainty(curves: dict, out_png: str | Path) -> Path:
     for a in ax:
         a.grid(alpha=0.3)
     return save_figure(fig, out_png)
+
+
+def plot_collapse(log_csv: str | Path, out_png: str | Path) -> Path:
+    """The collapse monitor per epoch: mean maximum response on unlabeled data, the share of joints
+    responding below the threshold, and validation PCK@0.2 where evaluated."""
+    plt = _pyplot()
+    with open(log_csv) as f:
+        rows = [r for r in csv.DictReader(f) if r.get("unl_max_response")]
+    fig, ax = plt.subplots(1, 2, figsize=(10, 3.6))
+    epochs = [int(r["epoch"]) for r in rows]
+    ax[0].plot(epochs, [float(r["unl_max_response"]) for r in rows], marker="o", label="mean maximum response")
+    ax[0].plot(epochs, [float(r["unl_low_share"]) for r in rows], marker="s", label="share of joints below threshold")
+    for r in rows:
+        if float(r.get("collapsed") or 0):
+            ax[0].axvline(int(r["epoch"]), color="r", alpha=0.3)
+    ax[0].set(xlabel="epoch", title="unlabeled data (red: collapsed)", ylim=(0, 1.05))
+    ax[0].legend(fontsize=8)
+    pts = [(int(r["epoch"]), float(r["pck@0.2"])) for r in rows if r.get("pck@0.2")]
+    if pts:
+        ax[1].plot(*zip(*pts), marker="o")
+    ax[1].set(xlabel="epoch", ylabel="validation PCK@0.2", title="validation")
+    for a in ax:
+        a.grid(alpha=0.3)
+    return save_figure(fig, out_png)

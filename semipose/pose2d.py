@@ -126,9 +126,13 @@ class CropDataset:
         return sample_view(p.center, p.scale, self.codec.input_size, augmentation or self.augmentation, rng,
                            p.keypoints, self._upper)
 
-    def image(self, i: int, view: View) -> np.ndarray:
-        """The normalised (3, h, w) crop of person ``i`` in ``view``."""
-        return (crop(self._images[self.people[i].image_path], view) - IMAGENET_MEAN) / IMAGENET_STD
+    def image(self, i: int, view: View, photometric=None) -> np.ndarray:
+        """The normalised (3, h, w) crop of person ``i`` in ``view``; ``photometric`` may change the [0, 1]
+        crop first (e.g. RandAugment)."""
+        pixels = crop(self._images[self.people[i].image_path], view)
+        if photometric is not None:
+            pixels = photometric(pixels)
+        return (pixels - IMAGENET_MEAN) / IMAGENET_STD
 
     def sample(self, i: int, view: View) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Crop, heatmap targets and target weights of person ``i`` in ``view``."""

@@ -160,3 +160,46 @@ def warp_heatmaps(heatmaps: torch.Tensor, m: np.ndarray | torch.Tensor, out_size
     norm = torch.stack([src[..., 0] / (W - 1) * 2 - 1, src[..., 1] / (H - 1) * 2 - 1], dim=-1)
     return F.grid_sample(heatmaps, norm.reshape(B, oh, ow, 2), mode="bilinear", padding_mode="zeros",
                          align_corners=True)
+
+
+def _blend(a: np.ndarray, b: np.ndarray, factor: float) -> np.ndarray:
+    return np.clip(b + (a - b) * factor, 0.0, 1.0)
+
+
+def _grey(image: np.ndarray) -> np.ndarray:
+    return (0.299 * image[0] + 0.587 * image[1] + 0.114 * image[2])[None]
+
+
+def _equalize(image: np.ndarray) -> np.ndarray:
+    out = np.empty_like(image)
+    for c in range(3):
+        levels = np.round(image[c] * 255).astype(np.int64)
+        hist = np.bincount(levels.ravel(), minlength=256)
+        cdf = np.cumsum(hist) / levels.size
+        out[c] = cdf[levels]
+    return out
+
+
+# photometric operations only: geometric ones would move the keypoints off the views' affine maps
+RANDAUGMENT_OPS = {
+    "identity": lambda im, v: im,
+    "brightness": lambda im, v: _blend(im, np.zeros_like(im), 1 + v * 0.9),
+    "contrast": lambda im, v: _blend(im, np.full_like(im, _grey(im).mean()), 1 + v * 0.9),
+    "color": lambda im, v: _blend(im, np.repeat(_grey(im), 3, axis=0), 1 + v * 0.9),
+    "solarize": lambda im, v: np.where(im >= 1 - abs(v), 1 - im, im),
+    "posterize": lambda im, v: np.floor(im * 255 / 2 ** int(abs(v) * 4)) * 2 ** int(abs(v) * 4) / 255,
+    "autocontrast": lambda im, v: (im - im.min(axis=(1, 2), keepdims=True))
+    / np.maximum(np.ptp(im, axis=(1, 2), keepdims=True), 1e-6),
+    "equalize": lambda im, v: _equalize(im),
+}
+
+
+def randaugment(image: np.ndarray, rng: np.random.Generator, ops: int = 2, magnitude: int = 10) -> np.ndarray:
+    """RandAugment's photometric half on a (3, h, w) image in [0, 1]: ``ops`` operations drawn uniformly,
+    each at ``magnitude`` out of 30 with a random sign."""
+    names = list(RANDAUGMENT_OPS)
+    out = image
+    for name in rng.choice(names, size=ops):
+        v = magnitude / 30 * (1 if rng.random() < 0.5 else -1)
+        out = RANDAUGMENT_OPS[str(name)](out, v).astype(np.float32)
+    return out

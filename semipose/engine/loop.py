@@ -82,7 +82,10 @@ def fit(recipe: Recipe, run_dir: str | Path, epochs: int, seed: int, eval_every:
         train_s = time.perf_counter() - t0
         row.update({k: v / max(1, n_total) for k, v in sums.items()})
         row["samples_per_s"] = n_total / max(train_s, 1e-9)
-        last = epoch == epochs - 1
+        if hasattr(recipe, "end_epoch"):  # optional: per-epoch statistics of the recipe (e.g. a collapse monitor)
+            row.update(recipe.end_epoch(epoch))
+        stopping = getattr(recipe, "should_stop", lambda: False)()  # optional: a recipe may end training early
+        last = epoch == epochs - 1 or stopping
         if last or (eval_every and (epoch + 1) % eval_every == 0):
             row.update(recipe.evaluate())
         elapsed += time.perf_counter() - t0
@@ -92,7 +95,9 @@ def fit(recipe: Recipe, run_dir: str | Path, epochs: int, seed: int, eval_every:
                            "elapsed_s": elapsed, "history": history}, ckpt_path)
         _write_log(run_dir / "log.csv", history)
         if progress:
-            shown = {k: round(v, 2) for k, v in row.items() if k.endswith("_mm") or k == "loss"}
+            shown = {k: round(v, 3) for k, v in row.items() if k.endswith("_mm") or k in ("loss", "pck@0.2")}
             tqdm.write(f"epoch {epoch + 1}/{epochs} {shown} {row['samples_per_s']:.0f} samples/s")
+        if stopping:
+            break
     bar.close()
     return history

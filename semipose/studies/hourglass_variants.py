@@ -90,6 +90,17 @@ def _epoch_pck(log_csv: Path) -> list[tuple[int, float, float]]:
                 if r.get("pck@0.2")]
 
 
+def state_dict_bytes(model) -> int:
+    """Size of the model's saved weights (``torch.save`` of its state dict), as the study reports sizes."""
+    import io
+
+    import torch
+
+    buf = io.BytesIO()
+    torch.save(model.state_dict(), buf)
+    return buf.getbuffer().nbytes
+
+
 def run(cfg: HourglassStudyConfig, out_dir: Path, progress: bool = True) -> dict[str, Any]:
     out_dir = Path(out_dir)
     prepare_run_dir(out_dir, dump_yaml(cfg), cfg.train.seed, {"study": "hourglass-variants"})
@@ -110,8 +121,7 @@ def run(cfg: HourglassStudyConfig, out_dir: Path, progress: bool = True) -> dict
             params = count_parameters(model)
             curve = _epoch_pck(run_dir / "log.csv")
             curves[f"{name}-s{stacks}"] = curve
-            rows.append({"variant": name, "stacks": stacks, "parameters": params,
-                         "megabytes": params * 4 / 2**20, "gflops": count_flops(model, (1, 3, h, w)) / 1e9,
+            rows.append({"variant": name, "stacks": stacks, "parameters": params, "bytes": state_dict_bytes(model), "gflops": count_flops(model, (1, 3, h, w)) / 1e9,
                          "pck@0.2": float(metrics["pck@0.2"]), "pck@0.1": float(metrics["pck@0.1"]),
                          "best_pck@0.2": max(p for _, p, _ in curve), "train_min": metrics["train_wall_s"] / 60})
     write_table(rows, out_dir / TABLE)

@@ -1,0 +1,105 @@
+"""Tensor operations of the semi-supervised 2D methods, each small enough to check by hand:
+Joint Cutout, aggregation of pseudo-heatmaps over views, threshold-and-refine, the views' uncertainty,
+the uncertainty-guided selection between two students, and the maximum responses the collapse monitor
+watches. Heatmaps are (B, J, h, w); a stack of views adds a leading V.
+"""
+from __future__ import annotations
+
+import torch
+
+
+def max_response(heatmaps: torch.Tensor) -> torch.Tensor:
+    """(B, J) maximum of every heatmap."""
+    return heatmaps.flatten(2).amax(dim=2)
+
+
+def argmax_coords(heatmaps: torch.Tensor) -> torch.Tensor:
+    """(B, J, 2) x, y of every heatmap's maximum, in heatmap pixels."""
+    w = heatmaps.shape[-1]
+    idx = heatmaps.flatten(2).argmax(dim=2)
+    return torch.stack([idx % w, idx // w], dim=-1).to(heatmaps.dtype)
+
+
+def gaussian_heatmaps(centers: torch.Tensor, size: tuple[int, int], sigma: float) -> torch.Tensor:
+    """(B, J, h, w) unnormalised Gaussians (peak 1) at (B, J, 2) heatmap-pixel centres; ``size`` is (w, h)."""
+    w, h = size
+    xs = torch.arange(w, dtype=centers.dtype, device=centers.device)
+    ys = torch.arange(h, dtype=centers.dtype, device=centers.device)
+    dx = (xs[None, None, None, :] - centers[..., 0, None, None]) ** 2
+    dy = (ys[None, None, :, None] - centers[..., 1, None, None]) ** 2
+    return torch.exp(-(dx + dy) / (2 * sigma ** 2))
+
+
+def aggregate_views(views: torch.Tensor, how: str = "max") -> torch.Tensor:
+    """(V, B, J, h, w) -> (B, J, h, w): the pixel-wise maximum (winner takes all) or mean over views."""
+    if how == "max":
+        return views.amax(dim=0)
+    if how == "mean":
+        return views.mean(dim=0)
+    raise ValueError(f"aggregation must be max or mean, got {how!r}")
+
+
+def view_uncertainty(views: torch.Tensor) -> torch.Tensor:
+    """(V, B, J, h, w) -> (B, J): the maximum over pixels of the pixel-wise standard deviation across
+    views (population std; 0 for a single view)."""
+    if views.shape[0] < 2:
+        return torch.zeros(views.shape[1:3], dtype=views.dtype, device=views.device)
+    return views.std(dim=0, unbiased=False).flatten(2).amax(dim=2)
+
+
+def threshold_and_refine(heatmaps: torch.Tensor, tau: float, refine: bool, sigma: float
+                         ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Joints whose maximum response exceeds ``tau`` are kept (weight 1), the others dropped (weight 0);
+    with ``refine`` a kept heatmap becomes a Gaussian (peak 1) at its maximum. ``tau <= 0`` keeps all."""
+    peak = max_response(heatmaps)
+    weights = (peak > tau).to(heatmaps.dtype) if tau > 0 else torch.ones_like(peak)
+    if not refine:
+        return heatmaps, weights
+    h, w = heatmaps.shape[-2:]
+    refined = gaussian_heatmaps(argmax_coords(heatmaps), (w, h), sigma)
+    keep = (peak > tau)[..., None, None]
+    return torch.where(keep, refined, heatmaps), weights
+
+
+def select_targets(own: torch.Tensor, other: torch.Tensor, u_own: torch.Tensor, u_other: torch.Tensor,
+                   margin: float, own_weights: torch.Tensor | None = None, other_weights: torch.Tensor | None = None
+                   ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Per joint, a student keeps its own pseudo-heatmap only when its uncertainty is lower than the
+    other's by more than ``margin``; else it takes the other's. Returns targets, weights and the
+    (B, J) mask of joints that kept their own."""
+    keep_own = u_own < u_other - margin
+    targets = torch.where(keep_own[..., None, None], own, other)
+    ones = torch.ones_like(u_own)
+    weights = torch.where(keep_own, own_weights if own_weights is not None else ones,
+                          other_weights if other_weights is not None else ones)
+    return targets, weights, keep_own
+
+
+def cutout_boxes(centers: torch.Tensor, image_size: tuple[int, int], generator: torch.Generator,
+                 num_joints: int = 5, half_size: tuple[float, float] = (10.0, 20.0), jitter: float = 10.0
+                 ) -> torch.Tensor:
+    """Joint Cutout boxes (B, n, 4) as x0, y0, x1, y1 (pixel bounds, end exclusive) inside the image:
+    for each of ``num_joints`` joints drawn without replacement, a box centred at that joint of
+    ``centers`` (B, J, 2) plus N(0, jitter) pixels, of half-size uniform in ``half_size``. Widths clip
+    to the image width and heights to its height (the reference code swapped the two)."""
+    B, J, _ = centers.shape
+    w, h = image_size
+    n = min(num_joints, J)
+    picks = torch.stack([torch.randperm(J, generator=generator)[:n] for _ in range(B)])
+    c = torch.gather(centers.cpu().float(), 1, picks[..., None].expand(B, n, 2))
+    c = c + torch.randn(B, n, 2, generator=generator) * jitter
+    half = half_size[0] + torch.rand(B, n, 1, generator=generator) * (half_size[1] - half_size[0])
+    lo, hi = (c - half).round(), (c + half).round()
+    limit = torch.tensor([w, h], dtype=lo.dtype)
+    lo = torch.minimum(torch.clamp(lo, min=0), limit)
+    hi = torch.minimum(torch.clamp(hi, min=0), limit)
+    return torch.cat([lo, hi], dim=-1).long()
+
+
+def apply_cutout(images: torch.Tensor, boxes: torch.Tensor, fill: float = 0.0) -> torch.Tensor:
+    """A copy of (B, C, H, W) ``images`` with every (B, n, 4) box filled with ``fill``."""
+    out = images.clone()
+    for b, per_image in enumerate(boxes.tolist()):
+        for x0, y0, x1, y1 in per_image:
+            out[b, :, y0:y1, x0:x1] = fill
+    return out

@@ -1,0 +1,311 @@
+"""Semi-supervised 2D heatmap recipes for the one training loop.
+
+Every batch holds B labeled and B unlabeled person crops. The labeled half always gives the
+supervised heatmap loss of every network; the unlabeled half gives the method's loss:
+
+* ``supervised``: none (the unlabeled half is not drawn);
+* ``pseudo_label``: offline targets, a supervised teacher's keypoints where its maximum passed a
+  threshold, trained like labels (the data side prepares them, see :mod:`semipose.pose2d_ssl`);
+* ``posecons`` (one network): its prediction on the easy view, without gradient, warped into the
+  hard view's frame, is the target of its prediction on the hard view;
+* ``posedual`` (two networks): each network's easy-view prediction teaches the other's hard view;
+* ``denoised`` (two students): per student, the easy view and further weak and strong views, all
+  warped into the hard view's frame and aggregated (max or mean); threshold-and-refine; the views'
+  spread as uncertainty; per joint, a student keeps its own target only when it is more certain than
+  the other by a margin, else it takes the other's.
+
+With Joint Cutout the hard view of a network is blanked around 5 joints that the *other* network
+(PoseCons: the network itself) found on the easy view. The collapse monitor follows the maximum
+responses on the unlabeled easy views.
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from ..config import ConfigError
+from ..data.transforms2d import AUGMENTATIONS, warp_heatmaps
+from .base import RecipeBase, Schedule, autocast
+from .heatmap_ops import aggregate_views, apply_cutout, argmax_coords, cutout_boxes, max_response, \
+    select_targets, threshold_and_refine, view_uncertainty
+
+METHODS = ("supervised", "pseudo_label", "posecons", "posedual", "denoised")
+DUAL = ("posedual", "denoised")
+
+
+@dataclass
+class MethodConfig:
+    name: str = "posedual"
+    easy: str = "affine30"  # augmentation of the view that teaches ('none' is the original crop)
+    hard: str = "affine60"  # augmentation of the view that learns
+    unsup_weight: float = 1.0
+    # Joint Cutout on the hard view: joints, box half-size and centre jitter in pixels of a 256-pixel-high
+    # input (the reference setting), scaled to the input's height
+    joint_cutout: bool = False
+    cutout_joints: int = 5
+    cutout_half_size: list[float] = field(default_factory=lambda: [10.0, 20.0])
+    cutout_jitter: float = 10.0
+    cutout_reference_height: int = 256
+    randaugment: bool = False  # photometric RandAugment on the hard view
+    randaugment_ops: int = 2
+    randaugment_magnitude: int = 10
+    # denoised pseudo-heatmaps: views besides the easy one, aggregation, threshold-and-refine, selection
+    weak_views: int = 1  # the easy view counts as the first weak view
+    strong_views: int = 4
+    strong: str = "affine60"
+    aggregate: str = "max"
+    threshold: float = 0.1
+    refine: bool = True
+    select: bool = True
+    margin: float = 0.0
+    # pseudo_label: keep a teacher's joint where its maximum response exceeds this
+    pseudo_threshold: float = 0.5
+
+    def validate(self) -> None:
+        if self.name not in METHODS:
+            raise ConfigError(f"method.name must be one of {METHODS}, got {self.name!r}")
+        for key in ("easy", "hard", "strong"):
+            aug = getattr(self, key)
+            if aug not in AUGMENTATIONS:
+                raise ConfigError(f"method.{key} must be one of {sorted(AUGMENTATIONS)}, got {aug!r}")
+            if AUGMENTATIONS[aug].flip_prob or AUGMENTATIONS[aug].half_body_prob:
+                raise ConfigError(f"method.{key}={aug!r} flips or crops half bodies; views of one person must "
+                                  "map onto each other by an affine warp")
+        if self.aggregate not in ("max", "mean"):
+            raise ConfigError(f"method.aggregate must be max or mean, got {self.aggregate!r}")
+        if self.weak_views < 1 or self.strong_views < 0:
+            raise ConfigError("method.weak_views must be at least 1 (the easy view) and strong_views at least 0")
+
+    @property
+    def dual(self) -> bool:
+        return self.name in DUAL
+
+    def cutout_scale(self, input_height: int) -> float:
+        return input_height / self.cutout_reference_height
+
+
+@dataclass
+class CollapseConfig:
+    """A run has collapsed when, after ``warmup`` epochs, the mean maximum response on unlabeled easy
+    views has fallen below ``drop`` times its best epoch and more than ``low_share`` of the joints
+    respond below ``low_response``."""
+
+    low_response: float = 0.1
+    drop: float = 0.5
+    low_share: float = 0.5
+    warmup: int = 1
+    stop: bool = False
+
+
+class CollapseMonitor:
+    def __init__(self, cfg: CollapseConfig):
+        self.cfg, self.peak, self.collapsed_at = cfg, 0.0, None
+        self._sum = self._low = self._n = 0.0
+
+    def update(self, responses: torch.Tensor) -> None:
+        r = responses.detach().float()
+        self._sum += float(r.sum())
+        self._low += float((r < self.cfg.low_response).sum())
+        self._n += r.numel()
+
+    def end_epoch(self, epoch: int) -> dict[str, float]:
+        if not self._n:
+            return {}
+        mean, low = self._sum / self._n, self._low / self._n
+        self._sum = self._low = self._n = 0.0
+        self.peak = max(self.peak, mean)
+        collapsed = epoch + 1 > self.cfg.warmup and mean < self.cfg.drop * self.peak and low > self.cfg.low_share
+        if collapsed and self.collapsed_at is None:
+            self.collapsed_at = epoch + 1
+            warnings.warn(f"training collapsed at epoch {epoch + 1}: mean maximum response on unlabeled data "
+                          f"{mean:.3f} (best {self.peak:.3f}), {low:.0%} of joints below {self.cfg.low_response}",
+                          RuntimeWarning, stacklevel=2)
+        return {"unl_max_response": mean, "unl_low_share": low, "collapsed": float(collapsed)}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"peak": self.peak, "collapsed_at": self.collapsed_at}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.peak, self.collapsed_at = state["peak"], state["collapsed_at"]
+
+
+def heatmap_mse(pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """MSE of (B, S, J, h, w) stacked predictions against (B, J, h, w) targets with (B, J) joint weights
+    (MMPose's KeypointMSELoss: 0.5 x mean, summed over stacks)."""
+    w = weight[:, None, :, None, None]
+    return 0.5 * ((pred - target[:, None]) ** 2 * w).mean() * pred.shape[1]
+
+
+class AveragedHeatmaps(torch.nn.Module):
+    """The ensemble of networks: their heatmaps averaged."""
+
+    def __init__(self, nets: list[torch.nn.Module]):
+        super().__init__()
+        self.nets = torch.nn.ModuleList(nets)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.stack([n(x) for n in self.nets]).mean(dim=0)
+
+
+class SemiSupervisedPose2D(RecipeBase):
+    """Recipe for :func:`semipose.engine.fit`. ``batches_fn(epoch, rng)`` yields dicts with ``labeled``
+    (images, heatmaps, weights) and, unless supervised, ``unlabeled`` (see :mod:`semipose.pose2d_ssl`)."""
+
+    def __init__(self, nets: list[torch.nn.Module], method: MethodConfig, collapse: CollapseConfig,
+                 schedule: Schedule, batches_fn: Callable, num_samples: int,
+                 evaluate_fn: Callable[[torch.nn.Module], dict[str, Any]], device: torch.device,
+                 sigma: float, input_size: tuple[int, int], precision: str = "fp32", seed: int = 0):
+        super().__init__({f"net{i + 1}": n for i, n in enumerate(nets)}, schedule, evaluate_fn, device)
+        self.nets = list(self.modules.values())
+        self.method, self.batches_fn, self._num_samples = method, batches_fn, num_samples
+        self.sigma, self.input_size, self.precision = sigma, input_size, precision
+        self.monitor = CollapseMonitor(collapse)
+        self.generator = torch.Generator().manual_seed(seed)
+        self.stop_requested = False
+
+    # --- the loop's interface -------------------------------------------------------------------
+    def num_samples(self) -> int:
+        return self._num_samples
+
+    def start_epoch(self, epoch: int, num_epochs: int) -> dict[str, float]:
+        lr = self.set_learning_rate(epoch)
+        for n in self.nets:
+            n.train()
+        self.generator.manual_seed(int(np.random.default_rng([epoch, 7]).integers(2**31)))
+        return {"lr": lr}
+
+    def batches(self, epoch: int, rng: np.random.Generator):
+        return self.batches_fn(epoch, rng)
+
+    def end_epoch(self, epoch: int) -> dict[str, float]:
+        row = self.monitor.end_epoch(epoch)
+        if row.get("collapsed") and self.monitor.cfg.stop:
+            self.stop_requested = True
+        return row
+
+    def should_stop(self) -> bool:
+        return self.stop_requested
+
+    def evaluation_model(self) -> torch.nn.Module:
+        return self.nets[0] if len(self.nets) == 1 else AveragedHeatmaps(self.nets)
+
+    def evaluate(self) -> dict[str, float]:
+        metrics = self.evaluate_fn(self.evaluation_model())
+        if len(self.nets) > 1:  # every network on its own too; the reported figure stays the ensemble's
+            for i, net in enumerate(self.nets, start=1):
+                own = self.evaluate_fn(net)
+                metrics.update({f"net{i}_{k}": v for k, v in own.items() if isinstance(v, float)})
+        self.last_metrics = metrics
+        return {k: v for k, v in metrics.items() if isinstance(v, float)}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {**super().state_dict(), "monitor": self.monitor.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        self.monitor.load_state_dict(state["monitor"])
+
+    # --- one step ---------------------------------------------------------------------------------
+    def _forward(self, net: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+        with autocast(self.device, self.precision):
+            return net(x).float()
+
+    @torch.no_grad()
+    def _teach(self, net: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+        """Last-stack heatmaps of ``net`` without gradient, in training mode (as the reference code,
+        which runs the easy and hard views through the network together)."""
+        return self._forward(net, x)[:, -1]
+
+    def train_step(self, batch: dict[str, Any]) -> dict[str, float]:
+        images, heatmaps, weights = (t.to(self.device) for t in batch["labeled"])
+        loss = sum(heatmap_mse(self._forward(n, images), heatmaps, weights) for n in self.nets)
+        out: dict[str, float] = {}
+        if "unlabeled" in batch:
+            u = {k: (v.to(self.device) if isinstance(v, torch.Tensor) else v) for k, v in batch["unlabeled"].items()}
+            unsup = UNSUPERVISED[self.method.name](self, u)
+            loss = loss + self.method.unsup_weight * unsup
+            out["unsup_loss"] = float(unsup.detach())
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        return {"loss": float(loss.detach()), **out, "n": images.shape[0]}
+
+    # --- helpers of the methods -------------------------------------------------------------------
+    def _to_hard(self, heatmaps: torch.Tensor, maps: torch.Tensor) -> torch.Tensor:
+        return warp_heatmaps(heatmaps, maps)
+
+    def _cutout(self, hard: torch.Tensor, teacher_hm_in_hard: torch.Tensor) -> torch.Tensor:
+        m = self.method
+        if not m.joint_cutout:
+            return hard
+        stride = hard.shape[-1] / teacher_hm_in_hard.shape[-1]
+        centers = argmax_coords(teacher_hm_in_hard) * stride
+        s = m.cutout_scale(hard.shape[-2])
+        boxes = cutout_boxes(centers, (hard.shape[-1], hard.shape[-2]), self.generator, m.cutout_joints,
+                             (m.cutout_half_size[0] * s, m.cutout_half_size[1] * s), m.cutout_jitter * s)
+        return apply_cutout(hard, boxes.to(hard.device))
+
+
+def _pseudo_label(recipe: SemiSupervisedPose2D, u: dict[str, Any]) -> torch.Tensor:
+    pred = recipe._forward(recipe.nets[0], u["hard"])
+    recipe.monitor.update(max_response(pred[:, -1].detach()))  # the student on its pseudo-labeled crops
+    return heatmap_mse(pred, u["targets"], u["target_weights"])
+
+
+def _posecons(recipe: SemiSupervisedPose2D, u: dict[str, Any]) -> torch.Tensor:
+    net = recipe.nets[0]
+    easy = recipe._teach(net, u["easy"])
+    recipe.monitor.update(max_response(easy))
+    target = recipe._to_hard(easy, u["easy_to_hard"])
+    hard = recipe._cutout(u["hard"], target)
+    ones = torch.ones(target.shape[:2], device=target.device)
+    return heatmap_mse(recipe._forward(net, hard), target, ones)
+
+
+def _posedual(recipe: SemiSupervisedPose2D, u: dict[str, Any]) -> torch.Tensor:
+    a, b = recipe.nets
+    targets = [recipe._to_hard(recipe._teach(n, u["easy"]), u["easy_to_hard"]) for n in (a, b)]
+    recipe.monitor.update(max_response(targets[0]))
+    ones = torch.ones(targets[0].shape[:2], device=targets[0].device)
+    loss = 0.0
+    for student, teacher_target in ((a, targets[1]), (b, targets[0])):
+        hard = recipe._cutout(u["hard"], teacher_target)
+        loss = loss + heatmap_mse(recipe._forward(student, hard), teacher_target, ones)
+    return loss
+
+
+def _denoised(recipe: SemiSupervisedPose2D, u: dict[str, Any]) -> torch.Tensor:
+    m = recipe.method
+    views = u["views"]  # (V, B, 3, H, W): the easy view first, then further weak, then strong views
+    maps = u["views_to_hard"]  # (V, B, 2, 3)
+    V = views.shape[0]
+    pseudo, weights, uncertainty = [], [], []
+    for i, n in enumerate(recipe.nets):
+        raw = [recipe._teach(n, views[v]) for v in range(V)]
+        if i == 0:
+            recipe.monitor.update(max_response(raw[0]))  # the first student on the easy view
+        hm = torch.stack([recipe._to_hard(r, maps[v]) for v, r in enumerate(raw)])
+        agg = aggregate_views(hm, m.aggregate)
+        target, w = threshold_and_refine(agg, m.threshold, m.refine, recipe.sigma)
+        pseudo.append(target)
+        weights.append(w)
+        uncertainty.append(view_uncertainty(hm))
+    loss = 0.0
+    for s, o in ((0, 1), (1, 0)):
+        if m.select:
+            target, w, _ = select_targets(pseudo[s], pseudo[o], uncertainty[s], uncertainty[o], m.margin,
+                                          weights[s], weights[o])
+        else:  # cross-teaching as in DualPose: the other student's targets
+            target, w = pseudo[o], weights[o]
+        hard = recipe._cutout(u["hard"], target)
+        loss = loss + heatmap_mse(recipe._forward(recipe.nets[s], hard), target, w)
+    return loss
+
+
+UNSUPERVISED: dict[str, Callable[[SemiSupervisedPose2D, dict[str, Any]], torch.Tensor]] = {
+    "pseudo_label": _pseudo_label, "posecons": _posecons, "posedual": _posedual, "denoised": _denoised,
+}

@@ -1,0 +1,121 @@
+"""Semi-supervised 2D methods end to end on real COCO images, the collapse monitor, the protocols."""
+import csv
+import json
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from semipose.engine import fit
+from semipose.methods.ssl2d import CollapseConfig, CollapseMonitor
+from semipose.pose2d_ssl import load_ssl2d_config, split_protocol, train_ssl2d
+
+
+def _coco_cfg(coco, method, extra=()):
+    return load_ssl2d_config(None, [
+        f"data.train_ann={coco}/annotations/person_keypoints_train2017.json", f"data.train_images={coco}/train2017",
+        f"data.val_ann={coco}/annotations/person_keypoints_val2017.json", f"data.val_images={coco}/val2017",
+        "data.input_size=[64,64]", "data.sigma=1.5", "model.width=8", "train.epochs=3", "train.batch_size=8",
+        "train.lr=2e-3", "train.progress=false", "train.precision=fp32", "train.test_flip=false",
+        "ssl.labeled=20", f"method.name={method}", "method.strong_views=2", *extra])
+
+
+@pytest.mark.parametrize("method,extra", [
+    ("supervised", []), ("pseudo_label", ["method.pseudo_threshold=0.05"]), ("posecons", ["method.joint_cutout=true"]),
+    ("posedual", ["method.randaugment=true"]), ("denoised", ["method.joint_cutout=true"])])
+def test_methods_run_on_real_coco_and_loss_falls(shared_data, tmp_path, method, extra):
+    cfg = _coco_cfg(shared_data / "coco_mini", method, extra)
+    metrics = train_ssl2d(cfg, tmp_path / method)
+    with open(tmp_path / method / "log.csv") as f:
+        log = list(csv.DictReader(f))
+    assert len(log) == 3 and float(log[-1]["loss"]) < float(log[0]["loss"])
+    assert 0.0 <= metrics["pck@0.2"] <= 1.0 and "coco_AP" in metrics
+    info = json.loads((tmp_path / method / "run_info.json").read_text())
+    assert info["labeled_instances"] == 20 and info["unlabeled_instances"] == 66
+    if method in ("posedual", "denoised"):
+        assert "net1_pck@0.2" in metrics and "net2_pck@0.2" in metrics
+        saved = torch.load(tmp_path / method / "model.pt", weights_only=True)
+        assert "net2" in saved
+    if method != "supervised":
+        assert "unsup_loss" in log[0] and 0.0 <= float(log[-1]["unl_max_response"]) <= 1.5
+        assert (tmp_path / method / "collapse.png").stat().st_size > 0
+    if method == "pseudo_label":
+        assert (tmp_path / method / "teacher" / "model.pt").is_file() and 0 < metrics["pseudo_joints_kept"] <= 1
+
+
+def test_protocols_hide_the_unlabeled_labels(shared_data, tmp_path):
+    coco = shared_data / "coco_mini"
+    cfg = _coco_cfg(coco, "posedual")
+    labeled, unlabeled, skel = split_protocol(cfg)
+    assert len(labeled) == 20 and len(unlabeled) == 66 and skel.num_joints == 17
+    assert all((p.keypoints == 0).all() for p in unlabeled) and any((p.keypoints[:, 2] > 0).any() for p in labeled)
+    add = _coco_cfg(coco, "posedual", ["ssl.protocol=additional",
+                                       f"ssl.unlabeled_ann={coco}/annotations/person_keypoints_val2017.json",
+                                       f"ssl.unlabeled_images={coco}/val2017"])
+    labeled, unlabeled, _ = split_protocol(add)
+    assert len(labeled) == 86 and len(unlabeled) > 0 and all((p.keypoints == 0).all() for p in unlabeled)
+    from semipose.config import ConfigError
+
+    with pytest.raises(ConfigError, match="needs ssl.unlabeled_ann"):
+        _coco_cfg(coco, "posedual", ["ssl.protocol=additional"])
+    with pytest.raises(ConfigError, match="flips"):
+        _coco_cfg(coco, "posedual", ["method.hard=weak"])
+
+
+def test_collapse_monitor_flags_a_fall_to_background():
+    mon = CollapseMonitor(CollapseConfig(low_response=0.1, drop=0.5, low_share=0.5, warmup=1))
+    for epoch, level in enumerate([0.3, 0.6, 0.5]):
+        mon.update(torch.full((4, 17), level))
+        assert mon.end_epoch(epoch)["collapsed"] == 0.0
+    mon.update(torch.cat([torch.full((4, 12), 0.02), torch.full((4, 5), 0.4)], dim=1))
+    with pytest.warns(RuntimeWarning, match="collapsed at epoch 4"):
+        row = mon.end_epoch(3)
+    assert row["collapsed"] == 1.0 and mon.collapsed_at == 4
+    assert abs(row["unl_low_share"] - 12 / 17) < 1e-9
+    # a network that never learned is not "collapsed": nothing fell from a peak
+    fresh = CollapseMonitor(CollapseConfig())
+    fresh.update(torch.full((2, 17), 0.01))
+    assert fresh.end_epoch(0)["collapsed"] == 0.0
+
+
+class _StopsAfterTwo:
+    """A minimal recipe whose end_epoch asks the loop to stop after its second epoch."""
+
+    def __init__(self):
+        self.epochs_seen, self.evaluated = 0, 0
+
+    def num_samples(self):
+        return 1
+
+    def start_epoch(self, epoch, num_epochs):
+        return {}
+
+    def batches(self, epoch, rng):
+        return [None]
+
+    def train_step(self, batch):
+        return {"loss": 1.0, "n": 1}
+
+    def end_epoch(self, epoch):
+        self.epochs_seen += 1
+        return {"collapsed": float(epoch == 1)}
+
+    def should_stop(self):
+        return self.epochs_seen >= 2
+
+    def evaluate(self):
+        self.evaluated += 1
+        return {"pck@0.2": 0.0}
+
+    def state_dict(self):
+        return {}
+
+    def load_state_dict(self, state):
+        pass
+
+
+def test_loop_stops_when_a_recipe_asks(tmp_path):
+    recipe = _StopsAfterTwo()
+    history = fit(recipe, tmp_path, epochs=10, seed=0, progress=False)
+    assert len(history) == 2 and recipe.evaluated == 1 and history[-1]["collapsed"] == 1.0
