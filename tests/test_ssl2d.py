@@ -29,7 +29,10 @@ def test_methods_run_on_real_coco_and_loss_falls(shared_data, tmp_path, method, 
     metrics = train_ssl2d(cfg, tmp_path / method)
     with open(tmp_path / method / "log.csv") as f:
         log = list(csv.DictReader(f))
-    assert len(log) == 3 and float(log[-1]["loss"]) < float(log[0]["loss"])
+    assert len(log) == 3 and float(log[-1]["sup_loss"]) < float(log[0]["sup_loss"])
+    if method != "supervised":  # the unlabeled loss is in the log, its weight ramped up over the first epoch
+        assert float(log[0]["unsup_weight"]) < float(log[-1]["unsup_weight"]) == 1.0
+        assert float(log[-1]["unsup_loss"]) < float(log[0]["unsup_loss"]) or method == "pseudo_label"
     assert 0.0 <= metrics["pck@0.2"] <= 1.0 and "coco_AP" in metrics
     info = json.loads((tmp_path / method / "run_info.json").read_text())
     assert info["labeled_instances"] == 20 and info["unlabeled_instances"] == 66

@@ -43,6 +43,11 @@ class MethodConfig:
     easy: str = "affine30"  # augmentation of the view that teaches ('none' is the original crop)
     hard: str = "affine60"  # augmentation of the view that learns
     unsup_weight: float = 1.0
+    # the unlabeled loss's weight rises as exp(-5 (1 - t)^2) over this share of the epochs (Laine & Aila's
+    # ramp-up), so that networks trained from scratch teach only once they have learned something
+    rampup: float = 0.3
+    # posecons: False makes it naive consistency (the gradient flows through the easy view's prediction too)
+    stop_gradient: bool = True
     # Joint Cutout on the hard view: joints, box half-size and centre jitter in pixels of a 256-pixel-high
     # input (the reference setting), scaled to the input's height
     joint_cutout: bool = False
@@ -117,8 +122,10 @@ class CollapseMonitor:
             return {}
         mean, low = self._sum / self._n, self._low / self._n
         self._sum = self._low = self._n = 0.0
+        if epoch + 1 <= self.cfg.warmup:  # responses of a network still near its initialisation set no peak
+            return {"unl_max_response": mean, "unl_low_share": low, "collapsed": 0.0}
         self.peak = max(self.peak, mean)
-        collapsed = epoch + 1 > self.cfg.warmup and mean < self.cfg.drop * self.peak and low > self.cfg.low_share
+        collapsed = mean < self.cfg.drop * self.peak and low > self.cfg.low_share
         if collapsed and self.collapsed_at is None:
             self.collapsed_at = epoch + 1
             warnings.warn(f"training collapsed at epoch {epoch + 1}: mean maximum response on unlabeled data "
@@ -131,6 +138,15 @@ class CollapseMonitor:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.peak, self.collapsed_at = state["peak"], state["collapsed_at"]
+
+
+def rampup_factor(epoch: int, num_epochs: int, share: float) -> float:
+    """exp(-5 (1 - t)^2) with t the epoch's progress through the first ``share`` of training; 1 after it."""
+    span = share * num_epochs
+    if span <= 0 or epoch >= span:
+        return 1.0
+    t = (epoch + 1) / (span + 1)  # the first epoch already learns a little from unlabeled data
+    return float(np.exp(-5.0 * (1.0 - t) ** 2))
 
 
 def heatmap_mse(pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
@@ -166,6 +182,7 @@ class SemiSupervisedPose2D(RecipeBase):
         self.monitor = CollapseMonitor(collapse)
         self.generator = torch.Generator().manual_seed(seed)
         self.stop_requested = False
+        self.unsup_weight = method.unsup_weight
 
     # --- the loop's interface -------------------------------------------------------------------
     def num_samples(self) -> int:
@@ -176,7 +193,8 @@ class SemiSupervisedPose2D(RecipeBase):
         for n in self.nets:
             n.train()
         self.generator.manual_seed(int(np.random.default_rng([epoch, 7]).integers(2**31)))
-        return {"lr": lr}
+        self.unsup_weight = self.method.unsup_weight * rampup_factor(epoch, num_epochs, self.method.rampup)
+        return {"lr": lr, "unsup_weight": self.unsup_weight}
 
     def batches(self, epoch: int, rng: np.random.Generator):
         return self.batches_fn(epoch, rng)
@@ -223,11 +241,11 @@ class SemiSupervisedPose2D(RecipeBase):
     def train_step(self, batch: dict[str, Any]) -> dict[str, float]:
         images, heatmaps, weights = (t.to(self.device) for t in batch["labeled"])
         loss = sum(heatmap_mse(self._forward(n, images), heatmaps, weights) for n in self.nets)
-        out: dict[str, float] = {}
+        out: dict[str, float] = {"sup_loss": float(loss.detach())}
         if "unlabeled" in batch:
             u = {k: (v.to(self.device) if isinstance(v, torch.Tensor) else v) for k, v in batch["unlabeled"].items()}
             unsup = UNSUPERVISED[self.method.name](self, u)
-            loss = loss + self.method.unsup_weight * unsup
+            loss = loss + self.unsup_weight * unsup
             out["unsup_loss"] = float(unsup.detach())
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -258,8 +276,8 @@ def _pseudo_label(recipe: SemiSupervisedPose2D, u: dict[str, Any]) -> torch.Tens
 
 def _posecons(recipe: SemiSupervisedPose2D, u: dict[str, Any]) -> torch.Tensor:
     net = recipe.nets[0]
-    easy = recipe._teach(net, u["easy"])
-    recipe.monitor.update(max_response(easy))
+    easy = recipe._teach(net, u["easy"]) if recipe.method.stop_gradient else recipe._forward(net, u["easy"])[:, -1]
+    recipe.monitor.update(max_response(easy.detach()))
     target = recipe._to_hard(easy, u["easy_to_hard"])
     hard = recipe._cutout(u["hard"], target)
     ones = torch.ones(target.shape[:2], device=target.device)

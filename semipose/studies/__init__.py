@@ -4,11 +4,14 @@
 """
 from __future__ import annotations
 
-from . import ensemble_size, hourglass_variants, pseudo_label_rounds, ssl_3d
+from . import denoise_ablation, easy_hard, ensemble_size, hourglass_variants, pseudo_label_rounds, ssl_2d, ssl_3d
 
 STUDIES = {
     "ensemble-size": ensemble_size,
     "pseudo-label-rounds": pseudo_label_rounds,
     "ssl-3d": ssl_3d,
     "hourglass-variants": hourglass_variants,
+    "ssl-2d": ssl_2d,
+    "denoise-ablation": denoise_ablation,
+    "easy-hard": easy_hard,
 }

@@ -22,6 +22,7 @@ from ..io import atomic_write_json
 from ..models.profile import count_flops, count_parameters
 from ..plots import _pyplot, save_figure
 from ..pose2d import Pose2DConfig, build_model, train_pose2d
+from .common2d import ensure_synthpose
 
 TABLE = "hourglass_variants"
 BASE_CONFIG = "synthpose"
@@ -68,22 +69,6 @@ def load(config, preset: str, overrides: list[str]) -> HourglassStudyConfig:
     return load_config(HourglassStudyConfig, config, PRESETS[preset] + list(overrides))
 
 
-def _prepare_data(cfg: HourglassStudyConfig, out_dir: Path) -> None:
-    s = cfg.study
-    if s.synthpose_train <= 0:
-        return
-    from ..data.synthpose import SynthPoseConfig, write_synthpose
-
-    root = out_dir / "synthpose"
-    size = SynthPoseConfig(image_size=max(cfg.data.input_size))
-    for split, n, seed in (("train", s.synthpose_train, 0), ("val", s.synthpose_val, 1)):
-        ann = root / "annotations" / f"person_keypoints_{split}.json"
-        if not ann.is_file():
-            write_synthpose(root, n, seed, split, size)
-    cfg.data.train_ann, cfg.data.train_images = str(root / "annotations/person_keypoints_train.json"), str(root / "train")
-    cfg.data.val_ann, cfg.data.val_images = str(root / "annotations/person_keypoints_val.json"), str(root / "val")
-
-
 def _epoch_pck(log_csv: Path) -> list[tuple[int, float, float]]:
     with open(log_csv) as f:
         return [(int(r["epoch"]), float(r["pck@0.2"]), float(r["elapsed_s"])) for r in csv.DictReader(f)
@@ -104,7 +89,7 @@ def state_dict_bytes(model) -> int:
 def run(cfg: HourglassStudyConfig, out_dir: Path, progress: bool = True) -> dict[str, Any]:
     out_dir = Path(out_dir)
     prepare_run_dir(out_dir, dump_yaml(cfg), cfg.train.seed, {"study": "hourglass-variants"})
-    _prepare_data(cfg, out_dir)
+    ensure_synthpose(cfg.data, out_dir, cfg.study.synthpose_train, cfg.study.synthpose_val)
     w, h = cfg.data.input_size
     rows, curves = [], {}
     for stacks in cfg.study.stacks:

@@ -1,0 +1,124 @@
+"""Ablations of the denoised pseudo-heatmaps (two students), each arm over three seeds:
+
+1. components: DualPose (1 weak view, cross-teaching), + multi-view (1 weak + K strong, max),
+   + threshold-and-refine (tau 0.1), + uncertainty-guided selection;
+2. aggregation (multi-view only): 1 weak; 1+K weak, K weak + 1 strong, 1 weak + K strong, each by mean and max;
+3. threshold tau in {0, 0.1, 0.2, 0.3}, with and without refinement (full method);
+4. the number of strong views, with and without selection (threshold-and-refine on).
+
+Arms with the same settings in several tables are trained once.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..config import dump_yaml, load_config
+from ..engine import prepare_run_dir
+from ..ensemble.pseudo_labels import write_table
+from ..io import atomic_write_json
+from ..plots import _pyplot, save_figure
+from .common2d import SSLStudyConfig, SSLStudySection, ensure_synthpose, pm, run_arms, summary_row, train_arm
+
+TABLE = "components"
+BASE_CONFIG = "synthpose_ssl"
+K = 4
+PRESETS = {
+    # 64x64 SynthPose, width 16, 100 labeled, 200 unlabeled people, 4 epochs: shows every table's shape;
+    # too short to rank the arms (docs/ssl2d.md)
+    "quick": ["study.synthpose_train=1500", "ssl.labeled=100", "ssl.max_unlabeled=200", "model.width=16",
+              "train.epochs=4", "train.eval_every=0", "study.views=[1,2,4]"],
+    # the ssl-2d full setting for every arm (cost in docs/ssl2d.md)
+    "full": ["study.synthpose_train=1500", "ssl.labeled=100", "train.epochs=30", "train.eval_every=0",
+             "study.views=[1,2,4,8]"],
+}
+NO_DENOISE = ["method.threshold=0", "method.refine=false", "method.select=false"]
+
+
+def _arm(weak: int, strong: int, aggregate: str = "max", threshold: float = 0.0, refine: bool = False,
+         select: bool = False) -> list[str]:
+    return ["method.name=denoised", f"method.weak_views={weak}", f"method.strong_views={strong}",
+            f"method.aggregate={aggregate}", f"method.threshold={threshold}", f"method.refine={str(refine).lower()}",
+            f"method.select={str(select).lower()}"]
+
+
+def tables(views: list[int]) -> dict[str, dict[str, list[str]]]:
+    """Each table's arms (row label: overrides)."""
+    return {
+        "components": {
+            "DualPose (1 weak view)": _arm(1, 0),
+            "+ multi-view (1 weak + K strong, max)": _arm(1, K),
+            "+ threshold-and-refine (tau 0.1)": _arm(1, K, threshold=0.1, refine=True),
+            "+ uncertainty selection": _arm(1, K, threshold=0.1, refine=True, select=True),
+        },
+        "aggregation": {
+            "1 weak": _arm(1, 0),
+            **{f"(1 + K) weak, {a}": _arm(1 + K, 0, a) for a in ("mean", "max")},
+            **{f"K weak + 1 strong, {a}": _arm(K, 1, a) for a in ("mean", "max")},
+            **{f"1 weak + K strong, {a}": _arm(1, K, a) for a in ("mean", "max")},
+        },
+        "threshold": {f"tau {t}, {'with' if r else 'without'} refinement": _arm(1, K, threshold=t, refine=r, select=True)
+                      for t in (0.0, 0.1, 0.2, 0.3) for r in (True, False)},
+        "views": {f"K={k}, {'with' if s else 'without'} selection": _arm(1, k, threshold=0.1, refine=True, select=s)
+                  for k in views for s in (True, False)},
+    }
+
+
+@dataclass
+class AblationSection(SSLStudySection):
+    views: list[int] = field(default_factory=lambda: [1, 2, 4])  # strong views K of table 4
+
+
+@dataclass
+class AblationConfig(SSLStudyConfig):
+    study: AblationSection = field(default_factory=AblationSection)
+
+
+def load(config, preset: str, overrides: list[str]) -> AblationConfig:
+    return load_config(AblationConfig, config, PRESETS[preset] + list(overrides))
+
+
+def run(cfg, out_dir: Path, progress: bool = True) -> dict[str, Any]:
+    out_dir = Path(out_dir)
+    prepare_run_dir(out_dir, dump_yaml(cfg), cfg.train.seed, {"study": "denoise-ablation"})
+    ensure_synthpose(cfg.data, out_dir, cfg.study.synthpose_train, cfg.study.synthpose_val)
+    spec = tables(cfg.study.views)
+    arms: dict[str, list[str]] = {}
+    names: dict[tuple[str, str], str] = {}
+    for table, rows in spec.items():
+        for label, overrides in rows.items():
+            key = next((n for n, o in arms.items() if sorted(o) == sorted(overrides)), None)
+            if key is None:
+                key = f"arm{len(arms):02d}"
+                arms[key] = overrides
+            names[table, label] = key
+    results = run_arms(arms, cfg.study.seeds, out_dir / "runs", train_arm(cfg, progress))
+    out: dict[str, Any] = {"tables": {}, "arms": arms}
+    for table, rows in spec.items():
+        table_rows = []
+        for label in rows:
+            s = summary_row(results[names[table, label]])
+            table_rows.append({"setting": label, "pck@0.2": pm(s, "pck@0.2"), "pck@0.1": pm(s, "pck@0.1"),
+                               "AP": pm(s, "coco_AP"), "run": names[table, label],
+                               "_pck": s["pck@0.2_mean"], "_pck_std": s["pck@0.2_std"]})
+        write_table([{k: v for k, v in r.items() if not k.startswith("_")} for r in table_rows], out_dir / table)
+        out["tables"][table] = table_rows
+    plot_views(out["tables"]["views"], out_dir / "views.png")
+    atomic_write_json(out_dir / "denoise_ablation.json", out)
+    return out
+
+
+def plot_views(rows: list[dict[str, Any]], out_png: Path) -> Path:
+    """PCK against the number of strong views, with and without uncertainty selection."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5, 3.6))
+    for sel in ("with", "without"):
+        pts = [(int(r["setting"].split(",")[0][2:]), r["_pck"], r["_pck_std"]) for r in rows
+               if r["setting"].endswith(f"{sel} selection")]
+        ax.errorbar([p[0] for p in pts], [p[1] for p in pts], yerr=[p[2] for p in pts], marker="o", capsize=3,
+                    label=f"{sel} uncertainty selection")
+    ax.set(xlabel="strong views K", ylabel="validation PCK@0.2", title="views and selection")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return save_figure(fig, out_png)
