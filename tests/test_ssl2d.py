@@ -1,9 +1,7 @@
 """Semi-supervised 2D methods end to end on real COCO images, the collapse monitor, the protocols."""
 import csv
 import json
-import warnings
 
-import numpy as np
 import pytest
 import torch
 
