@@ -148,28 +148,29 @@ def _cmd_study(args: argparse.Namespace) -> int:
     return 1 if result.get("failed") else 0
 
 
-def _cmd_pose2d_train(args: argparse.Namespace) -> int:
+def _train_run(args: argparse.Namespace, kind: str, load_fn, train_fn) -> tuple[Path, dict]:
+    """Train a run from ``-c`` (or its own config.yaml with ``--resume``) plus overrides; print its figures."""
     from . import lift
+
+    run_dir = Path(args.out) if args.out else lift.default_run_dir(kind)
+    cfg_file = run_dir / "config.yaml" if args.resume else config_path(args.config)
+    metrics = train_fn(load_fn(cfg_file, list(args.overrides)), run_dir, resume=args.resume)
+    print(", ".join(f"{k} {v:.3f}" for k, v in metrics.items() if isinstance(v, float)))
+    return run_dir, metrics
+
+
+def _cmd_pose2d_train(args: argparse.Namespace) -> int:
     from .pose2d import load_pose2d_config, train_pose2d
 
-    run_dir = Path(args.out) if args.out else lift.default_run_dir("pose2d")
-    cfg_file = run_dir / "config.yaml" if args.resume else config_path(args.config)
-    cfg = load_pose2d_config(cfg_file, list(args.overrides))
-    metrics = train_pose2d(cfg, run_dir, resume=args.resume)
-    print(", ".join(f"{k} {v:.3f}" for k, v in metrics.items() if isinstance(v, float)))
+    run_dir, _ = _train_run(args, "pose2d", load_pose2d_config, train_pose2d)
     print(f"results in {run_dir}/ (metrics.json, log.csv, model.pt, checkpoint.pt)")
     return 0
 
 
 def _cmd_pose2d_ssl(args: argparse.Namespace) -> int:
-    from . import lift
     from .pose2d_ssl import load_ssl2d_config, train_ssl2d
 
-    run_dir = Path(args.out) if args.out else lift.default_run_dir("ssl2d")
-    cfg_file = run_dir / "config.yaml" if args.resume else config_path(args.config)
-    cfg = load_ssl2d_config(cfg_file, list(args.overrides))
-    metrics = train_ssl2d(cfg, run_dir, resume=args.resume)
-    print(", ".join(f"{k} {v:.3f}" for k, v in metrics.items() if isinstance(v, float)))
+    run_dir, metrics = _train_run(args, "ssl2d", load_ssl2d_config, train_ssl2d)
     if metrics.get("collapsed_at"):
         print(f"WARNING: training collapsed at epoch {metrics['collapsed_at']} (see {run_dir / 'collapse.png'})")
     print(f"results in {run_dir}/ (metrics.json, log.csv, collapse.png, model.pt)")

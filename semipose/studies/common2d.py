@@ -12,6 +12,7 @@ import yaml
 
 from ..config import dump_yaml, load_config
 from ..data.synthpose import SynthPoseConfig, write_synthpose
+from ..engine import prepare_run_dir
 from ..methods.ssl2d import METHODS
 from ..pose2d_ssl import SSL2DConfig, train_ssl2d
 
@@ -91,6 +92,14 @@ class SSLStudyConfig(SSL2DConfig):
     """The semi-supervised 2D config plus the study's section."""
 
     study: SSLStudySection = field(default_factory=SSLStudySection)
+
+
+def start_study(cfg, out_dir: Path, name: str) -> Path:
+    """The study's run folder with its records, and its SynthPose set when it writes one."""
+    out_dir = Path(out_dir)
+    prepare_run_dir(out_dir, dump_yaml(cfg), cfg.train.seed, {"study": name})
+    ensure_synthpose(cfg.data, out_dir, cfg.study.synthpose_train, cfg.study.synthpose_val)
+    return out_dir
 
 
 def train_arm(cfg, progress: bool) -> Callable[[list[str], Path], dict[str, Any]]:

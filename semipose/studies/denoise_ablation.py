@@ -14,12 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..config import dump_yaml, load_config
-from ..engine import prepare_run_dir
+from ..config import load_config
 from ..ensemble.pseudo_labels import write_table
 from ..io import atomic_write_json
 from ..plots import _pyplot, save_figure
-from .common2d import SSLStudyConfig, SSLStudySection, ensure_synthpose, pm, run_arms, summary_row, train_arm
+from .common2d import SSLStudyConfig, SSLStudySection, pm, run_arms, start_study, summary_row, train_arm
 
 TABLE = "components"
 BASE_CONFIG = "synthpose_ssl"
@@ -80,9 +79,7 @@ def load(config, preset: str, overrides: list[str]) -> AblationConfig:
 
 
 def run(cfg, out_dir: Path, progress: bool = True) -> dict[str, Any]:
-    out_dir = Path(out_dir)
-    prepare_run_dir(out_dir, dump_yaml(cfg), cfg.train.seed, {"study": "denoise-ablation"})
-    ensure_synthpose(cfg.data, out_dir, cfg.study.synthpose_train, cfg.study.synthpose_val)
+    out_dir = start_study(cfg, out_dir, "denoise-ablation")
     spec = tables(cfg.study.views)
     arms: dict[str, list[str]] = {}
     names: dict[tuple[str, str], str] = {}

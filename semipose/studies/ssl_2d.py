@@ -6,12 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..config import dump_yaml, load_config
-from ..engine import prepare_run_dir
+from ..config import load_config
 from ..ensemble.pseudo_labels import write_table
 from ..io import atomic_write_json
 from ..plots import _pyplot, save_figure
-from .common2d import SSLStudyConfig, ensure_synthpose, pm, run_arms, summary_row, train_arm
+from .common2d import SSLStudyConfig, pm, run_arms, start_study, summary_row, train_arm
 
 TABLE = "ssl_2d"
 BASE_CONFIG = "synthpose_ssl"
@@ -30,9 +29,7 @@ def load(config, preset: str, overrides: list[str]):
 
 
 def run(cfg, out_dir: Path, progress: bool = True) -> dict[str, Any]:
-    out_dir = Path(out_dir)
-    prepare_run_dir(out_dir, dump_yaml(cfg), cfg.train.seed, {"study": "ssl-2d"})
-    ensure_synthpose(cfg.data, out_dir, cfg.study.synthpose_train, cfg.study.synthpose_val)
+    out_dir = start_study(cfg, out_dir, "ssl-2d")
     arms = {f"{m}-n{n}": [f"method.name={m}", f"ssl.labeled={n}"] for n in cfg.study.labeled for m in cfg.study.methods}
     results = run_arms(arms, cfg.study.seeds, out_dir, train_arm(cfg, progress))
     rows = []

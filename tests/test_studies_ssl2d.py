@@ -1,0 +1,43 @@
+"""The semi-supervised 2D studies at a toy size: tables with mean and std over seeds, plots, shared arms."""
+import json
+
+from semipose.cli import main
+
+TOY = ["study.synthpose_train=16", "study.synthpose_val=8", "model.width=8", "train.epochs=1", "train.batch_size=8",
+       "ssl.labeled=8", "ssl.max_unlabeled=12", "train.progress=false", "train.precision=fp32",
+       "study.seeds=[0,1]", "method.strong_views=1"]
+
+
+def test_ssl_2d_study(tmp_path, capsys):
+    out = tmp_path / "s"
+    assert main(["study", "ssl-2d", "-o", str(out), *TOY, "study.labeled=[8]",
+                 "study.methods=[supervised,posedual,denoised]"]) == 0
+    rows = json.loads((out / "ssl_2d.json").read_text())["rows"]
+    assert [r["method"] for r in rows] == ["supervised", "posedual", "denoised"]
+    assert all("±" in r["pck@0.2"] for r in rows) and (out / "ssl_2d.png").stat().st_size > 0
+    assert (out / "posedual-n8" / "seed1" / "metrics.json").is_file()
+    assert "denoised" in capsys.readouterr().out
+
+
+def test_denoise_ablation_study_shares_arms(tmp_path):
+    out = tmp_path / "a"
+    assert main(["study", "denoise-ablation", "-o", str(out), *TOY, "study.seeds=[0]", "study.views=[1]"]) == 0
+    result = json.loads((out / "denoise_ablation.json").read_text())
+    tables = result["tables"]
+    assert [len(tables[t]) for t in ("components", "aggregation", "threshold", "views")] == [4, 7, 8, 2]
+    # the full method is one run, whichever table names it
+    full = tables["components"][3]["run"]
+    assert tables["threshold"][2]["run"] == full and tables["views"][0]["run"] == full
+    assert len(result["arms"]) == len({tuple(sorted(a)) for a in result["arms"].values()})
+    for name in ("components", "aggregation", "threshold", "views"):
+        assert (out / f"{name}.md").is_file()
+    assert (out / "views.png").stat().st_size > 0
+
+
+def test_easy_hard_study(tmp_path):
+    out = tmp_path / "e"
+    assert main(["study", "easy-hard", "-o", str(out), *TOY, "study.seeds=[0]"]) == 0
+    rows = json.loads((out / "easy_hard.json").read_text())["rows"]
+    assert len(rows) == 6 and rows[0]["easy / hard"].startswith("naive consistency")
+    assert all(r["avoids collapsing"] in ("yes", "no") for r in rows)
+    assert (out / "easy_hard.png").stat().st_size > 0
