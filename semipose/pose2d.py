@@ -19,10 +19,11 @@ from .engine import fit, prepare_run_dir
 from .io import atomic_torch_save, atomic_write_json
 from .lift import TrainConfig, resolve_device, set_threads
 from .methods.base import RecipeBase, Schedule, autocast
+from .methods.heatmap_ops import heatmap_loss
 from .metrics.coco import coco_keypoint_eval
 from .metrics.pck import pck, pckh
 from .models.hourglass import StackedHourglass
-from .models.profile import count_flops, count_parameters
+from .models.profile import count_flops, count_parameters, describe
 from .models.simplebaseline import SimpleBaseline
 from .skeletons import MPII16, Skeleton
 
@@ -150,13 +151,6 @@ class CropDataset:
             yield tuple(torch.from_numpy(np.stack(x)) for x in zip(*items))
 
 
-def heatmap_loss(pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-    """MSE of (B, S, K, h, w) predictions, every stack against the same target, joints weighted
-    (MMPose's KeypointMSELoss with target weights: 0.5 x mean squared error)."""
-    w = weight[:, None, :, None, None]
-    return 0.5 * ((pred - target[:, None]) ** 2 * w).mean() * pred.shape[1]
-
-
 class SupervisedPose2D(RecipeBase):
     """Recipe for :func:`semipose.engine.fit`: heatmap regression with intermediate supervision."""
 
@@ -251,6 +245,8 @@ def train_pose2d(cfg: Pose2DConfig, run_dir: str | Path, resume: bool = False) -
     prepare_run_dir(run_dir, dump_yaml(cfg), t.seed, {
         "parameters": count_parameters(model), "gflops": count_flops(model, (1, 3, h, w)) / 1e9,
         "train_instances": len(train_data), "val_instances": len(val_data), "device": str(device)})
+    if t.progress:
+        print(describe(model, (1, 3, h, w)))
     history = fit(recipe, run_dir, epochs, t.seed, t.eval_every, resume, t.progress)
     if recipe.last_metrics is None:
         recipe.evaluate()

@@ -29,7 +29,7 @@ from .io import atomic_torch_save, atomic_write_json
 from .lift import resolve_device, set_threads
 from .methods.base import Schedule
 from .methods.ssl2d import CollapseConfig, MethodConfig, SemiSupervisedPose2D
-from .models.profile import count_parameters
+from .models.profile import count_parameters, describe
 from .plots import plot_collapse
 from .pose2d import CropDataset, Pose2DConfig, build_model, evaluate_pose2d, load_people, make_codec, \
     predict_people, skeleton_to_dict
@@ -191,6 +191,8 @@ def train_ssl2d(cfg: SSL2DConfig, run_dir: str | Path, resume: bool = False, pro
         lambda net: evaluate_pose2d(net, val, val_doc, t.test_flip), device, d.sigma, tuple(d.input_size),
         t.precision, t.seed)
     prepare_run_dir(run_dir, dump_yaml(cfg), t.seed, info | {"parameters": count_parameters(nets[0])})
+    if progress:
+        print(f"{len(nets)} x {describe(nets[0], (1, 3, d.input_size[1], d.input_size[0]))}")
     history = fit(recipe, run_dir, epochs, t.seed, t.eval_every, resume, progress)
     if recipe.last_metrics is None:
         recipe.evaluate()

@@ -8,6 +8,14 @@ from __future__ import annotations
 import torch
 
 
+def heatmap_loss(pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """MSE of (B, S, J, h, w) predictions, every stack against the same (B, J, h, w) target, joints
+    weighted by (B, J) (MMPose's KeypointMSELoss with target weights: 0.5 x mean squared error), summed
+    over the stacks (intermediate supervision)."""
+    w = weight[:, None, :, None, None]
+    return 0.5 * ((pred - target[:, None]) ** 2 * w).mean() * pred.shape[1]
+
+
 def max_response(heatmaps: torch.Tensor) -> torch.Tensor:
     """(B, J) maximum of every heatmap."""
     return heatmaps.flatten(2).amax(dim=2)

@@ -30,7 +30,7 @@ import torch
 from ..config import ConfigError
 from ..data.transforms2d import AUGMENTATIONS, warp_heatmaps
 from .base import RecipeBase, Schedule, autocast
-from .heatmap_ops import aggregate_views, apply_cutout, argmax_coords, cutout_boxes, max_response, \
+from .heatmap_ops import aggregate_views, apply_cutout, argmax_coords, cutout_boxes, heatmap_loss, max_response, \
     select_targets, threshold_and_refine, view_uncertainty
 
 METHODS = ("supervised", "pseudo_label", "posecons", "posedual", "denoised")
@@ -149,13 +149,6 @@ def rampup_factor(epoch: int, num_epochs: int, share: float) -> float:
     return float(np.exp(-5.0 * (1.0 - t) ** 2))
 
 
-def heatmap_mse(pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-    """MSE of (B, S, J, h, w) stacked predictions against (B, J, h, w) targets with (B, J) joint weights
-    (MMPose's KeypointMSELoss: 0.5 x mean, summed over stacks)."""
-    w = weight[:, None, :, None, None]
-    return 0.5 * ((pred - target[:, None]) ** 2 * w).mean() * pred.shape[1]
-
-
 class AveragedHeatmaps(torch.nn.Module):
     """The ensemble of networks: their heatmaps averaged."""
 
@@ -240,7 +233,7 @@ class SemiSupervisedPose2D(RecipeBase):
 
     def train_step(self, batch: dict[str, Any]) -> dict[str, float]:
         images, heatmaps, weights = (t.to(self.device) for t in batch["labeled"])
-        loss = sum(heatmap_mse(self._forward(n, images), heatmaps, weights) for n in self.nets)
+        loss = sum(heatmap_loss(self._forward(n, images), heatmaps, weights) for n in self.nets)
         out: dict[str, float] = {"sup_loss": float(loss.detach())}
         if "unlabeled" in batch:
             u = {k: (v.to(self.device) if isinstance(v, torch.Tensor) else v) for k, v in batch["unlabeled"].items()}
@@ -271,7 +264,7 @@ class SemiSupervisedPose2D(RecipeBase):
 def _pseudo_label(recipe: SemiSupervisedPose2D, u: dict[str, Any]) -> torch.Tensor:
     pred = recipe._forward(recipe.nets[0], u["hard"])
     recipe.monitor.update(max_response(pred[:, -1].detach()))  # the student on its pseudo-labeled crops
-    return heatmap_mse(pred, u["targets"], u["target_weights"])
+    return heatmap_loss(pred, u["targets"], u["target_weights"])
 
 
 def _posecons(recipe: SemiSupervisedPose2D, u: dict[str, Any]) -> torch.Tensor:
@@ -281,7 +274,7 @@ def _posecons(recipe: SemiSupervisedPose2D, u: dict[str, Any]) -> torch.Tensor:
     target = recipe._to_hard(easy, u["easy_to_hard"])
     hard = recipe._cutout(u["hard"], target)
     ones = torch.ones(target.shape[:2], device=target.device)
-    return heatmap_mse(recipe._forward(net, hard), target, ones)
+    return heatmap_loss(recipe._forward(net, hard), target, ones)
 
 
 def _posedual(recipe: SemiSupervisedPose2D, u: dict[str, Any]) -> torch.Tensor:
@@ -292,7 +285,7 @@ def _posedual(recipe: SemiSupervisedPose2D, u: dict[str, Any]) -> torch.Tensor:
     loss = 0.0
     for student, teacher_target in ((a, targets[1]), (b, targets[0])):
         hard = recipe._cutout(u["hard"], teacher_target)
-        loss = loss + heatmap_mse(recipe._forward(student, hard), teacher_target, ones)
+        loss = loss + heatmap_loss(recipe._forward(student, hard), teacher_target, ones)
     return loss
 
 
@@ -320,7 +313,7 @@ def _denoised(recipe: SemiSupervisedPose2D, u: dict[str, Any]) -> torch.Tensor:
         else:  # cross-teaching as in DualPose: the other student's targets
             target, w = pseudo[o], weights[o]
         hard = recipe._cutout(u["hard"], target)
-        loss = loss + heatmap_mse(recipe._forward(recipe.nets[s], hard), target, w)
+        loss = loss + heatmap_loss(recipe._forward(recipe.nets[s], hard), target, w)
     return loss
 
 
