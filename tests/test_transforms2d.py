@@ -62,3 +62,22 @@ def test_heatmap_warp_between_views_round_trips():
 def test_unknown_augmentation_name():
     with pytest.raises(KeyError):
         sample_view(np.zeros(2), np.ones(2), (8, 8), "no-such-set", np.random.default_rng(0))
+
+
+def test_randaugment_is_photometric_and_seeded():
+    from semipose.data.transforms2d import RANDAUGMENT_OPS, randaugment
+
+    rng = np.random.default_rng(0)
+    image = rng.uniform(0, 1, (3, 16, 16)).astype(np.float32)
+    image[:, :8] *= 0.2  # a dark left half: photometric operations keep it on the left
+    a = randaugment(image, np.random.default_rng(5), ops=2, magnitude=10)
+    b = randaugment(image, np.random.default_rng(5), ops=2, magnitude=10)
+    assert a.shape == image.shape and a.dtype == np.float32 and np.array_equal(a, b)
+    assert a.min() >= 0.0 and a.max() <= 1.0
+    for name, op in RANDAUGMENT_OPS.items():
+        out = op(image, 0.3)
+        assert out.shape == image.shape and out.min() >= -1e-6 and out.max() <= 1 + 1e-6, name
+    # brightness by hand: blend towards black by 1 + 0.3 * 0.9
+    assert np.allclose(RANDAUGMENT_OPS["brightness"](image, 0.3), np.clip(image * 1.27, 0, 1))
+    changed = [randaugment(image, np.random.default_rng(s), 2, 30) for s in range(8)]
+    assert any(not np.allclose(c, image) for c in changed)
