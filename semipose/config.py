@@ -4,6 +4,7 @@ Unknown keys and values of the wrong type are errors that name the key, never si
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
 import types
 import typing
@@ -138,7 +139,9 @@ def dump_yaml(obj: Any) -> str:
 
 
 def _deep_merge(a: dict, b: dict) -> dict:
-    out = dict(a)
+    """A new tree: ``b``'s values over ``a``'s, nested sections merged; neither input is shared or changed
+    (overrides applied to the result must never reach a caller's ``base``)."""
+    out = copy.deepcopy(a)
     for k, v in b.items():
-        out[k] = _deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+        out[k] = _deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else copy.deepcopy(v)
     return out

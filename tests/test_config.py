@@ -47,3 +47,15 @@ def test_shipped_configs_load():
     assert load_pose2d_config(config_path("synthpose")).model.name == "hourglass"
     with pytest.raises(ConfigError, match="no shipped config"):
         config_path("no-such-config")
+
+
+def test_overrides_never_reach_the_base(tmp_path):
+    """Arms of a study load their configs from one shared base; one arm's override must not leak."""
+    from semipose.config import load_config
+    from semipose.pose2d_ssl import SSL2DConfig
+
+    base = {"method": {"name": "posecons"}, "train": {"epochs": 3}}
+    first = load_config(SSL2DConfig, None, ["method.stop_gradient=false"], base=base)
+    second = load_config(SSL2DConfig, None, ["method.easy=none"], base=base)
+    assert first.method.stop_gradient is False and second.method.stop_gradient is True
+    assert base == {"method": {"name": "posecons"}, "train": {"epochs": 3}}
