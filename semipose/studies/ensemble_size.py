@@ -27,7 +27,7 @@ PRESETS = {
     # measured: 3.5 minutes on 2 cores (bf16); 8 members of 512 channels, each on half the recordings
     "quick": ["model.channels=512", "train.epochs=30", "train.batch_size=256", "train.lr=2e-3",
               "ensemble.members=8", "ensemble.subset=overlap", "ensemble.subset_fraction=0.5", "ensemble.workers=2"],
-    # the full-width network: its cost is not measured yet (docs/ensembles.md)
+    # the full-width network: its cost is estimated in docs/ensembles.md
     "full": ["model.channels=1024", "train.epochs=60", "train.batch_size=128", "train.lr=1e-3",
              "ensemble.members=8", "ensemble.subset=overlap", "ensemble.subset_fraction=0.5", "ensemble.workers=2"],
 }

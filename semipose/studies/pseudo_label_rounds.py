@@ -16,7 +16,7 @@ PRESETS = {
     # measured: 3 minutes on 2 cores (bf16)
     "quick": ["model.channels=256", "train.samples=300000", "train.batch_size=256", "train.lr=2e-3",
               "ensemble.members=4", "ensemble.workers=2"],
-    # the full-width network: its cost is not measured yet (docs/ensembles.md)
+    # the full-width network: its cost is estimated in docs/ensembles.md
     "full": ["model.channels=1024", "train.samples=1000000", "train.batch_size=128", "train.lr=1e-3",
              "ensemble.members=4", "ensemble.workers=2"],
 }

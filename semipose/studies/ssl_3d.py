@@ -23,7 +23,7 @@ PRESETS = {
     # about 15 minutes on 2 cores (bf16)
     "quick": ["model.channels=256", "train.samples=150000", "train.batch_size=256", "train.lr=2e-3",
               "ensemble.members=4", "ensemble.workers=2", "ssl.rounds=[1.0]"],
-    # the full-width network: its cost is not measured yet (docs/ensembles.md)
+    # the full-width network: its cost is estimated in docs/ensembles.md
     "full": ["model.channels=1024", "train.samples=1000000", "train.batch_size=128", "train.lr=1e-3",
              "ensemble.members=4", "ensemble.workers=2", "ssl.rounds=[1.0]"],
 }
