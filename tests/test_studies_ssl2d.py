@@ -21,14 +21,15 @@ def test_ssl_2d_study(tmp_path, capsys):
 
 def test_denoise_ablation_study_shares_arms(tmp_path):
     out = tmp_path / "a"
-    assert main(["study", "denoise-ablation", "-o", str(out), *TOY, "study.seeds=[0]", "study.views=[1]"]) == 0
+    assert main(["study", "denoise-ablation", "-o", str(out), *TOY, "study.seeds=[0]", "study.views=[4]"]) == 0
     result = json.loads((out / "denoise_ablation.json").read_text())
     tables = result["tables"]
     assert [len(tables[t]) for t in ("components", "aggregation", "threshold", "views")] == [4, 7, 8, 2]
-    # the full method is one run, whichever table names it
+    # the full method is one run, whichever table names it; so is multi-view with threshold-and-refine
     full = tables["components"][3]["run"]
     assert tables["threshold"][2]["run"] == full and tables["views"][0]["run"] == full
-    assert len(result["arms"]) == len({tuple(sorted(a)) for a in result["arms"].values()})
+    assert tables["views"][1]["run"] == tables["components"][2]["run"] != full
+    assert len(result["arms"]) == len({tuple(sorted(a)) for a in result["arms"].values()}) == 4 + 5 + 7
     for name in ("components", "aggregation", "threshold", "views"):
         assert (out / f"{name}.md").is_file()
     assert (out / "views.png").stat().st_size > 0
