@@ -97,20 +97,23 @@ def oks(a: np.ndarray, b: np.ndarray, area: float, sigmas: np.ndarray) -> float:
     return float(np.mean(np.exp(-d2 / var / (area + np.spacing(1)) / 2)))
 
 
+def _by_image(results: list[dict[str, Any]]) -> dict[int, list[int]]:
+    """Indices of the results, grouped by image id."""
+    groups: dict[int, list[int]] = {}
+    for i, r in enumerate(results):
+        groups.setdefault(r["image_id"], []).append(i)
+    return groups
+
+
 def oks_nms(results: list[dict[str, Any]], sigmas: np.ndarray, threshold: float = OKS_NMS_THRESHOLD) -> list[int]:
     """Indices of the poses kept: per image, highest score first, dropping any whose OKS with a kept
     pose exceeds ``threshold``."""
     keep: list[int] = []
-    by_image: dict[int, list[int]] = {}
-    for i, r in enumerate(results):
-        by_image.setdefault(r["image_id"], []).append(i)
-    for idx in by_image.values():
-        order = sorted(idx, key=lambda i: -results[i]["score"])
+    poses = [np.asarray(r["keypoints"]).reshape(-1, 3)[:, :2] for r in results]
+    for idx in _by_image(results).values():
         kept: list[int] = []
-        for i in order:
-            kp = np.asarray(results[i]["keypoints"]).reshape(-1, 3)[:, :2]
-            if all(oks(kp, np.asarray(results[j]["keypoints"]).reshape(-1, 3)[:, :2], results[j]["area"], sigmas)
-                   <= threshold for j in kept):
+        for i in sorted(idx, key=lambda i: -results[i]["score"]):
+            if all(oks(poses[i], poses[j], results[j]["area"], sigmas) <= threshold for j in kept):
                 kept.append(i)
         keep += kept
     return sorted(keep)
@@ -179,8 +182,9 @@ def predict_images(run_dir: str | Path, out_dir: str | Path, images: str | Path,
     atomic_write_json(out_dir / "keypoints.json", [{k: v for k, v in r.items() if k != "area"} for r in results])
     paths = {p.image_id: p.image_path for p in people}
     if overlays:
+        groups = _by_image(results)
         for image_id, path in paths.items():
-            draw_overlay(path, [r for r in results if r["image_id"] == image_id], skel,
+            draw_overlay(path, [results[i] for i in groups.get(image_id, [])], skel,
                          out_dir / "overlays" / f"{path.stem}.png")
     return {"people": len(results), "images": len(paths)}
 

@@ -196,7 +196,7 @@ def train_ssl2d(cfg: SSL2DConfig, run_dir: str | Path, resume: bool = False, pro
     history = fit(recipe, run_dir, epochs, t.seed, t.eval_every, resume, progress)
     if recipe.last_metrics is None:
         recipe.evaluate()
-    metrics = {k: v for k, v in recipe.last_metrics.items()}
+    metrics = dict(recipe.last_metrics)
     metrics.update(train_wall_s=history[-1]["elapsed_s"], epochs_run=len(history), epochs=epochs,
                    collapsed_at=recipe.monitor.collapsed_at, **{k: v for k, v in info.items() if k.startswith("pseudo")})
     atomic_torch_save({**{f"net{i + 1}": n.state_dict() for i, n in enumerate(recipe.nets)},

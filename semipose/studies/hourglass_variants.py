@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import copy
 import csv
+import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import torch
 
 from ..config import ConfigError, dump_yaml, load_config
 from ..engine import prepare_run_dir
@@ -77,10 +80,6 @@ def _epoch_pck(log_csv: Path) -> list[tuple[int, float, float]]:
 
 def state_dict_bytes(model) -> int:
     """Size of the model's saved weights (``torch.save`` of its state dict), as the study reports sizes."""
-    import io
-
-    import torch
-
     buf = io.BytesIO()
     torch.save(model.state_dict(), buf)
     return buf.getbuffer().nbytes
