@@ -1,7 +1,10 @@
 """The semi-supervised 2D studies at a toy size: tables with mean and std over seeds, plots, shared arms."""
 import json
 
+import numpy as np
+
 from semipose.cli import main
+from semipose.studies.common2d import paired_delta
 
 TOY = ["study.synthpose_train=16", "study.synthpose_val=8", "model.width=8", "train.epochs=1", "train.batch_size=8",
        "ssl.labeled=8", "ssl.max_unlabeled=12", "train.progress=false", "train.precision=fp32",
@@ -17,6 +20,16 @@ def test_ssl_2d_study(tmp_path, capsys):
     assert all("±" in r["pck@0.2"] for r in rows) and (out / "ssl_2d.png").stat().st_size > 0
     assert (out / "posedual-n8" / "seed1" / "metrics.json").is_file()
     assert "denoised" in capsys.readouterr().out
+    assert rows[0]["pck@0.2 vs supervised (paired)"] == "" and "/2 ahead)" in rows[1]["pck@0.2 vs supervised (paired)"]
+
+
+def test_paired_delta_by_hand():
+    runs = [{"pck@0.2": 0.70}, {"pck@0.2": 0.60}, {"pck@0.2": 0.65}]
+    base = [{"pck@0.2": 0.68}, {"pck@0.2": 0.62}, {"pck@0.2": 0.61}]
+    d = paired_delta(runs, base, "pck@0.2")  # differences 0.02, -0.02, 0.04
+    assert abs(d["pck@0.2_mean"] - 0.04 / 3) < 1e-12
+    assert abs(d["pck@0.2_std"] - np.std([0.02, -0.02, 0.04])) < 1e-12
+    assert (d["ahead"], d["seeds"]) == (2, 3)
 
 
 def test_denoise_ablation_study_shares_arms(tmp_path):

@@ -73,6 +73,14 @@ def summary_row(runs: list[dict[str, Any]], keys: tuple[str, ...] = ("coco_AP", 
     return row
 
 
+def paired_delta(runs: list[dict[str, Any]], baseline: list[dict[str, Any]], key: str) -> dict[str, Any]:
+    """Per-seed differences ``runs - baseline`` of ``key`` (the runs of one seed share their first
+    network's initialisation, so pairing removes most of the seeds' spread): mean, std and how many
+    seeds came out ahead."""
+    d = np.array([float(r[key]) - float(b[key]) for r, b in zip(runs, baseline, strict=True)])
+    return {f"{key}_mean": float(d.mean()), f"{key}_std": float(d.std()), "ahead": int((d > 0).sum()), "seeds": len(d)}
+
+
 def pm(row: dict[str, Any], key: str, digits: int = 3) -> str:
     """``mean ± std`` of a summary row's key."""
     return f"{row[f'{key}_mean']:.{digits}f} ± {row[f'{key}_std']:.{digits}f}"
