@@ -81,3 +81,15 @@ def test_randaugment_is_photometric_and_seeded():
     assert np.allclose(RANDAUGMENT_OPS["brightness"](image, 0.3), np.clip(image * 1.27, 0, 1))
     changed = [randaugment(image, np.random.default_rng(s), 2, 30) for s in range(8)]
     assert any(not np.allclose(c, image) for c in changed)
+
+
+def test_half_body_of_joints_on_one_spot_keeps_the_person_box():
+    # a weak teacher can put every pseudo-labeled joint on one pixel: that spans no box (scale 0 made the
+    # crop divide by zero), so the person's own box stays
+    from semipose.data.transforms2d import half_body
+
+    kp = np.column_stack([np.full((17, 2), 30.0), np.full(17, 2.0)])
+    assert half_body(kp, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10], np.random.default_rng(0), 0.75) is None
+    kp[:, 0] += np.arange(17)  # spread out: a real box again
+    center, scale = half_body(kp, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10], np.random.default_rng(0), 0.75)
+    assert np.all(scale > 0) and np.all(np.isfinite(center))

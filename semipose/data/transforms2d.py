@@ -97,6 +97,8 @@ def half_body(keypoints: np.ndarray, upper: list[int], rng: np.random.Generator,
     lo, hi = pts.min(0), pts.max(0)
     center = (lo + hi) / 2
     w, h = hi - lo
+    if max(w, h) < 1.0:  # joints on one spot (a weak teacher's pseudo-labels) span no box: keep the person's
+        return None
     if w > aspect_ratio * h:
         h = w / aspect_ratio
     else:
