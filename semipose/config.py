@@ -141,7 +141,9 @@ def dump_yaml(obj: Any) -> str:
 def _deep_merge(a: dict, b: dict) -> dict:
     """A new tree: ``b``'s values over ``a``'s, nested sections merged; neither input is shared or changed
     (overrides applied to the result must never reach a caller's ``base``)."""
-    out = copy.deepcopy(a)
-    for k, v in b.items():
-        out[k] = _deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else copy.deepcopy(v)
+    out = {}
+    for k, v in a.items():  # each node copied once: merged sections recurse, the rest are copied whole
+        both = k in b and isinstance(v, dict) and isinstance(b[k], dict)
+        out[k] = _deep_merge(v, b[k]) if both else copy.deepcopy(b[k] if k in b else v)
+    out.update({k: copy.deepcopy(v) for k, v in b.items() if k not in a})
     return out
