@@ -14,6 +14,7 @@ from .config import ConfigError, dump_yaml, load_config
 from .data.npz3d import Sequence, expand_path, load_sequences
 from .data.windows import WindowSampler, flip_2d, flip_3d, pad_sequence
 from .engine import fit, load_checkpoint, prepare_run_dir
+from .engine.precision import PRECISIONS, precision_for_run
 from .io import atomic_save_npz, atomic_torch_save, atomic_write_json, atomic_write_text
 from .methods.supervised_lift import Schedule, SupervisedLifting
 from .metrics.mpjpe import evaluate_sequences
@@ -65,15 +66,18 @@ class TrainConfig:
     flip_augment: bool = True
     test_flip: bool = True
     eval_every: int = 0
-    precision: str = "fp32"  # fp32 | bf16 (autocast; fast where the CPU has bf16 instructions)
+    minutes: float | None = None  # a wall-clock budget of training time; schedules follow its elapsed fraction
+    precision: str = "auto"  # auto | fp32 | bf16 (autocast); auto: bf16 only where native and measured faster
     device: str = "cpu"  # cpu | cuda | auto
     threads: int = 0  # torch threads; 0: all cores
     seed: int = 1234
     progress: bool = True
 
     def validate(self) -> None:
-        if self.precision not in ("fp32", "bf16"):
-            raise ConfigError(f"train.precision must be fp32 or bf16, got {self.precision!r}")
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"train.precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+        if self.minutes is not None and not self.minutes > 0:
+            raise ConfigError(f"train.minutes must be a positive number of minutes, got {self.minutes!r}")
         if self.device not in ("cpu", "cuda", "auto") and not self.device.startswith("cuda:"):
             raise ConfigError(f"train.device must be cpu, cuda or auto, got {self.device!r}")
         if self.epochs < 1 or self.batch_size < 1:
@@ -166,6 +170,20 @@ def write_metrics(run_dir: Path, metrics: dict[str, Any], name: str = "metrics")
     atomic_write_text(run_dir / f"{name}.csv", header + rows)
 
 
+def lift_example(model: torch.nn.Module, skel: Skeleton, batch_size: int) -> torch.Tensor:
+    """A training batch's input shape for the precision micro-benchmark (random, from a fixed generator)."""
+    g = torch.Generator().manual_seed(0)
+    return torch.randn(batch_size, model.receptive_field, skel.num_joints, 2, generator=g)
+
+
+def run_summary(history: list[dict[str, float]], epochs: int, minutes: float | None, precision: str) -> dict[str, Any]:
+    """What a finished run reports beside its metrics: training and evaluation time, epochs, precision."""
+    last = history[-1]
+    return {"train_wall_s": last.get("train_s", last["elapsed_s"]), "eval_wall_s": last.get("eval_s", 0.0),
+            "epochs": epochs if minutes is None else len(history), "budget_minutes": minutes,
+            "precision": precision}
+
+
 def _model_from_config(cfg: LiftConfig, num_joints: int, strided: bool):
     m = cfg.model
     return build_tcn(num_joints, m.filter_widths, m.channels, m.dropout, m.causal, strided=strided)
@@ -188,20 +206,20 @@ def train(cfg: LiftConfig, run_dir: str | Path, resume: bool = False) -> dict[st
     t = cfg.train
     epochs = t.epochs_for(len(sampler))
     schedule = Schedule(epochs, t.lr, t.lr_decay, t.lr_final, t.bn_momentum, t.bn_momentum_final, t.bn_decay_epochs)
+    choice = precision_for_run(t.precision, device, model, lift_example(model, skel, t.batch_size), t.progress)
     recipe = SupervisedLifting(model, eval_model, sampler, schedule, t.batch_size,
                                lambda m: evaluate_model(m, test_seqs, skel, t.test_flip),
-                               device, t.precision, t.amsgrad)
+                               device, choice.used, t.amsgrad)
     prepare_run_dir(run_dir, dump_yaml(cfg), t.seed, {
         "skeleton": skel.name, "parameters": count_parameters(model), "receptive_field": model.receptive_field,
         "train_frames": sampler.num_frames, "train_samples_per_epoch": len(sampler),
         "test_frames": sum(s.num_frames for s in test_seqs), "device": str(device),
-        "torch_threads": torch.get_num_threads()})
-    history = fit(recipe, run_dir, epochs, t.seed, t.eval_every, resume, t.progress)
+        "torch_threads": torch.get_num_threads(), "precision": choice.record()})
+    history = fit(recipe, run_dir, epochs, t.seed, t.eval_every, resume, t.progress, t.minutes)
     if recipe.last_metrics is None:  # resumed a run that had already finished
         recipe.evaluate()
     metrics = dict(recipe.last_metrics)
-    metrics["train_wall_s"] = history[-1]["elapsed_s"]
-    metrics["epochs"] = epochs
+    metrics.update(run_summary(history, epochs, t.minutes, choice.used))
     _save_model(run_dir / "model.pt", recipe.eval_model, cfg, skel)
     write_metrics(run_dir, metrics)
     return metrics
@@ -334,17 +352,19 @@ def train_backprojection(cfg: LiftConfig, labeled: list[Sequence], unlabeled: li
     epochs = t.epochs_for(len(lab))
     warmup = max(1, int(round(warmup_fraction * epochs)))
     schedule = Schedule(epochs, t.lr, t.lr_decay, t.lr_final, t.bn_momentum, t.bn_momentum_final, t.bn_decay_epochs)
+    choice = precision_for_run(t.precision, device, pose, lift_example(pose, skel, 2 * t.batch_size), t.progress)
     recipe = BackProjectionLifting(pose, traj, eval_model, lab, unl, list(skel.parents), schedule, t.batch_size,
                                    lambda mdl: evaluate_model(mdl, test, skel, t.test_flip), device, warmup,
-                                   bone_length_term, t.precision, t.amsgrad)
+                                   bone_length_term, choice.used, t.amsgrad)
     prepare_run_dir(run_dir, dump_yaml(cfg), t.seed, {"method": "back-projection", "warmup": warmup,
                                                        "labeled_frames": lab.num_frames,
-                                                       "unlabeled_frames": unl.num_frames})
-    history = fit(recipe, run_dir, epochs, t.seed, t.eval_every, resume, t.progress)
+                                                       "unlabeled_frames": unl.num_frames,
+                                                       "precision": choice.record()})
+    history = fit(recipe, run_dir, epochs, t.seed, t.eval_every, resume, t.progress, t.minutes)
     if recipe.last_metrics is None:
         recipe.evaluate()
     metrics = dict(recipe.last_metrics)
-    metrics["train_wall_s"], metrics["epochs"] = history[-1]["elapsed_s"], epochs
+    metrics.update(run_summary(history, epochs, t.minutes, choice.used))
     _save_model(run_dir / "model.pt", recipe.eval_model, cfg, skel)
     write_metrics(run_dir, metrics)
     return metrics

@@ -17,7 +17,8 @@ from .data.npz3d import expand_path
 from .data.transforms2d import View, crop, invert_affine, sample_view, transform_keypoints, warp_points
 from .engine import fit, prepare_run_dir
 from .io import atomic_torch_save, atomic_write_json
-from .lift import TrainConfig, resolve_device, set_threads
+from .engine.precision import precision_for_run
+from .lift import TrainConfig, resolve_device, run_summary, set_threads
 from .methods.base import RecipeBase, Schedule, autocast
 from .methods.heatmap_ops import heatmap_loss
 from .metrics.coco import coco_keypoint_eval
@@ -81,6 +82,12 @@ def load_people(d: Pose2DDataConfig, split: str) -> tuple[list[PersonInstance], 
         return load_mpii(expand_path(ann), expand_path(images), aspect), MPII16, None
     # with ground-truth boxes, crowd and unannotated people are left out of evaluation too (SimpleBaseline's use_gt_bbox)
     return load_coco_keypoints(expand_path(ann), expand_path(images), aspect)
+
+
+def image_example(d: Pose2DDataConfig, batch_size: int) -> torch.Tensor:
+    """A training batch's input shape for the precision micro-benchmark."""
+    w, h = d.input_size
+    return torch.randn(batch_size, 3, h, w, generator=torch.Generator().manual_seed(0))
 
 
 def make_codec(d: Pose2DDataConfig) -> HeatmapCodec:
@@ -240,18 +247,20 @@ def train_pose2d(cfg: Pose2DConfig, run_dir: str | Path, resume: bool = False) -
     model = build_model(cfg.model, skel.num_joints)
     epochs = t.epochs_for(len(train_data))
     schedule = Schedule(epochs, t.lr, t.lr_decay, t.lr_final)
+    choice = precision_for_run(t.precision, device, model, image_example(d, t.batch_size), t.progress)
     recipe = SupervisedPose2D(model, train_data, schedule, t.batch_size,
-                              lambda m: evaluate_pose2d(m, val_data, val_doc, t.test_flip), device, t.precision)
+                              lambda m: evaluate_pose2d(m, val_data, val_doc, t.test_flip), device, choice.used)
     prepare_run_dir(run_dir, dump_yaml(cfg), t.seed, {
         "parameters": count_parameters(model), "gflops": count_flops(model, (1, 3, h, w)) / 1e9,
-        "train_instances": len(train_data), "val_instances": len(val_data), "device": str(device)})
+        "train_instances": len(train_data), "val_instances": len(val_data), "device": str(device),
+        "torch_threads": torch.get_num_threads(), "precision": choice.record()})
     if t.progress:
         print(describe(model, (1, 3, h, w)))
-    history = fit(recipe, run_dir, epochs, t.seed, t.eval_every, resume, t.progress)
+    history = fit(recipe, run_dir, epochs, t.seed, t.eval_every, resume, t.progress, t.minutes)
     if recipe.last_metrics is None:
         recipe.evaluate()
     metrics = dict(recipe.last_metrics)
-    metrics.update(train_wall_s=history[-1]["elapsed_s"], epochs=epochs)
+    metrics.update(run_summary(history, epochs, t.minutes, choice.used))
     atomic_torch_save({"model": recipe.model.state_dict(), "model_config": vars(cfg.model) | {},
                        "joints": list(skel.joints), "skeleton": skeleton_to_dict(skel)}, run_dir / "model.pt")
     atomic_write_json(run_dir / "metrics.json", metrics)

@@ -26,12 +26,13 @@ from .data.npz3d import expand_path
 from .data.transforms2d import randaugment, sample_view, view_to_view
 from .engine import fit, prepare_run_dir
 from .io import atomic_torch_save, atomic_write_json
-from .lift import resolve_device, set_threads
+from .engine.precision import precision_for_run
+from .lift import resolve_device, run_summary, set_threads
 from .methods.base import Schedule
 from .methods.ssl2d import CollapseConfig, MethodConfig, SemiSupervisedPose2D
 from .models.profile import count_parameters, describe
 from .plots import plot_collapse
-from .pose2d import CropDataset, Pose2DConfig, build_model, evaluate_pose2d, load_people, make_codec, \
+from .pose2d import CropDataset, Pose2DConfig, build_model, evaluate_pose2d, image_example, load_people, make_codec, \
     predict_people, skeleton_to_dict
 
 
@@ -186,19 +187,21 @@ def train_ssl2d(cfg: SSL2DConfig, run_dir: str | Path, resume: bool = False, pro
     nets = [build_model(cfg.model, skel.num_joints) for _ in range(2 if m.dual else 1)]
     batches = SemiBatches(labeled, unlabeled, m, t.batch_size, pseudo)
     epochs = t.epochs_for(len(batches))
+    choice = precision_for_run(t.precision, device, nets[0], image_example(d, t.batch_size), progress)
     recipe = SemiSupervisedPose2D(
         nets, m, cfg.collapse, Schedule(epochs, t.lr, t.lr_decay, t.lr_final), batches, len(batches),
         lambda net: evaluate_pose2d(net, val, val_doc, t.test_flip), device, d.sigma, tuple(d.input_size),
-        t.precision, t.seed)
-    prepare_run_dir(run_dir, dump_yaml(cfg), t.seed, info | {"parameters": count_parameters(nets[0])})
+        choice.used, t.seed)
+    prepare_run_dir(run_dir, dump_yaml(cfg), t.seed, info | {"parameters": count_parameters(nets[0]),
+                                                             "precision": choice.record()})
     if progress:
         print(f"{len(nets)} x {describe(nets[0], (1, 3, d.input_size[1], d.input_size[0]))}")
-    history = fit(recipe, run_dir, epochs, t.seed, t.eval_every, resume, progress)
+    history = fit(recipe, run_dir, epochs, t.seed, t.eval_every, resume, progress, t.minutes)
     if recipe.last_metrics is None:
         recipe.evaluate()
     metrics = dict(recipe.last_metrics)
-    metrics.update(train_wall_s=history[-1]["elapsed_s"], epochs_run=len(history), epochs=epochs,
-                   collapsed_at=recipe.monitor.collapsed_at, **{k: v for k, v in info.items() if k.startswith("pseudo")})
+    metrics.update(run_summary(history, epochs, t.minutes, choice.used))
+    metrics.update(epochs_run=len(history), collapsed_at=recipe.monitor.collapsed_at, **{k: v for k, v in info.items() if k.startswith("pseudo")})
     atomic_torch_save({**{f"net{i + 1}": n.state_dict() for i, n in enumerate(recipe.nets)},
                        "model": recipe.nets[0].state_dict(), "model_config": vars(cfg.model) | {},
                        "joints": list(skel.joints), "skeleton": skeleton_to_dict(skel)}, run_dir / "model.pt")

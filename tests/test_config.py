@@ -24,7 +24,8 @@ def test_yaml_then_dotted_overrides(tmp_path):
 @pytest.mark.parametrize("override,message", [
     ("train.epoch=3", r"unknown key\(s\) \['epoch'\]"),
     ("train.epochs=many", "train.epochs: expected an integer"),
-    ("train.precision=fp16", "train.precision must be fp32 or bf16"),
+    ("train.precision=fp16", "train.precision must be one of auto, fp32, bf16"),
+    ("train.minutes=0", "train.minutes must be a positive number"),
     ("model.filter_widths=[3,4]", "odd"),
     ("train.test_flip=maybe", "expected true or false"),
     ("nonsense", "section.key=value"),

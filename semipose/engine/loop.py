@@ -10,7 +10,7 @@ import csv
 import io
 import time
 from pathlib import Path
-from typing import Any, Iterable, Protocol
+from typing import Any, Callable, Iterable, Protocol
 
 import numpy as np
 import torch
@@ -29,6 +29,8 @@ class Recipe(Protocol):
     def evaluate(self) -> dict[str, float]: ...
     def state_dict(self) -> dict[str, Any]: ...
     def load_state_dict(self, state: dict[str, Any]) -> None: ...
+    # Needed only under a time budget: schedules at a fraction of it; returns e.g. lr for the log.
+    def set_progress(self, fraction: float) -> dict[str, float]: ...
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
@@ -47,57 +49,92 @@ def _write_log(path: Path, history: list[dict[str, float]]) -> None:
 
 
 def fit(recipe: Recipe, run_dir: str | Path, epochs: int, seed: int, eval_every: int = 0,
-        resume: bool = False, progress: bool = True) -> list[dict[str, float]]:
+        resume: bool = False, progress: bool = True, minutes: float | None = None,
+        clock: Callable[[], float] = time.perf_counter) -> list[dict[str, float]]:
     """Train ``recipe`` for ``epochs`` epochs, checkpointing after each; returns the per-epoch log.
 
     ``eval_every``: evaluate every that many epochs (0: after the last epoch only).
+    ``minutes``: a wall-clock budget of training time instead of an epoch count. Training stops when
+    it is spent (mid-epoch if need be); before each step the recipe's ``set_progress`` gets the
+    elapsed fraction of the budget, so its schedules run whole on any machine, compressed or
+    stretched. ``epochs`` is then the planned count the schedules were made for. Evaluation time is
+    not counted against the budget; a resumed run continues with the training time it had spent.
     """
     run_dir = Path(run_dir)
     ckpt_path = run_dir / CHECKPOINT
+    budget_s = None if minutes is None else float(minutes) * 60.0
     history: list[dict[str, float]] = []
-    start, elapsed = 0, 0.0
+    start, train_s, eval_s, finished = 0, 0.0, 0.0, False
     if resume and ckpt_path.is_file():
         ckpt = load_checkpoint(ckpt_path)
         recipe.load_state_dict(ckpt["recipe"])
         torch.set_rng_state(ckpt["torch_rng"])
-        start, elapsed, history = ckpt["epoch"] + 1, ckpt["elapsed_s"], list(ckpt["history"])
+        start, history = ckpt["epoch"] + 1, list(ckpt["history"])
+        train_s = ckpt.get("train_s", ckpt["elapsed_s"])
+        eval_s = ckpt.get("eval_s", 0.0)
+        stopped = bool(ckpt.get("stopped", False))  # the recipe asked to end (e.g. a collapse)
+        finished = stopped or (start >= epochs if budget_s is None else train_s >= budget_s)
     else:
         torch.manual_seed(seed)
+    set_progress = getattr(recipe, "set_progress", None) if budget_s is not None else None
+    if budget_s is not None and set_progress is None:
+        raise TypeError(f"{type(recipe).__name__} has no set_progress: it cannot train under a time budget")
     per_epoch = recipe.num_samples()
-    bar = tqdm(total=per_epoch * epochs, initial=per_epoch * start, unit="sample", unit_scale=True,
-               disable=not progress, dynamic_ncols=True, mininterval=1.0, desc="train")
-    for epoch in range(start, epochs):
-        t0 = time.perf_counter()
+    if budget_s is None:
+        bar = tqdm(total=per_epoch * epochs, initial=per_epoch * start, unit="sample", unit_scale=True,
+                   disable=not progress or finished, dynamic_ncols=True, mininterval=1.0, desc="train")
+    else:  # the bar counts seconds of the budget; the rate in samples/s goes with the postfix
+        bar = tqdm(total=round(budget_s), initial=min(train_s, budget_s), unit="s", disable=not progress or finished,
+                   dynamic_ncols=True, mininterval=1.0, desc=f"train ({minutes:g} min budget)",
+                   bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total_fmt} s [{elapsed}<{remaining}{postfix}]")
+    epoch = start
+    while not finished:
+        t0 = clock()
         row: dict[str, float] = {"epoch": epoch + 1, **recipe.start_epoch(epoch, epochs)}
         sums: dict[str, float] = {}
-        n_total = 0
+        n_total, out_of_time = 0, False
         for batch in recipe.batches(epoch, np.random.default_rng([seed, epoch])):
+            if budget_s is not None and set_progress is not None:
+                spent = train_s + clock() - t0
+                if spent >= budget_s:
+                    out_of_time = True
+                    break
+                row.update(set_progress(spent / budget_s))
+                bar.update(min(spent, budget_s) - bar.n)
             out = recipe.train_step(batch)
             n = int(out.pop("n"))
             n_total += n
             for k, v in out.items():
                 sums[k] = sums.get(k, 0.0) + v * n
-            bar.update(n)
+            if budget_s is None:
+                bar.update(n)
             bar.set_postfix(epoch=epoch + 1, **{k: f"{v:.4g}" for k, v in out.items()}, refresh=False)
-        train_s = time.perf_counter() - t0
+        epoch_train_s = clock() - t0
+        train_s += epoch_train_s
         row.update({k: v / max(1, n_total) for k, v in sums.items()})
-        row["samples_per_s"] = n_total / max(train_s, 1e-9)
+        row["samples_per_s"] = n_total / max(epoch_train_s, 1e-9)
         if hasattr(recipe, "end_epoch"):  # optional: per-epoch statistics of the recipe (e.g. a collapse monitor)
             row.update(recipe.end_epoch(epoch))
         stopping = getattr(recipe, "should_stop", lambda: False)()  # optional: a recipe may end training early
-        last = epoch == epochs - 1 or stopping
-        if last or (eval_every and (epoch + 1) % eval_every == 0):
+        if budget_s is None:
+            finished = epoch == epochs - 1 or stopping
+        else:
+            finished = out_of_time or train_s >= budget_s or stopping
+            row["budget_fraction"] = min(1.0, train_s / budget_s)
+        if finished or (eval_every and (epoch + 1) % eval_every == 0):
+            e0 = clock()
             row.update(recipe.evaluate())
-        elapsed += time.perf_counter() - t0
-        row["elapsed_s"] = elapsed
+            eval_s += clock() - e0
+        row.update(train_s=train_s, eval_s=eval_s, elapsed_s=train_s + eval_s)
         history.append(row)
         atomic_torch_save({"epoch": epoch, "recipe": recipe.state_dict(), "torch_rng": torch.get_rng_state(),
-                           "elapsed_s": elapsed, "history": history}, ckpt_path)
+                           "elapsed_s": train_s + eval_s, "train_s": train_s, "eval_s": eval_s,
+                           "finished": finished, "stopped": stopping, "history": history}, ckpt_path)
         _write_log(run_dir / "log.csv", history)
         if progress:
             shown = {k: round(v, 3) for k, v in row.items() if k.endswith("_mm") or k in ("loss", "pck@0.2")}
-            tqdm.write(f"epoch {epoch + 1}/{epochs} {shown} {row['samples_per_s']:.0f} samples/s")
-        if stopping:
-            break
+            total = f"/{epochs}" if budget_s is None else f" ({100 * row['budget_fraction']:.0f}% of budget)"
+            tqdm.write(f"epoch {epoch + 1}{total} {shown} {row['samples_per_s']:.0f} samples/s")
+        epoch += 1
     bar.close()
     return history

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import platform
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -20,7 +21,8 @@ import torch
 
 from ..data.windows import WindowSampler
 from ..engine import fit
-from ..lift import TrainConfig
+from ..engine.precision import precision_for_run
+from ..lift import TrainConfig, lift_example
 from ..methods.supervised_lift import Schedule, SupervisedLifting
 from ..models.tcn import build_tcn
 from ..skeletons import get_skeleton
@@ -76,6 +78,7 @@ class MemberResult:
     payload: bytes  # torch.save({'model': state_dict, 'history': ..., 'key': ...})
     seconds: float
     frames: int
+    record: dict[str, Any] = field(default_factory=dict)  # how it ran: threads, precision, host
 
 
 def _inject_fault(task: MemberTask) -> None:
@@ -106,13 +109,17 @@ def train_member(task: MemberTask, data: TrainingData) -> MemberResult:
     epochs = TrainConfig(**t).epochs_for(len(sampler))
     schedule = Schedule(epochs, t["lr"], t["lr_decay"], t["lr_final"], t["bn_momentum"],
                         t["bn_momentum_final"], t["bn_decay_epochs"])
+    # each worker decides for its own hardware (a cluster may mix CPUs); rates are cached per machine
+    choice = precision_for_run(t["precision"], device, model, lift_example(model, skel, t["batch_size"]), False)
     recipe = SupervisedLifting(model, eval_model, sampler, schedule, t["batch_size"], lambda _: {},
-                               device, t["precision"], t["amsgrad"])
+                               device, choice.used, t["amsgrad"])
     with tempfile.TemporaryDirectory(prefix="semipose-member-") as tmp:
-        history = fit(recipe, tmp, epochs, task.seed, eval_every=0, progress=False)
+        history = fit(recipe, tmp, epochs, task.seed, eval_every=0, progress=False, minutes=t.get("minutes"))
     key = task.key()
     buf = io.BytesIO()
+    # threads change results at the bit level (a different reduction order), so the record keeps them
+    record = {"threads": torch.get_num_threads(), "precision": choice.record(), "host": platform.node()}
     torch.save({"model": {k: v.cpu() for k, v in model.state_dict().items()}, "history": history, "key": key,
-                "seed": task.seed, "groups": task.groups}, buf)
-    return MemberResult(task.index, key, buf.getvalue(), time.perf_counter() - t0, sampler.num_frames)
+                "seed": task.seed, "groups": task.groups, "record": record}, buf)
+    return MemberResult(task.index, key, buf.getvalue(), time.perf_counter() - t0, sampler.num_frames, record)
 

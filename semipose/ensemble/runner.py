@@ -124,7 +124,7 @@ def train_ensemble(cfg: EnsembleRunConfig, run_dir: str | Path, data: TrainingDa
 
     def on_result(r: MemberResult) -> None:
         atomic_write_bytes(member_path(run_dir, r.index), r.payload)
-        status["members"][r.index].update(status="done", seconds=round(r.seconds, 2))
+        status["members"][r.index].update(status="done", seconds=round(r.seconds, 2), **r.record)
         atomic_write_json(run_dir / "ensemble.json", status)
         bar.update(1)
 

@@ -59,19 +59,27 @@ class BackProjectionLifting(RecipeBase):
         self.labeled, self.unlabeled = labeled, unlabeled
         self.parents = torch.tensor(parents[1:])
         self.batch_size, self.warmup, self.bone_length_term, self.precision = batch_size, warmup, bone_length_term, precision
-        self.epoch = 0
+        self.semi = False
 
     def num_samples(self) -> int:
         return len(self.labeled)
 
     def start_epoch(self, epoch: int, num_epochs: int) -> dict[str, float]:
-        self.epoch = epoch
+        self.semi = epoch >= self.warmup
         lr = self.set_learning_rate(epoch)
         momentum = self.schedule.bn_momentum_at(epoch)
         for m in (self.pose, self.traj):
             m.set_bn_momentum(momentum)
             m.train()
-        return {"lr": lr, "bn_momentum": momentum, "semi_supervised": float(epoch >= self.warmup)}
+        return {"lr": lr, "bn_momentum": momentum, "semi_supervised": float(self.semi)}
+
+    def set_progress(self, fraction: float) -> dict[str, float]:
+        """Under a time budget the labeled-only warm-up is the same share of the budget as of the epochs."""
+        self.semi = fraction >= self.warmup / max(1, self.schedule.epochs)
+        momentum = self.schedule.bn_momentum_at_fraction(fraction)
+        for m in (self.pose, self.traj):
+            m.set_bn_momentum(momentum)
+        return {**super().set_progress(fraction), "bn_momentum": momentum, "semi_supervised": float(self.semi)}
 
     def batches(self, epoch: int, rng: np.random.Generator) -> Iterable[tuple[WindowBatch, WindowBatch]]:
         unl = self.unlabeled.batches(self.batch_size, rng)
@@ -86,7 +94,7 @@ class BackProjectionLifting(RecipeBase):
     def train_step(self, batch: tuple[WindowBatch, WindowBatch]) -> dict[str, float]:
         lab, unl = batch
         n = lab.inputs.shape[0]
-        semi = self.epoch >= self.warmup
+        semi = self.semi
         x = torch.cat([lab.inputs, unl.inputs]) if semi else lab.inputs
         x = x.to(self.device)
         y = lab.targets.to(self.device)

@@ -30,6 +30,15 @@ class Schedule:
         span = self.bn_decay_epochs or self.epochs
         return self.bn_momentum * math.exp(-epoch / span * math.log(self.bn_momentum / self.bn_momentum_final))
 
+    # Under a wall-clock budget the schedules follow the elapsed fraction of the budget instead of the
+    # epoch: fraction 0 is the first epoch's value, fraction 1 the last planned epoch's.
+    def lr_at_fraction(self, fraction: float) -> float:
+        final = self.lr_final if self.lr_final is not None else self.lr * self.lr_decay ** max(0, self.epochs - 1)
+        return self.lr * (final / self.lr) ** min(max(fraction, 0.0), 1.0)
+
+    def bn_momentum_at_fraction(self, fraction: float) -> float:
+        return self.bn_momentum_at(min(max(fraction, 0.0), 1.0) * max(0, self.epochs - 1))
+
 
 def autocast(device: torch.device, precision: str):
     if precision == "fp32":
@@ -50,10 +59,16 @@ class RecipeBase:
         self.last_metrics: dict[str, Any] | None = None
 
     def set_learning_rate(self, epoch: int) -> float:
-        lr = self.schedule.lr_at(epoch)
+        return self._apply_lr(self.schedule.lr_at(epoch))
+
+    def _apply_lr(self, lr: float) -> float:
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         return lr
+
+    def set_progress(self, fraction: float) -> dict[str, float]:
+        """Schedules at ``fraction`` of a wall-clock budget (the loop calls this before each step)."""
+        return {"lr": self._apply_lr(self.schedule.lr_at_fraction(fraction))}
 
     def evaluation_model(self) -> torch.nn.Module:
         return self.modules["model"]

@@ -149,6 +149,13 @@ def rampup_factor(epoch: int, num_epochs: int, share: float) -> float:
     return float(np.exp(-5.0 * (1.0 - t) ** 2))
 
 
+def rampup_factor_at(fraction: float, share: float) -> float:
+    """The same ramp-up driven by the elapsed fraction of a wall-clock budget."""
+    if share <= 0 or fraction >= share:
+        return 1.0
+    return float(np.exp(-5.0 * (1.0 - fraction / share) ** 2))
+
+
 class AveragedHeatmaps(torch.nn.Module):
     """The ensemble of networks: their heatmaps averaged."""
 
@@ -188,6 +195,10 @@ class SemiSupervisedPose2D(RecipeBase):
         self.generator.manual_seed(int(np.random.default_rng([epoch, 7]).integers(2**31)))
         self.unsup_weight = self.method.unsup_weight * rampup_factor(epoch, num_epochs, self.method.rampup)
         return {"lr": lr, "unsup_weight": self.unsup_weight}
+
+    def set_progress(self, fraction: float) -> dict[str, float]:
+        self.unsup_weight = self.method.unsup_weight * rampup_factor_at(fraction, self.method.rampup)
+        return {**super().set_progress(fraction), "unsup_weight": self.unsup_weight}
 
     def batches(self, epoch: int, rng: np.random.Generator):
         return self.batches_fn(epoch, rng)

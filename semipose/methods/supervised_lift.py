@@ -38,6 +38,11 @@ class SupervisedLifting(RecipeBase):
         self.model.train()
         return {"lr": lr, "bn_momentum": momentum}
 
+    def set_progress(self, fraction: float) -> dict[str, float]:
+        momentum = self.schedule.bn_momentum_at_fraction(fraction)
+        self.model.set_bn_momentum(momentum)
+        return {**super().set_progress(fraction), "bn_momentum": momentum}
+
     def batches(self, epoch: int, rng: np.random.Generator) -> Iterable[WindowBatch]:
         return self.sampler.batches(self.batch_size, rng)
 
