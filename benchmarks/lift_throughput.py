@@ -4,6 +4,10 @@ whole sequences, with and without flip averaging) for 27, 81 and 243-frame recep
 Uses the real HumanEva-I protocol data when ``$SEMIPOSE_DATA`` has it (the figures then compare
 with the VideoPose3D reference figures in ``../shared/notes/measured-here.md``), else synthetic data.
 
+For each setting it prints what ``train.precision=auto`` picks on this machine, times fp32 and bf16,
+and skips (with a note) a precision that a short probe measures more than 5x slower than the other
+(bf16 without native hardware support: 36x slower on an AVX2-only CPU).
+
     python benchmarks/lift_throughput.py --out benchmarks/results/lift_throughput.json
 """
 from __future__ import annotations
@@ -19,6 +23,7 @@ import torch
 from semipose import lift
 from semipose.data.synthetic import write_synthetic_humaneva
 from semipose.data.windows import WindowSampler
+from semipose.engine.precision import benchmark_plan
 from semipose.engine.run import environment_info
 from semipose.io import atomic_write_json
 from semipose.methods.supervised_lift import Schedule, SupervisedLifting
@@ -91,8 +96,18 @@ def main() -> None:
     rows = []
     for rf in (int(x) for x in args.fields.split(",")):
         widths = ARCHS[rf]
-        for precision in args.precisions.split(","):
-            for batch in (int(x) for x in args.batches.split(",")):
+        for batch in (int(x) for x in args.batches.split(",")):
+            probe = build_tcn(skel.num_joints, widths, strided=True)
+            choice, run, skipped = benchmark_plan(probe, lift.lift_example(probe, skel, batch), torch.device("cpu"),
+                                                  tuple(args.precisions.split(",")))
+            print(f"train  rf={rf:3d} batch={batch:5d}: auto picks {choice.used} ({choice.reason})", flush=True)
+            rows.append({"receptive_field": rf, "what": "auto", "batch": batch, "picks": choice.used,
+                         "reason": choice.reason, "probe_rates": choice.rates})
+            for precision, note in skipped.items():
+                print(f"train  rf={rf:3d} {precision} batch={batch:5d}: {note}", flush=True)
+                rows.append({"receptive_field": rf, "what": "train", "precision": precision, "batch": batch,
+                             "skipped": note})
+            for precision in run:
                 steps = max(3, args.steps * 128 // batch)
                 sps = train_throughput(train, skel, widths, batch, precision, steps)
                 rows.append({"receptive_field": rf, "what": "train", "precision": precision, "batch": batch,

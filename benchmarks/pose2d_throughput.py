@@ -6,6 +6,9 @@ supervision, backward, Adam step) and inference images/s, for every model at 64x
 
 Each setting runs ``--warmup`` steps, then as many timed steps as fit in ``--seconds`` (at least
 ``--min-steps``). The device is ``--device`` (cpu, cuda or auto), so the same script times a GPU.
+``--precisions`` (default fp32,bf16) are timed in turn; each row also says what
+``train.precision=auto`` picks, and a precision that a short probe measures more than 5x slower
+than the other is skipped with a note instead of spending minutes on it.
 """
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ import time
 
 import torch
 
+from semipose.engine.precision import benchmark_plan
 from semipose.engine.run import environment_info
 from semipose.io import atomic_write_json
 from semipose.lift import resolve_device
@@ -87,7 +91,7 @@ def main() -> None:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--batch", type=int, default=16)
-    ap.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
+    ap.add_argument("--precisions", default="fp32,bf16")
     ap.add_argument("--models", default=",".join(MODELS))
     ap.add_argument("--sizes", default=",".join(SIZES))
     ap.add_argument("--warmup", type=int, default=1)
@@ -97,21 +101,31 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
     results = []
-    print(f"{'model':28s} {'input':>8s} {'params':>8s} {'GFLOPs':>7s} {'train img/s':>12s} {'infer img/s':>12s}")
+    print(f"{'model':28s} {'input':>8s} {'params':>8s} {'GFLOPs':>7s} {'prec':>5s} {'train img/s':>12s} "
+          f"{'infer img/s':>12s}  auto")
     for name in args.models.split(","):
         spec = MODELS[name]
         for size_name in args.sizes.split(","):
             w, h = SIZES[size_name]
             model = build_model(Pose2DModelConfig(**spec), 17)
-            row = {"model": name, "input": size_name, "parameters": count_parameters(model),
-                   "gflops": count_flops(model, (1, 3, h, w)) / 1e9,
-                   **measure(spec, (w, h), args.batch, device, args.precision, args.warmup, args.seconds,
-                             args.min_steps)}
-            results.append(row)
-            print(f"{name:28s} {size_name:>8s} {row['parameters'] / 1e6:7.2f}M {row['gflops']:7.2f} "
-                  f"{row['train_img_s']:12.1f} {row['infer_img_s']:12.1f}", flush=True)
+            example = torch.randn(args.batch, 3, h, w, generator=torch.Generator().manual_seed(0))
+            choice, _, skipped = benchmark_plan(model, example, device, tuple(args.precisions.split(",")))
+            base = {"model": name, "input": size_name, "parameters": count_parameters(model),
+                    "gflops": count_flops(model, (1, 3, h, w)) / 1e9, "auto_picks": choice.used}
+            for precision in args.precisions.split(","):
+                if precision in skipped:
+                    results.append({**base, "precision": precision, "skipped": skipped[precision]})
+                    print(f"{name:28s} {size_name:>8s} {precision:>5s}: {skipped[precision]}", flush=True)
+                    continue
+                row = {**base, "precision": precision, **measure(spec, (w, h), args.batch, device, precision,
+                                                                 args.warmup, args.seconds, args.min_steps)}
+                results.append(row)
+                print(f"{name:28s} {size_name:>8s} {row['parameters'] / 1e6:7.2f}M {row['gflops']:7.2f} "
+                      f"{precision:>5s} {row['train_img_s']:12.1f} {row['infer_img_s']:12.1f}  {choice.used}",
+                      flush=True)
     atomic_write_json(args.out, {"device": str(device), "threads": args.threads, "batch": args.batch,
-                                 "precision": args.precision, "results": results, "environment": environment_info()})
+                                 "precisions": args.precisions, "results": results,
+                                 "environment": environment_info()})
     print(f"written to {args.out}")
 
 

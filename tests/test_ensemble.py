@@ -1,5 +1,6 @@
 """Ensembles: subsets, statistics, uncertainty measures, and the execution backends."""
 import json
+import os
 
 import numpy as np
 import pytest
@@ -136,6 +137,11 @@ def test_retry_once_succeeds_and_always_failing_member_is_reported(tmp_path, wor
     saved = json.loads((tmp_path / "run" / "ensemble.json").read_text())
     assert saved["members"][2]["status"] == "failed"
     assert member_path(tmp_path / "run", 1).is_file() and not member_path(tmp_path / "run", 2).is_file()
+    # each member's record says how it ran: threads follow the worker count (results differ at the bit level)
+    done = saved["members"][1]
+    assert done["threads"] == max(1, (os.cpu_count() or 1) // workers)
+    assert done["precision"]["requested"] == "auto" and done["precision"]["used"] in ("fp32", "bf16")
+    assert load_checkpoint(member_path(tmp_path / "run", 1))["record"]["threads"] == done["threads"]
 
 
 def test_resume_trains_only_unfinished_members(tmp_path):

@@ -84,3 +84,27 @@ def test_demo_runs(tmp_path, capsys):
     for name in ("rounds.md", "rounds.csv", "rounds.png", "poses.png", "config.yaml", "run_info.json",
                  "ensemble_labeled/uncertainty.png", "ensemble_labeled/metrics.md", "round_1/ensemble.json"):
         assert (tmp_path / name).is_file(), name
+
+
+def test_cli_train_under_a_time_budget_finishes_and_evaluates(tmp_path):
+    data = tmp_path / "data"
+    assert main(["data", "synth3d", "-o", str(data), "--frames", "60"]) == 0
+    run = tmp_path / "run"
+    budget_min = 0.03  # 1.8 s of training
+    assert main(["lift", "train", "-c", "synthetic", "-o", str(run), f"data.root={data}", "model.channels=32",
+                 "train.progress=false", "train.epochs=500", f"train.minutes={budget_min}",
+                 "train.precision=fp32"]) == 0
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert np.isfinite(metrics["p_mpjpe_mm"]) and metrics["budget_minutes"] == budget_min
+    # training stopped at the budget (give or take one step), long before the 500 planned epochs
+    assert budget_min * 60 <= metrics["train_wall_s"] < budget_min * 60 + 1.0
+    assert metrics["eval_wall_s"] > 0 and metrics["epochs"] < 500
+    log = (run / "log.csv").read_text().splitlines()
+    assert "budget_fraction" in log[0] and len(log) - 1 == metrics["epochs"]
+    info = json.loads((run / "run_info.json").read_text())
+    assert info["precision"]["requested"] == "fp32" and info["precision"]["used"] == "fp32"
+    assert info["precision"]["reason"] == "forced by train.precision"
+    # resumed, a spent budget trains no further and the run stays finished
+    before = (run / "log.csv").read_text()
+    assert main(["lift", "train", "-o", str(run), "--resume"]) == 0
+    assert (run / "log.csv").read_text() == before

@@ -28,6 +28,7 @@ from ..methods.base import autocast
 
 PRECISIONS = ("auto", "fp32", "bf16")
 FAR_SLOWER = 2.0  # a forced precision this many times slower than the other earns a warning
+CPU_PROBE_BATCH = 32
 
 
 @dataclass
@@ -75,9 +76,11 @@ StepFn = Callable[[str], int]  # runs one training step in the given precision, 
 def step_probe(model: torch.nn.Module, example: torch.Tensor, device: torch.device) -> StepFn:
     """One forward and backward pass of a copy of ``model`` on ``example`` (the run's batch shape).
 
-    The copy leaves the run's weights, BatchNorm statistics and gradients untouched."""
+    The copy leaves the run's weights, BatchNorm statistics and gradients untouched. On a CPU the
+    batch is cut to ``CPU_PROBE_BATCH``: emulated bf16 can take seconds a sample, and the ratio of
+    the two precisions, which is all the choice needs, hardly depends on the batch there."""
     probe = copy.deepcopy(model).to(device).train()
-    x = example.to(device)
+    x = (example[:CPU_PROBE_BATCH] if device.type == "cpu" else example).to(device)
 
     def step(precision: str) -> int:
         with autocast(device, precision):
@@ -207,3 +210,22 @@ def precision_for_run(requested: str, device: torch.device, model: torch.nn.Modu
     if verbose:
         print(f"precision: {choice.used} ({choice.reason})", file=sys.stderr)
     return choice
+
+
+def benchmark_plan(model: torch.nn.Module, example: torch.Tensor, device: torch.device,
+                   precisions: tuple[str, ...] = ("fp32", "bf16"), skip_slower: float = 5.0
+                   ) -> tuple[PrecisionChoice, list[str], dict[str, str]]:
+    """For benchmarks: what ``auto`` picks here, which of ``precisions`` to time, and a note for each
+    one left out because the probe measured it more than ``skip_slower`` times slower than the other."""
+    choice = resolve_precision("auto", device, model, example)
+    rates = choice.rates or cached_rates(probe_key(model, example, device), lambda: measure_rates(
+        step_probe(model, example, device), ("fp32", "bf16"), device))
+    best = max(rates.values())
+    run, skipped = [], {}
+    for p in precisions:
+        if rates[p] * skip_slower < best:
+            skipped[p] = (f"skipped {p}: the probe measured {rates[p]:.0f} samples/s against {best:.0f} "
+                          f"({best / rates[p]:.0f}x slower)")
+        else:
+            run.append(p)
+    return choice, run, skipped
