@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from .config import ConfigError, dump_yaml, load_config
+from .data.noise2d import DetectorNoiseConfig, noisy_sequences_2d
 from .data.npz3d import Sequence, expand_path, load_sequences
 from .data.windows import WindowSampler, flip_2d, flip_3d, pad_sequence
 from .engine import fit, load_checkpoint, prepare_run_dir
@@ -33,6 +34,8 @@ class DataConfig:
     subjects_test: list[str] = field(default_factory=lambda: ["Validate/S1", "Validate/S2", "Validate/S3"])
     actions: list[str] = field(default_factory=lambda: ["Walk", "Jog", "Box"])
     allow_longer_2d: bool = False  # crop 2D that runs past the 3D (some Human3.6M detections do)
+    # detector-like 2D in place of the clean projections, on training and test inputs alike
+    noise: DetectorNoiseConfig = field(default_factory=DetectorNoiseConfig)
 
     def path(self, name: str) -> Path:
         p = expand_path(name)
@@ -117,8 +120,15 @@ def set_threads(threads: int) -> None:
 
 
 def load_split(data: DataConfig, subjects: list[str]) -> tuple[list[Sequence], Skeleton]:
-    return load_sequences(data.path(data.file_3d), data.path(data.file_2d), data.path(data.cameras),
-                          subjects, data.actions, allow_longer_2d=data.allow_longer_2d)
+    """The sequences of ``subjects``; with ``data.noise.enabled`` their 2D made detector-like (the
+    noise of each sequence depends only on the seed and the sequence, so splits and methods share it)."""
+    seqs, skel = load_sequences(data.path(data.file_3d), data.path(data.file_2d), data.path(data.cameras),
+                                subjects, data.actions, allow_longer_2d=data.allow_longer_2d)
+    if data.noise.enabled:
+        keys = [f"{s.subject}/{s.action}/{s.camera_index}" for s in seqs]
+        for s, kp in zip(seqs, noisy_sequences_2d([s.keypoints_2d for s in seqs], keys, skel, data.noise)):
+            s.keypoints_2d = kp
+    return seqs, skel
 
 
 @torch.no_grad()

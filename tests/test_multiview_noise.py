@@ -132,3 +132,56 @@ def test_noise_per_sequence_depends_on_its_key_only():
     again = noisy_sequences_2d([kp], ["S1/Walk/1"], HUMANEVA15, cfg)
     np.testing.assert_array_equal(one[1], again[0])
     assert not np.array_equal(one[0], one[1])
+
+
+def test_fused_pseudo_labels_agree_across_views_in_world_frame(tmp_path):
+    import torch
+
+    from semipose.data.npz3d import load_sequences
+    from semipose.data.synthetic import write_synthetic_humaneva
+    from semipose.ensemble.pseudo_labels import pseudo_label, view_groups
+    from semipose.ensemble.subsets import cut, split_labeled
+    from semipose.models.tcn import build_tcn
+
+    root = write_synthetic_humaneva(tmp_path / "data", frames=40, seed=1, subjects=("S1",), splits=("Train",))
+    seqs, skel = load_sequences(root / "data_3d_humaneva15.npz", root / "data_2d_humaneva15_gt.npz",
+                                root / "cameras.json", ["Train/S1"])
+    _, unl_segs = split_labeled(seqs, 0.25, seed=0)
+    unlabeled = cut(seqs, unl_segs)
+    groups = view_groups(seqs, unl_segs)
+    assert all(len(g) == 3 for g in groups)  # three cameras show the same frames
+    assert sorted(i for g in groups for i in g) == list(range(len(unlabeled)))
+    torch.manual_seed(0)
+    models = [build_tcn(15, [3, 3], channels=16).eval() for _ in range(2)]
+    mono, _ = pseudo_label(models, unlabeled, skel, flip=False)
+    fused, unc = pseudo_label(models, unlabeled, skel, flip=False, fusion="mean", view_groups=groups)
+    for g in groups:
+        worlds = [fused[i] @ unlabeled[i].camera.R.T for i in g]
+        for w in worlds[1:]:
+            np.testing.assert_allclose(w, worlds[0], atol=1e-5)  # one pose, seen from three cameras
+        # the fused pose is the mean of the views' monocular poses in world axes
+        np.testing.assert_allclose(worlds[0], np.mean([mono[i] @ unlabeled[i].camera.R.T for i in g], axis=0),
+                                   atol=1e-5)
+        assert unc[g[0]].shape == (unlabeled[g[0]].num_frames,) and (unc[g[0]] > 0).all()
+    assert not np.allclose(mono[groups[0][0]] @ unlabeled[groups[0][0]].camera.R.T,
+                           mono[groups[0][1]] @ unlabeled[groups[0][1]].camera.R.T, atol=1e-3)
+
+
+def test_load_split_applies_the_same_noise_to_every_split_and_method(tmp_path):
+    from semipose import lift
+    from semipose.config import ConfigError
+    from semipose.data.synthetic import write_synthetic_humaneva
+
+    root = write_synthetic_humaneva(tmp_path / "data", frames=40, seed=1)
+    clean_cfg = lift.load_lift_config(None, [f"data.root={root}"])
+    noisy_cfg = lift.load_lift_config(None, [f"data.root={root}", "data.noise.enabled=true", "data.noise.seed=3"])
+    clean, _ = lift.load_split(clean_cfg.data, ["Train/S1", "Validate/S1"])
+    noisy, _ = lift.load_split(noisy_cfg.data, ["Train/S1", "Validate/S1"])
+    again, _ = lift.load_split(noisy_cfg.data, ["Validate/S1"])  # another selection, same sequence noise
+    assert not np.allclose(clean[0].keypoints_2d, noisy[0].keypoints_2d)
+    by_key = {(s.subject, s.action, s.camera_index): s.keypoints_2d for s in noisy}
+    for s in again:
+        np.testing.assert_array_equal(s.keypoints_2d, by_key[(s.subject, s.action, s.camera_index)])
+    np.testing.assert_array_equal(clean[0].positions_3d, noisy[0].positions_3d)  # the 3D stays true
+    with pytest.raises(ConfigError, match="data.noise.swap_rate"):
+        lift.load_lift_config(None, ["data.noise.swap_rate=1.5"])

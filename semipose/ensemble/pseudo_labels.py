@@ -22,13 +22,14 @@ from ..config import ConfigError, load_config
 from ..data.npz3d import Sequence
 from ..io import atomic_write_json, atomic_write_text
 from ..lift import load_split, write_metrics
+from ..methods.multiview import FUSION_METHODS, fuse_views
 from ..metrics.mpjpe import evaluate_sequences
 from ..plots import plot_uncertainty
 from ..skeletons import Skeleton
 from .aggregate import ensemble_mean, ensemble_spread
 from .runner import EnsembleRunConfig, evaluate_ensemble, load_members, predict_members, \
     train_ensemble, training_data
-from .subsets import cut, split_labeled
+from .subsets import Segment, cut, split_labeled
 
 SUMMARY = ("mpjpe_mm", "p_mpjpe_mm", "n_mpjpe_mm", "mpjve_mm")
 
@@ -41,12 +42,17 @@ class SSLConfig:
     order: str = "random"  # random | uncertainty (most certain first)
     recompute: bool = False  # recompute the pseudo-labels with each round's model(s)
     pseudo_weight: float = 1.0  # loss weight of pseudo-labeled frames
+    # none | mean | spread | median: fuse the members' predictions of synchronized calibrated views
+    # in world coordinates and map the fused pose back into every view (semipose.methods.multiview)
+    fusion: str = "none"
     split_seed: int = 0
     baselines: bool = True  # also train on labeled only and on all data with true labels
 
     def validate(self) -> None:
         if self.retrain not in ("single", "ensemble"):
             raise ConfigError(f"ssl.retrain must be single or ensemble, got {self.retrain!r}")
+        if self.fusion not in ("none", *FUSION_METHODS):
+            raise ConfigError(f"ssl.fusion must be none or one of {FUSION_METHODS}, got {self.fusion!r}")
         if self.order not in ("random", "uncertainty"):
             raise ConfigError(f"ssl.order must be random or uncertainty, got {self.order!r}")
         if not 0 < self.labeled_fraction <= 1 or any(not 0 < r <= 1 for r in self.rounds):
@@ -91,16 +97,38 @@ def _train_and_evaluate(ecfg: EnsembleRunConfig, run_dir: Path, data, test: list
     return models, metrics
 
 
-def pseudo_label(models: list, unlabeled: list[Sequence], skel: Skeleton, flip: bool) -> tuple[list, list]:
-    """Mean prediction (root set to zero, as training targets have it) and per-frame mean spread."""
-    preds = predict_members(models, [s.keypoints_2d for s in unlabeled], skel, flip)
-    labels, spreads = [], []
-    for p in preds:
-        mean = ensemble_mean(p)
-        mean = mean - mean[:, :1]
-        labels.append(mean.astype(np.float32))
-        spreads.append(ensemble_spread(p).mean(axis=1) if len(p) > 1 else np.zeros(len(mean)))
+def pseudo_label(models: list, unlabeled: list[Sequence], skel: Skeleton, flip: bool, fusion: str = "none",
+                 view_groups: list[list[int]] | None = None) -> tuple[list, list]:
+    """Pseudo-labels (root set to zero, as training targets have it) and each frame's uncertainty.
+
+    Monocular (``fusion='none'``): the members' mean, and their spread averaged over joints. With a
+    fusion rule, every group of ``view_groups`` (indices of sequences showing the same frames from
+    calibrated cameras) gets the members' predictions of all its views fused in world coordinates;
+    the uncertainty is then sqrt(spread^2 + cross-view disagreement^2). Groups of one view stay monocular.
+    """
+    raw = predict_members(models, [s.keypoints_2d for s in unlabeled], skel, flip)
+    preds = [p - p[..., :1, :] for p in raw]
+    labels = [ensemble_mean(p).astype(np.float32) for p in preds]
+    spreads = [ensemble_spread(p).mean(axis=1) if len(p) > 1 else np.zeros(p.shape[1]) for p in raw]
+    if fusion == "none":
+        return labels, spreads
+    for group in view_groups or []:
+        if len(group) < 2 or any(unlabeled[i].camera is None for i in group):
+            continue
+        fused = fuse_views([preds[i] for i in group], [unlabeled[i].camera.R for i in group], fusion)
+        uncertainty = np.sqrt(fused.spread ** 2 + fused.disagreement ** 2).mean(axis=1)
+        for k, i in enumerate(group):
+            labels[i], spreads[i] = fused.per_view[k], uncertainty
     return labels, spreads
+
+
+def view_groups(sequences: list[Sequence], segments: list[Segment]) -> list[list[int]]:
+    """Indices of the segments that show the same frames of one recording from different cameras."""
+    groups: dict[tuple, list[int]] = {}
+    for i, seg in enumerate(segments):
+        s = sequences[seg.index]
+        groups.setdefault((s.subject, s.action, seg.start, seg.stop), []).append(i)
+    return list(groups.values())
 
 
 def _take(order: list[int], frames: list[int], share: float) -> list[int]:
@@ -133,7 +161,8 @@ def run_pseudo_label_rounds(cfg: SSL3DConfig, out_dir: str | Path, progress: boo
                                      test, skel, progress)
     rows.append(_row(f"ensemble of {len(models)}, labeled only", 0.0, m0))
     result["ensemble_labeled"] = {k: m0[k] for k in SUMMARY} | {"uncertainty": m0.get("uncertainty")}
-    labels, spreads = pseudo_label(models, unlabeled, skel, cfg.train.test_flip)
+    views = view_groups(train_all, unl_segs)
+    labels, spreads = pseudo_label(models, unlabeled, skel, cfg.train.test_flip, s.fusion, views)
     truth = [x.root_relative_3d() for x in unlabeled]
     names = ([x.subject for x in unlabeled], [x.action_name for x in unlabeled])
     result["pseudo_label_error"] = [{"round": 0, **{k: v for k, v in evaluate_sequences(labels, truth, *names).items()
@@ -156,7 +185,7 @@ def run_pseudo_label_rounds(cfg: SSL3DConfig, out_dir: str | Path, progress: boo
                                                out_dir / f"round_{k}", data, test, skel, progress)
         rows.append(_row(f"round {k}: labeled + {share:.0%} pseudo-labeled", share, mk))
         if s.recompute and k < len(s.rounds):
-            labels, new_spreads = pseudo_label(round_models, unlabeled, skel, cfg.train.test_flip)
+            labels, new_spreads = pseudo_label(round_models, unlabeled, skel, cfg.train.test_flip, s.fusion, views)
             if len(round_models) > 1:
                 spreads = new_spreads
             result["pseudo_label_error"].append(
