@@ -17,6 +17,7 @@ from .data.windows import WindowSampler, flip_2d, flip_3d, pad_sequence
 from .engine import fit, load_checkpoint, prepare_run_dir
 from .engine.precision import PRECISIONS, precision_for_run
 from .io import atomic_save_npz, atomic_torch_save, atomic_write_json, atomic_write_text
+from .methods.base import EarlyStopping
 from .methods.supervised_lift import Schedule, SupervisedLifting
 from .metrics.mpjpe import evaluate_sequences
 from .models.profile import count_parameters
@@ -69,6 +70,11 @@ class TrainConfig:
     flip_augment: bool = True
     test_flip: bool = True
     eval_every: int = 0
+    # early stopping on a held-out share of the *training* recordings (a contiguous run of each,
+    # the same frames in every view); the test split is never looked at. 0: off.
+    val_fraction: float = 0.0
+    val_every: int = 1  # validate every that many epochs
+    patience: int = 0  # stop after that many validations without improvement (0: train on, keep the best)
     minutes: float | None = None  # a wall-clock budget of training time; schedules follow its elapsed fraction
     precision: str = "auto"  # auto | fp32 | bf16 (autocast); auto: bf16 only where native and measured faster
     device: str = "cpu"  # cpu | cuda | auto
@@ -79,6 +85,10 @@ class TrainConfig:
     def validate(self) -> None:
         if self.precision not in PRECISIONS:
             raise ConfigError(f"train.precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+        if not 0 <= self.val_fraction < 1:
+            raise ConfigError(f"train.val_fraction must be in [0, 1), got {self.val_fraction}")
+        if self.val_every < 1 or self.patience < 0:
+            raise ConfigError("train.val_every must be positive and train.patience >= 0")
         if self.minutes is not None and not self.minutes > 0:
             raise ConfigError(f"train.minutes must be a positive number of minutes, got {self.minutes!r}")
         if self.device not in ("cpu", "cuda", "auto") and not self.device.startswith("cuda:"):
@@ -180,6 +190,20 @@ def write_metrics(run_dir: Path, metrics: dict[str, Any], name: str = "metrics")
     atomic_write_text(run_dir / f"{name}.csv", header + rows)
 
 
+def hold_out(sequences: list[Sequence], skel: Skeleton, t: TrainConfig
+             ) -> tuple[list[Sequence], EarlyStopping | None]:
+    """With ``train.val_fraction``: the training sequences less a held-out run of each recording, and
+    the early stopping that validates on that run (MPJPE in mm, no flip averaging)."""
+    if t.val_fraction <= 0:
+        return sequences, None
+    from .ensemble.subsets import cut, split_labeled
+
+    held, rest = split_labeled(sequences, t.val_fraction, seed=t.seed)
+    val = cut(sequences, held)
+    return cut(sequences, rest), EarlyStopping(
+        lambda m: evaluate_model(m, val, skel, flip=False)["mpjpe_mm"], t.val_every, t.patience)
+
+
 def lift_example(model: torch.nn.Module, skel: Skeleton, batch_size: int) -> torch.Tensor:
     """A training batch's input shape for the precision micro-benchmark (random, from a fixed generator)."""
     g = torch.Generator().manual_seed(0)
@@ -208,6 +232,7 @@ def train(cfg: LiftConfig, run_dir: str | Path, resume: bool = False) -> dict[st
     device = resolve_device(cfg.train.device)
     train_seqs, skel = load_split(cfg.data, cfg.data.subjects_train)
     test_seqs, _ = load_split(cfg.data, cfg.data.subjects_test)
+    train_seqs, early = hold_out(train_seqs, skel, cfg.train)
     torch.manual_seed(cfg.train.seed)  # initial weights from the run's seed
     model = _model_from_config(cfg, skel.num_joints, strided=True)
     eval_model = _model_from_config(cfg, skel.num_joints, strided=False)
@@ -219,7 +244,7 @@ def train(cfg: LiftConfig, run_dir: str | Path, resume: bool = False) -> dict[st
     choice = precision_for_run(t.precision, device, model, lift_example(model, skel, t.batch_size), t.progress)
     recipe = SupervisedLifting(model, eval_model, sampler, schedule, t.batch_size,
                                lambda m: evaluate_model(m, test_seqs, skel, t.test_flip),
-                               device, choice.used, t.amsgrad)
+                               device, choice.used, t.amsgrad, early)
     prepare_run_dir(run_dir, dump_yaml(cfg), t.seed, {
         "skeleton": skel.name, "parameters": count_parameters(model), "receptive_field": model.receptive_field,
         "train_frames": sampler.num_frames, "train_samples_per_epoch": len(sampler),
@@ -230,6 +255,9 @@ def train(cfg: LiftConfig, run_dir: str | Path, resume: bool = False) -> dict[st
         recipe.evaluate()
     metrics = dict(recipe.last_metrics)
     metrics.update(run_summary(history, epochs, t.minutes, choice.used))
+    if early is not None:
+        metrics.update(val_best_mm=early.best, val_best_epoch=early.best_epoch,
+                       stopped_early=bool(recipe.should_stop()))
     _save_model(run_dir / "model.pt", recipe.eval_model, cfg, skel)
     write_metrics(run_dir, metrics)
     return metrics

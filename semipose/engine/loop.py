@@ -113,14 +113,18 @@ def fit(recipe: Recipe, run_dir: str | Path, epochs: int, seed: int, eval_every:
         train_s += epoch_train_s
         row.update({k: v / max(1, n_total) for k, v in sums.items()})
         row["samples_per_s"] = n_total / max(epoch_train_s, 1e-9)
-        if hasattr(recipe, "end_epoch"):  # optional: per-epoch statistics of the recipe (e.g. a collapse monitor)
+        if hasattr(recipe, "end_epoch"):  # optional: per-epoch statistics (a collapse monitor, validation)
+            v0 = clock()
             row.update(recipe.end_epoch(epoch))
+            eval_s += clock() - v0  # validation is evaluation: not charged to a time budget
         stopping = getattr(recipe, "should_stop", lambda: False)()  # optional: a recipe may end training early
         if budget_s is None:
             finished = epoch == epochs - 1 or stopping
         else:
             finished = out_of_time or train_s >= budget_s or stopping
             row["budget_fraction"] = min(1.0, train_s / budget_s)
+        if finished:  # optional: e.g. the best-validated weights replace the last ones
+            getattr(recipe, "end_training", lambda: None)()
         if finished or (eval_every and (epoch + 1) % eval_every == 0):
             e0 = clock()
             row.update(recipe.evaluate())

@@ -48,15 +48,66 @@ def autocast(device: torch.device, precision: str):
     raise ValueError(f"precision must be fp32 or bf16, got {precision!r}")
 
 
+@dataclass
+class EarlyStopping:
+    """Validation on held-out *training* data (never the test split) every ``every`` epochs.
+
+    ``validate`` scores the evaluation model (lower is better). The best weights are kept and
+    restored when training ends; with ``patience > 0`` training stops after that many validations
+    without an improvement of more than ``min_delta``."""
+
+    validate: Callable[[torch.nn.Module], float]
+    every: int = 1
+    patience: int = 0
+    min_delta: float = 0.0
+    best: float = math.inf
+    best_epoch: int = 0
+    bad: int = 0
+    best_state: dict[str, Any] | None = None
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"best": self.best, "best_epoch": self.best_epoch, "bad": self.bad, "best_state": self.best_state}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.best, self.best_epoch, self.bad = state["best"], state["best_epoch"], state["bad"]
+        self.best_state = state["best_state"]
+
+
 class RecipeBase:
     def __init__(self, modules: dict[str, torch.nn.Module], schedule: Schedule,
                  evaluate_fn: Callable[[torch.nn.Module], dict[str, Any]], device: torch.device,
-                 amsgrad: bool = False):
+                 amsgrad: bool = False, early_stopping: EarlyStopping | None = None):
         self.modules = {name: m.to(device) for name, m in modules.items()}
         self.schedule, self.evaluate_fn, self.device = schedule, evaluate_fn, device
         params = [p for m in self.modules.values() for p in m.parameters()]
         self.optimizer = torch.optim.Adam(params, lr=schedule.lr, amsgrad=amsgrad)
         self.last_metrics: dict[str, Any] | None = None
+        self.early_stopping = early_stopping
+
+    def end_epoch(self, epoch: int) -> dict[str, float]:
+        """Per-epoch statistics for the log: here the validation error when early stopping is on."""
+        es = self.early_stopping
+        if es is None or (epoch + 1) % max(1, es.every):
+            return {}
+        score = float(es.validate(self.evaluation_model()))
+        if score < es.best - es.min_delta:
+            es.best, es.best_epoch, es.bad = score, epoch + 1, 0
+            es.best_state = {name: {k: v.detach().clone() for k, v in m.state_dict().items()}
+                             for name, m in self.modules.items()}
+        else:
+            es.bad += 1
+        return {"val_error": score, "val_best": es.best}
+
+    def should_stop(self) -> bool:
+        es = self.early_stopping
+        return es is not None and es.patience > 0 and es.bad >= es.patience
+
+    def end_training(self) -> None:
+        """Before the final evaluation: the best-validated weights replace the last ones."""
+        es = self.early_stopping
+        if es is not None and es.best_state is not None:
+            for name, m in self.modules.items():
+                m.load_state_dict(es.best_state[name])
 
     def set_learning_rate(self, epoch: int) -> float:
         return self._apply_lr(self.schedule.lr_at(epoch))
@@ -79,9 +130,14 @@ class RecipeBase:
         return {k: v for k, v in self.last_metrics.items() if isinstance(v, float)}
 
     def state_dict(self) -> dict[str, Any]:
-        return {**{name: m.state_dict() for name, m in self.modules.items()}, "optimizer": self.optimizer.state_dict()}
+        out = {**{name: m.state_dict() for name, m in self.modules.items()}, "optimizer": self.optimizer.state_dict()}
+        if self.early_stopping is not None:
+            out["early_stopping"] = self.early_stopping.state_dict()
+        return out
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         for name, m in self.modules.items():
             m.load_state_dict(state[name])
         self.optimizer.load_state_dict(state["optimizer"])
+        if self.early_stopping is not None and "early_stopping" in state:
+            self.early_stopping.load_state_dict(state["early_stopping"])

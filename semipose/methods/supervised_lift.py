@@ -13,7 +13,7 @@ import torch
 from ..data.windows import WindowBatch, WindowSampler
 from ..metrics.mpjpe import weighted_mpjpe_torch
 from ..models.tcn import TemporalModel, TemporalModelStrided
-from .base import RecipeBase, Schedule, autocast
+from .base import EarlyStopping, RecipeBase, Schedule, autocast
 
 __all__ = ["Schedule", "SupervisedLifting", "autocast"]
 
@@ -23,8 +23,9 @@ class SupervisedLifting(RecipeBase):
 
     def __init__(self, model: TemporalModelStrided, eval_model: TemporalModel, sampler: WindowSampler,
                  schedule: Schedule, batch_size: int, evaluate_fn: Callable[[TemporalModel], dict[str, Any]],
-                 device: torch.device, precision: str = "fp32", amsgrad: bool = True):
-        super().__init__({"model": model}, schedule, evaluate_fn, device, amsgrad)
+                 device: torch.device, precision: str = "fp32", amsgrad: bool = True,
+                 early_stopping: EarlyStopping | None = None):
+        super().__init__({"model": model}, schedule, evaluate_fn, device, amsgrad, early_stopping)
         self.model, self.eval_model = self.modules["model"], eval_model.to(device)
         self.sampler, self.batch_size, self.precision = sampler, batch_size, precision
 
