@@ -21,6 +21,7 @@ from .methods.base import EarlyStopping
 from .methods.supervised_lift import Schedule, SupervisedLifting
 from .metrics.mpjpe import evaluate_sequences
 from .models.profile import count_parameters
+from .plots import plot_training_curve
 from .models.tcn import TemporalModel, build_tcn
 from .skeletons import Skeleton, get_skeleton
 
@@ -200,8 +201,21 @@ def hold_out(sequences: list[Sequence], skel: Skeleton, t: TrainConfig
 
     held, rest = split_labeled(sequences, t.val_fraction, seed=t.seed)
     val = cut(sequences, held)
-    return cut(sequences, rest), EarlyStopping(
-        lambda m: evaluate_model(m, val, skel, flip=False)["mpjpe_mm"], t.val_every, t.patience)
+    return cut(sequences, rest), early_stopping(t, [s.keypoints_2d for s in val], [s.root_relative_3d() for s in val],
+                                                skel)
+
+
+def validation_error(model: TemporalModel, inputs: list[np.ndarray], targets: list[np.ndarray],
+                     skel: Skeleton) -> float:
+    """MPJPE in mm over all frames of held-out sequences (no flip averaging: validation is frequent)."""
+    preds = predict_sequences(model, inputs, skel, flip=False)
+    err = np.concatenate([np.linalg.norm(p - t, axis=-1).mean(axis=-1) for p, t in zip(preds, targets)])
+    return float(err.mean() * 1000.0)
+
+
+def early_stopping(t: TrainConfig, inputs: list[np.ndarray], targets: list[np.ndarray],
+                   skel: Skeleton) -> EarlyStopping:
+    return EarlyStopping(lambda m: validation_error(m, inputs, targets, skel), t.val_every, t.patience)
 
 
 def lift_example(model: torch.nn.Module, skel: Skeleton, batch_size: int) -> torch.Tensor:
@@ -260,6 +274,7 @@ def train(cfg: LiftConfig, run_dir: str | Path, resume: bool = False) -> dict[st
                        stopped_early=bool(recipe.should_stop()))
     _save_model(run_dir / "model.pt", recipe.eval_model, cfg, skel)
     write_metrics(run_dir, metrics)
+    plot_training_curve(run_dir / "log.csv", run_dir / "training_curve.png")
     return metrics
 
 
@@ -363,10 +378,16 @@ def default_run_dir(kind: str) -> Path:
 
 def train_backprojection(cfg: LiftConfig, labeled: list[Sequence], unlabeled: list[Sequence], test: list[Sequence],
                          skel: Skeleton, run_dir: str | Path, warmup_fraction: float = 0.2,
-                         bone_length_term: bool = True, resume: bool = False) -> dict[str, Any]:
+                         bone_length_term: bool = True, resume: bool = False,
+                         pseudo_labels: list[np.ndarray] | None = None, pseudo_weights: list[np.ndarray] | None = None,
+                         pseudo_weight: float = 1.0, validation: list[Sequence] | None = None) -> dict[str, Any]:
     """VideoPose3D's semi-supervised back-projection on labeled and unlabeled sequences (with cameras).
 
-    The first ``warmup_fraction`` of the epochs (at least one) train on labeled data only."""
+    The first ``warmup_fraction`` of the epochs (at least one) train on labeled data only. With
+    ``pseudo_labels`` (root-relative 3D for each unlabeled sequence) the unlabeled windows are also
+    fitted to them, weighted by ``pseudo_weight`` times the per-frame ``pseudo_weights``: pseudo-labels
+    and back-projection on the same unlabeled sequences. ``validation``: held-out labeled sequences
+    for early stopping (``train.val_every``, ``train.patience``)."""
     from .methods.backprojection import BackProjectionLifting, flip_intrinsics, flip_trajectory
 
     for s in unlabeled:
@@ -383,8 +404,9 @@ def train_backprojection(cfg: LiftConfig, labeled: list[Sequence], unlabeled: li
     rf = pose.receptive_field
     lab = WindowSampler([s.keypoints_2d for s in labeled], [s.root_relative_3d() for s in labeled], rf, skel,
                         m.causal, t.flip_augment, aux=[s.positions_3d[:, 0] for s in labeled], aux_flip=flip_trajectory)
-    unl = WindowSampler([s.keypoints_2d for s in unlabeled], [np.zeros_like(s.positions_3d) for s in unlabeled], rf,
-                        skel, m.causal, t.flip_augment,
+    unl_targets = pseudo_labels if pseudo_labels is not None else [np.zeros_like(s.positions_3d) for s in unlabeled]
+    unl = WindowSampler([s.keypoints_2d for s in unlabeled], unl_targets, rf, skel, m.causal, t.flip_augment,
+                        pseudo_weights,
                         aux=[np.repeat(s.camera.intrinsics_normalized()[None], s.num_frames, 0) for s in unlabeled],
                         aux_flip=flip_intrinsics)
     epochs = t.epochs_for(len(lab))
@@ -393,7 +415,11 @@ def train_backprojection(cfg: LiftConfig, labeled: list[Sequence], unlabeled: li
     choice = precision_for_run(t.precision, device, pose, lift_example(pose, skel, 2 * t.batch_size), t.progress)
     recipe = BackProjectionLifting(pose, traj, eval_model, lab, unl, list(skel.parents), schedule, t.batch_size,
                                    lambda mdl: evaluate_model(mdl, test, skel, t.test_flip), device, warmup,
-                                   bone_length_term, choice.used, t.amsgrad)
+                                   bone_length_term, choice.used, t.amsgrad,
+                                   pseudo_weight if pseudo_labels is not None else 0.0,
+                                   early_stopping(t, [s.keypoints_2d for s in validation],
+                                                  [s.root_relative_3d() for s in validation], skel)
+                                   if validation else None)
     prepare_run_dir(run_dir, dump_yaml(cfg), t.seed, {"method": "back-projection", "warmup": warmup,
                                                        "labeled_frames": lab.num_frames,
                                                        "unlabeled_frames": unl.num_frames,

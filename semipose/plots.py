@@ -27,19 +27,22 @@ def save_figure(fig, path: str | Path) -> Path:
 
 
 def plot_training_curve(log_csv: str | Path, out_png: str | Path) -> Path:
-    """Training loss and, where evaluated, test MPJPE / P-MPJPE against epochs."""
+    """Training loss and, where evaluated, test MPJPE / P-MPJPE against epochs, or against minutes
+    of training for a run under a time budget."""
     plt = _pyplot()
     with open(log_csv) as f:
         rows = list(csv.DictReader(f))
-    epochs = [int(r["epoch"]) for r in rows]
+    timed = all(r.get("budget_fraction") for r in rows)
+    xs = [float(r["train_s"]) / 60 if timed else int(r["epoch"]) for r in rows]
+    xlabel = "minutes of training" if timed else "epoch"
     fig, ax = plt.subplots(1, 2, figsize=(10, 3.6))
-    ax[0].plot(epochs, [float(r["loss"]) * 1000 for r in rows])
-    ax[0].set(xlabel="epoch", ylabel="training loss, MPJPE (mm)", yscale="log", title="training")
+    ax[0].plot(xs, [float(r["loss"]) * 1000 for r in rows])
+    ax[0].set(xlabel=xlabel, ylabel="training loss, MPJPE (mm)", yscale="log", title="training")
     for key, label in (("mpjpe_mm", "MPJPE"), ("p_mpjpe_mm", "P-MPJPE")):
-        pts = [(int(r["epoch"]), float(r[key])) for r in rows if r.get(key)]
+        pts = [(x, float(r[key])) for x, r in zip(xs, rows) if r.get(key)]
         if pts:
             ax[1].plot(*zip(*pts), marker="o", label=label)
-    ax[1].set(xlabel="epoch", ylabel="test error (mm)", title="test")
+    ax[1].set(xlabel=xlabel, ylabel="test error (mm)", title="test")
     ax[1].legend()
     for a in ax:
         a.grid(alpha=0.3)

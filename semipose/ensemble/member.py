@@ -22,7 +22,7 @@ import torch
 from ..data.windows import WindowSampler
 from ..engine import fit
 from ..engine.precision import precision_for_run
-from ..lift import TrainConfig, lift_example
+from ..lift import TrainConfig, early_stopping, lift_example
 from ..methods.supervised_lift import Schedule, SupervisedLifting
 from ..models.tcn import build_tcn
 from ..skeletons import get_skeleton
@@ -37,6 +37,9 @@ class TrainingData:
     targets_3d: list[np.ndarray]  # (T, J, 3) root-relative, metres
     groups: list[list[int]]  # sequence indices of each recording
     weights: list[np.ndarray] | None = None  # per-frame loss weights
+    # held-out labeled sequences for early stopping (train.val_every / train.patience); never test data
+    val_inputs_2d: list[np.ndarray] | None = None
+    val_targets_3d: list[np.ndarray] | None = None
 
     def group_frames(self) -> list[int]:
         return [sum(self.inputs_2d[i].shape[0] for i in g) for g in self.groups]
@@ -44,7 +47,8 @@ class TrainingData:
     def fingerprint(self) -> str:
         """A hash of the data's content (inputs, targets, weights, grouping)."""
         h = hashlib.sha256(json.dumps([self.skeleton, self.groups]).encode())
-        for arrays in (self.inputs_2d, self.targets_3d, self.weights or []):
+        for arrays in (self.inputs_2d, self.targets_3d, self.weights or [], self.val_inputs_2d or [],
+                       self.val_targets_3d or []):
             for a in arrays:
                 h.update(np.ascontiguousarray(a).tobytes())
         return h.hexdigest()[:16]
@@ -111,14 +115,22 @@ def train_member(task: MemberTask, data: TrainingData) -> MemberResult:
                         t["bn_momentum_final"], t["bn_decay_epochs"])
     # each worker decides for its own hardware (a cluster may mix CPUs); rates are cached per machine
     choice = precision_for_run(t["precision"], device, model, lift_example(model, skel, t["batch_size"]), False)
+    early = None
+    if data.val_inputs_2d and data.val_targets_3d:
+        early = early_stopping(TrainConfig(**t), data.val_inputs_2d, data.val_targets_3d, skel)
     recipe = SupervisedLifting(model, eval_model, sampler, schedule, t["batch_size"], lambda _: {},
-                               device, choice.used, t["amsgrad"])
+                               device, choice.used, t["amsgrad"], early)
     with tempfile.TemporaryDirectory(prefix="semipose-member-") as tmp:
         history = fit(recipe, tmp, epochs, task.seed, eval_every=0, progress=False, minutes=t.get("minutes"))
+    if early is not None:
+        record_extra = {"val_best_mm": early.best, "val_best_epoch": early.best_epoch, "epochs_run": len(history)}
+    else:
+        record_extra = {}
     key = task.key()
     buf = io.BytesIO()
     # threads change results at the bit level (a different reduction order), so the record keeps them
-    record = {"threads": torch.get_num_threads(), "precision": choice.record(), "host": platform.node()}
+    record = {"threads": torch.get_num_threads(), "precision": choice.record(), "host": platform.node(),
+              **record_extra}
     torch.save({"model": {k: v.cpu() for k, v in model.state_dict().items()}, "history": history, "key": key,
                 "seed": task.seed, "groups": task.groups, "record": record}, buf)
     return MemberResult(task.index, key, buf.getvalue(), time.perf_counter() - t0, sampler.num_frames, record)

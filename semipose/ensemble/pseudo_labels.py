@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,11 +20,13 @@ from typing import Any
 import numpy as np
 
 from ..config import ConfigError, load_config
+from ..data.noise2d import DetectorNoiseConfig, noisy_sequences_2d
 from ..data.npz3d import Sequence
 from ..io import atomic_write_json, atomic_write_text
 from ..lift import load_split, write_metrics
 from ..methods.multiview import FUSION_METHODS, fuse_views
 from ..metrics.mpjpe import evaluate_sequences
+from ..metrics.uncertainty import sparsification
 from ..plots import plot_uncertainty
 from ..skeletons import Skeleton
 from .aggregate import ensemble_mean, ensemble_spread
@@ -45,6 +48,15 @@ class SSLConfig:
     # none | mean | spread | median: fuse the members' predictions of synchronized calibrated views
     # in world coordinates and map the fused pose back into every view (semipose.methods.multiview)
     fusion: str = "none"
+    # uncertainty (ensemble spread, with fusion also the views' disagreement, per frame):
+    keep_share: float = 1.0  # keep this share of pseudo-labeled frames, the most certain (the rest weigh 0)
+    weighting: str = "none"  # none | inverse: weight 1 / (1 + (u / median u)^2) on each pseudo-labeled frame
+    # noisy student: the student's 2D of pseudo-labeled frames is perturbed (targets stay the teacher's
+    # predictions from clean 2D)
+    student_noise: DetectorNoiseConfig = field(default_factory=DetectorNoiseConfig)
+    # with recompute: always | if_better (the new models replace the teacher only when their held-out
+    # labeled error, train.val_fraction, beats the current teacher's)
+    replace_teacher: str = "always"
     split_seed: int = 0
     baselines: bool = True  # also train on labeled only and on all data with true labels
 
@@ -53,6 +65,12 @@ class SSLConfig:
             raise ConfigError(f"ssl.retrain must be single or ensemble, got {self.retrain!r}")
         if self.fusion not in ("none", *FUSION_METHODS):
             raise ConfigError(f"ssl.fusion must be none or one of {FUSION_METHODS}, got {self.fusion!r}")
+        if self.weighting not in ("none", "inverse"):
+            raise ConfigError(f"ssl.weighting must be none or inverse, got {self.weighting!r}")
+        if self.replace_teacher not in ("always", "if_better"):
+            raise ConfigError(f"ssl.replace_teacher must be always or if_better, got {self.replace_teacher!r}")
+        if not 0 < self.keep_share <= 1:
+            raise ConfigError(f"ssl.keep_share must be in (0, 1], got {self.keep_share}")
         if self.order not in ("random", "uncertainty"):
             raise ConfigError(f"ssl.order must be random or uncertainty, got {self.order!r}")
         if not 0 < self.labeled_fraction <= 1 or any(not 0 < r <= 1 for r in self.rounds):
@@ -131,6 +149,52 @@ def view_groups(sequences: list[Sequence], segments: list[Segment]) -> list[list
     return list(groups.values())
 
 
+def hold_out_labeled(labeled: list[Sequence], fraction: float, seed: int) -> tuple[list[Sequence], list[Sequence]]:
+    """A contiguous run of ``fraction`` of each labeled piece (same frames in every view) held out for
+    early stopping, and the labeled rest; with ``fraction`` 0 nothing is held out."""
+    if fraction <= 0:
+        return labeled, []
+    held, rest = split_labeled(labeled, fraction, seed + 17)
+    return cut(labeled, rest), cut(labeled, held)
+
+
+def pseudo_weights(spreads: list[np.ndarray], cfg: SSLConfig) -> list[np.ndarray]:
+    """Per-frame loss weights of pseudo-labeled frames from their uncertainty: ``pseudo_weight``,
+    zero outside the ``keep_share`` most certain frames, times 1 / (1 + (u / median)^2) if ``inverse``."""
+    u = np.concatenate(spreads) if spreads else np.zeros(0)
+    cut_at = np.quantile(u, cfg.keep_share) if len(u) and cfg.keep_share < 1 else np.inf
+    median = float(np.median(u)) if len(u) else 0.0
+    out = []
+    for sp in spreads:
+        w = np.full(len(sp), cfg.pseudo_weight, np.float64)
+        w[sp > cut_at] = 0.0
+        if cfg.weighting == "inverse" and median > 0:
+            w /= 1.0 + (sp / median) ** 2
+        out.append(w.astype(np.float32))
+    return out
+
+
+def pseudo_label_sparsification(labels: list[np.ndarray], truth: list[np.ndarray],
+                                spreads: list[np.ndarray]) -> dict[str, Any]:
+    """Pseudo-label error (MPJPE per frame, mm) as the most uncertain frames are removed, against the
+    oracle that removes the largest errors first; and the error at a few kept shares."""
+    err = np.concatenate([np.linalg.norm(p - t, axis=-1).mean(axis=-1) for p, t in zip(labels, truth)]) * 1000
+    u = np.concatenate(spreads)
+    sp = sparsification(u, err)
+    order = np.argsort(u, kind="stable")
+    kept = {f"{k:g}": float(err[order[:max(1, int(round(k * len(err))))]].mean()) for k in (1.0, 0.75, 0.5, 0.25)}
+    return {"fractions_removed": sp["fractions"].tolist(), "error_mm": sp["curve"].tolist(),
+            "oracle_mm": sp["oracle"].tolist(), "ause": sp["ause"], "error_mm_at_kept_share": kept}
+
+
+def _ensemble_val_error(models: list, val: list[Sequence], skel: Skeleton) -> float:
+    """Held-out labeled MPJPE (mm) of the members' mean prediction."""
+    preds = predict_members(models, [x.keypoints_2d for x in val], skel, flip=False)
+    err = np.concatenate([np.linalg.norm(ensemble_mean(p) - x.root_relative_3d(), axis=-1).mean(axis=-1)
+                          for p, x in zip(preds, val)])
+    return float(err.mean() * 1000)
+
+
 def _take(order: list[int], frames: list[int], share: float) -> list[int]:
     """The first segments in ``order`` holding at least ``share`` of all frames."""
     target, picked, size = share * sum(frames), [], 0
@@ -153,11 +217,16 @@ def run_pseudo_label_rounds(cfg: SSL3DConfig, out_dir: str | Path, progress: boo
     test, _ = load_split(cfg.data, cfg.data.subjects_test)
     lab_segs, unl_segs = split_labeled(train_all, s.labeled_fraction, s.split_seed)
     labeled, unlabeled = cut(train_all, lab_segs), cut(train_all, unl_segs)
+    labeled, val = hold_out_labeled(labeled, cfg.train.val_fraction, s.split_seed)
     rows: list[dict[str, Any]] = []
     result: dict[str, Any] = {"labeled_frames": sum(x.num_frames for x in labeled),
-                              "unlabeled_frames": sum(x.num_frames for x in unlabeled)}
+                              "unlabeled_frames": sum(x.num_frames for x in unlabeled),
+                              "validation_frames": sum(x.num_frames for x in val)}
 
-    models, m0 = _train_and_evaluate(_ensemble_cfg(cfg), out_dir / "ensemble_labeled", training_data(labeled, skel),
+    def data_for(seqs: list[Sequence], targets=None, weights=None):
+        return training_data(seqs, skel, targets, weights, validation=val)
+
+    models, m0 = _train_and_evaluate(_ensemble_cfg(cfg), out_dir / "ensemble_labeled", data_for(labeled),
                                      test, skel, progress)
     rows.append(_row(f"ensemble of {len(models)}, labeled only", 0.0, m0))
     result["ensemble_labeled"] = {k: m0[k] for k in SUMMARY} | {"uncertainty": m0.get("uncertainty")}
@@ -167,6 +236,14 @@ def run_pseudo_label_rounds(cfg: SSL3DConfig, out_dir: str | Path, progress: boo
     names = ([x.subject for x in unlabeled], [x.action_name for x in unlabeled])
     result["pseudo_label_error"] = [{"round": 0, **{k: v for k, v in evaluate_sequences(labels, truth, *names).items()
                                                     if k in SUMMARY}}]
+    if len(models) > 1 or s.fusion != "none":
+        result["pseudo_label_sparsification"] = pseudo_label_sparsification(labels, truth, spreads)
+    teacher_val = _ensemble_val_error(models, val, skel) if val else None
+    student_inputs = unlabeled
+    if s.student_noise.enabled:
+        keys = [f"{x.subject}/{x.action}/{x.camera_index}/{seg.start}" for x, seg in zip(unlabeled, unl_segs)]
+        noisy = noisy_sequences_2d([x.keypoints_2d for x in unlabeled], keys, skel, s.student_noise)
+        student_inputs = [dataclasses.replace(x, keypoints_2d=kp) for x, kp in zip(unlabeled, noisy)]
 
     frames = [x.num_frames for x in unlabeled]
     if s.order == "uncertainty":
@@ -176,15 +253,23 @@ def run_pseudo_label_rounds(cfg: SSL3DConfig, out_dir: str | Path, progress: boo
     members = 1 if s.retrain == "single" else cfg.ensemble.members
     for k, share in enumerate(s.rounds, start=1):
         picked = _take(order, frames, share)
-        seqs = labeled + [unlabeled[i] for i in picked]
+        seqs = labeled + [student_inputs[i] for i in picked]
         targets = [x.root_relative_3d() for x in labeled] + [labels[i] for i in picked]
-        weights = [np.ones(x.num_frames, np.float32) for x in labeled] + \
-                  [np.full(frames[i], s.pseudo_weight, np.float32) for i in picked]
-        data = training_data(seqs, skel, targets, weights)
+        frame_weights = pseudo_weights([spreads[i] for i in picked], s)
+        weights = [np.ones(x.num_frames, np.float32) for x in labeled] + frame_weights
+        data = data_for(seqs, targets, weights)
         round_models, mk = _train_and_evaluate(_ensemble_cfg(cfg, None if members > 1 else 1),
                                                out_dir / f"round_{k}", data, test, skel, progress)
         rows.append(_row(f"round {k}: labeled + {share:.0%} pseudo-labeled", share, mk))
         if s.recompute and k < len(s.rounds):
+            if s.replace_teacher == "if_better":
+                if not val:
+                    raise ConfigError("ssl.replace_teacher=if_better needs held-out labeled data (train.val_fraction > 0)")
+                new_val = _ensemble_val_error(round_models, val, skel)
+                rows[-1]["teacher_replaced"] = new_val < teacher_val
+                if new_val >= teacher_val:  # the current teacher stays; its pseudo-labels too
+                    continue
+                teacher_val = new_val
             labels, new_spreads = pseudo_label(round_models, unlabeled, skel, cfg.train.test_flip, s.fusion, views)
             if len(round_models) > 1:
                 spreads = new_spreads
@@ -192,10 +277,10 @@ def run_pseudo_label_rounds(cfg: SSL3DConfig, out_dir: str | Path, progress: boo
                 {"round": k, **{a: b for a, b in evaluate_sequences(labels, truth, *names).items() if a in SUMMARY}})
 
     if s.baselines:
-        _, lo = _train_and_evaluate(_ensemble_cfg(cfg, 1), out_dir / "labeled_only", training_data(labeled, skel),
+        _, lo = _train_and_evaluate(_ensemble_cfg(cfg, 1), out_dir / "labeled_only", data_for(labeled),
                                     test, skel, progress)
         _, al = _train_and_evaluate(_ensemble_cfg(cfg, 1), out_dir / "all_labeled",
-                                    training_data(labeled + unlabeled, skel), test, skel, progress)
+                                    data_for(labeled + unlabeled), test, skel, progress)
         rows.insert(0, _row("single model, labeled only", 0.0, lo))
         rows.append(_row("single model, all labeled (true 3D)", 1.0, al))
         gap = lo["p_mpjpe_mm"] - al["p_mpjpe_mm"]

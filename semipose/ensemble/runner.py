@@ -64,11 +64,14 @@ def load_ensemble_config(path=None, overrides: list[str] | None = None) -> Ensem
 
 
 def training_data(sequences: list[Sequence], skeleton: Skeleton, targets: list[np.ndarray] | None = None,
-                  weights: list[np.ndarray] | None = None) -> TrainingData:
-    """Members' training data from sequences (their own 3D, or ``targets`` such as pseudo-labels)."""
+                  weights: list[np.ndarray] | None = None, validation: list[Sequence] | None = None) -> TrainingData:
+    """Members' training data from sequences (their own 3D, or ``targets`` such as pseudo-labels);
+    ``validation``: held-out labeled sequences for early stopping."""
+    val = validation or None
     return TrainingData(skeleton.name, [s.keypoints_2d for s in sequences],
                         targets if targets is not None else [s.root_relative_3d() for s in sequences],
-                        group_sequences(sequences), weights)
+                        group_sequences(sequences), weights,
+                        [s.keypoints_2d for s in val] if val else None, [s.root_relative_3d() for s in val] if val else None)
 
 
 def make_backend(cfg: EnsembleConfig) -> Backend:

@@ -15,9 +15,9 @@ import numpy as np
 import torch
 
 from ..data.windows import WindowBatch, WindowSampler
-from ..metrics.mpjpe import mpjpe_torch
+from ..metrics.mpjpe import mpjpe_torch, weighted_mpjpe_torch
 from ..models.tcn import TemporalModel, TemporalModelStrided
-from .base import RecipeBase, Schedule, autocast
+from .base import EarlyStopping, RecipeBase, Schedule, autocast
 
 
 def project_linear(points: torch.Tensor, intrinsics: torch.Tensor) -> torch.Tensor:
@@ -51,15 +51,17 @@ class BackProjectionLifting(RecipeBase):
     def __init__(self, pose: TemporalModelStrided, traj: TemporalModelStrided, eval_model: TemporalModel,
                  labeled: WindowSampler, unlabeled: WindowSampler, parents: list[int], schedule: Schedule,
                  batch_size: int, evaluate_fn: Callable[[TemporalModel], dict[str, Any]], device: torch.device,
-                 warmup: int = 1, bone_length_term: bool = True, precision: str = "fp32", amsgrad: bool = True):
+                 warmup: int = 1, bone_length_term: bool = True, precision: str = "fp32", amsgrad: bool = True,
+                 pseudo_weight: float = 0.0, early_stopping: EarlyStopping | None = None):
         if labeled._aux is None or unlabeled._aux is None:
             raise ValueError("labeled windows need the root trajectory, unlabeled windows the camera intrinsics")
-        super().__init__({"model": pose, "traj": traj}, schedule, evaluate_fn, device, amsgrad)
+        super().__init__({"model": pose, "traj": traj}, schedule, evaluate_fn, device, amsgrad, early_stopping)
         self.pose, self.traj, self.eval_model = self.modules["model"], self.modules["traj"], eval_model.to(device)
         self.labeled, self.unlabeled = labeled, unlabeled
         self.parents = torch.tensor(parents[1:])
         self.batch_size, self.warmup, self.bone_length_term, self.precision = batch_size, warmup, bone_length_term, precision
         self.semi = False
+        self.pseudo_weight = pseudo_weight  # > 0: unlabeled windows also carry 3D pseudo-labels as targets
 
     def num_samples(self) -> int:
         return len(self.labeled)
@@ -116,6 +118,11 @@ class BackProjectionLifting(RecipeBase):
             loss_2d = mpjpe_torch(reprojected, target_2d)
             loss = loss + loss_2d
             out["loss_2d"] = float(loss_2d.detach())
+            if self.pseudo_weight > 0:
+                w = self.unlabeled.weights(unl.index).to(self.device)
+                loss_pseudo = weighted_mpjpe_torch(pose[n:], unl.targets.to(self.device), w)
+                loss = loss + self.pseudo_weight * loss_pseudo
+                out["loss_pseudo"] = float(loss_pseudo.detach())
             if self.bone_length_term:
                 bones = torch.linalg.vector_norm(pose[:, :, 1:] - pose[:, :, self.parents], dim=-1)
                 penalty = (bones[:n].mean(dim=(0, 1)) - bones[n:].mean(dim=(0, 1))).abs().mean()

@@ -1,75 +1,242 @@
-"""Semi-supervised lifting methods side by side at labeled fractions 5%, 10% and 25%:
-labeled-only training, ensemble pseudo-labels (all unlabeled data pseudo-labeled in one round) and
-VideoPose3D's back-projection, every model given the same budget of training samples.
+"""Semi-supervised lifting recipes side by side, over seeds, with clean and detector-like 2D.
+
+Per condition (ground-truth 2D, or detector-like 2D on training and test inputs alike) and seed:
+HumanEva-I's training recordings are split into a labeled run (``ssl.labeled_fraction``) and the
+unlabeled rest; a share of the labeled part (``train.val_fraction``) is held out for early stopping,
+which every arm uses (the test split is never looked at). Then one teacher ensemble on the labeled
+part, its pseudo-labels (monocular, and fused over the synchronized views), and these arms, each a
+single network from scratch:
+
+============================  =================================================================
+``labeled_only``              the labeled part alone (the baseline every arm is paired with)
+``pseudo_mono``               + all unlabeled frames with the ensemble's monocular pseudo-labels
+``pseudo_fused``              + the pseudo-labels fused over views in world coordinates
+``pseudo_fused_uncertainty``  + fused, the least certain frames dropped, the rest weighted by certainty
+``noisy_student``             + fused, the student's unlabeled 2D perturbed (targets from clean 2D)
+``backprojection``            VideoPose3D's back-projection on the unlabeled 2D
+``backprojection_pseudo``     back-projection plus the fused pseudo-labels on the same frames
+``all_labeled``               the unlabeled frames with their true 3D (the upper bound)
+============================  =================================================================
+
+The table gives mean +- std over seeds and each arm's paired per-seed difference from labeled-only,
+with the share of the labeled-only -> all-labeled gap it closes.
 """
 from __future__ import annotations
 
 import copy
+import dataclasses
+import json
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
-from ..config import dump_yaml
+import numpy as np
+
+from ..config import ConfigError, dump_yaml, load_config
+from ..data.noise2d import noisy_sequences_2d
+from ..data.npz3d import Sequence
 from ..engine import prepare_run_dir
-from ..ensemble.pseudo_labels import SSL3DConfig, load_ssl_config, run_pseudo_label_rounds, write_table
+from ..ensemble.pseudo_labels import (SSL3DConfig, _ensemble_cfg, _train_and_evaluate, hold_out_labeled,
+                                      pseudo_label, pseudo_label_sparsification, pseudo_weights, view_groups,
+                                      write_table)
+from ..ensemble.runner import training_data
 from ..ensemble.subsets import cut, split_labeled
 from ..io import atomic_write_json
 from ..lift import load_split, set_threads, train_backprojection
+from ..metrics.mpjpe import evaluate_sequences
 from ..plots import _pyplot, save_figure
 
 TABLE = "ssl_3d"  # the main table: <run>/ssl_3d.md
 BASE_CONFIG = "humaneva_ssl"
-FRACTIONS = (0.05, 0.1, 0.25)
+ARMS = {
+    "labeled_only": "labeled only",
+    "pseudo_mono": "pseudo-labels, monocular ensemble",
+    "pseudo_fused": "pseudo-labels, fused over views",
+    "pseudo_fused_uncertainty": "pseudo-labels, fused, uncertainty-weighted",
+    "noisy_student": "noisy student (fused pseudo-labels)",
+    "backprojection": "back-projection (VideoPose3D)",
+    "backprojection_pseudo": "back-projection + fused pseudo-labels",
+    "all_labeled": "all labeled (true 3D, upper bound)",
+}
+CONDITIONS = {"gt": "ground-truth 2D", "detector": "detector-like 2D"}
+_COMMON = ["ensemble.members=4", "ensemble.workers=2", "ssl.rounds=[1.0]", "ssl.fusion=spread",
+           "ssl.keep_share=0.8", "ssl.weighting=inverse", "train.val_fraction=0.2", "train.patience=10"]
 PRESETS = {
-    # about 15 minutes on 2 cores (bf16)
-    "quick": ["model.channels=256", "train.samples=150000", "train.batch_size=256", "train.lr=2e-3",
-              "ensemble.members=4", "ensemble.workers=2", "ssl.rounds=[1.0]"],
-    # the full-width network: its cost is estimated in docs/ensembles.md
-    "full": ["model.channels=1024", "train.samples=1000000", "train.batch_size=128", "train.lr=1e-3",
-             "ensemble.members=4", "ensemble.workers=2", "ssl.rounds=[1.0]"],
+    # one seed, clean 2D only: a first look in about 20 minutes on 2 cores
+    "quick": _COMMON + ["model.channels=256", "train.samples=300000", "train.batch_size=256", "train.lr=2e-3",
+                        "study.seeds=[0]", "study.conditions=[gt]"],
+    # the target table: 3 seeds, both conditions
+    "medium": _COMMON + ["model.channels=256", "train.samples=600000", "train.batch_size=256", "train.lr=2e-3",
+                         "study.seeds=[0,1,2]", "study.conditions=[gt,detector]"],
+    # wider networks, more seeds
+    "full": _COMMON + ["model.channels=512", "train.samples=1000000", "train.batch_size=128", "train.lr=1e-3",
+                       "study.seeds=[0,1,2,3,4]", "study.conditions=[gt,detector]"],
 }
 
 
-def load(config, preset: str, overrides: list[str]) -> SSL3DConfig:
-    return load_ssl_config(config, PRESETS[preset] + list(overrides))
+@dataclass
+class StudySection:
+    seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
+    conditions: list[str] = field(default_factory=lambda: list(CONDITIONS))
+    arms: list[str] = field(default_factory=lambda: list(ARMS))
+
+    def validate(self) -> None:
+        for name, allowed in (("conditions", CONDITIONS), ("arms", ARMS)):
+            bad = [x for x in getattr(self, name) if x not in allowed]
+            if bad:
+                raise ConfigError(f"study.{name}: unknown {bad}; expected some of {list(allowed)}")
+        if "labeled_only" not in self.arms:
+            raise ConfigError("study.arms must include labeled_only (every arm is paired with it)")
 
 
-def run(cfg: SSL3DConfig, out_dir: Path, progress: bool = True) -> dict[str, Any]:
+@dataclass
+class SSL3DStudyConfig(SSL3DConfig):
+    study: StudySection = field(default_factory=StudySection)
+
+
+def load(config, preset: str, overrides: list[str]) -> SSL3DStudyConfig:
+    return load_config(SSL3DStudyConfig, config, PRESETS[preset] + list(overrides))
+
+
+def _for_seed(cfg: SSL3DStudyConfig, condition: str, seed: int) -> SSL3DStudyConfig:
+    c = copy.deepcopy(cfg)
+    c.ssl.split_seed, c.train.seed = seed, cfg.train.seed + 100 * seed
+    c.data.noise = dataclasses.replace(c.data.noise, enabled=condition == "detector", seed=seed)
+    return c
+
+
+def _cached(run_dir: Path, train: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """An arm's metrics: read back when its run finished before, else trained now."""
+    done = run_dir / "metrics.json"
+    if done.is_file():
+        return json.loads(done.read_text())
+    return train()
+
+
+def run_seed(c: SSL3DStudyConfig, out: Path, progress: bool) -> dict[str, Any]:
+    """Every arm of one condition and seed; returns their test metrics and the pseudo-labels' errors."""
+    s = c.ssl
+    train_all, skel = load_split(c.data, c.data.subjects_train)
+    test, _ = load_split(c.data, c.data.subjects_test)
+    lab_segs, unl_segs = split_labeled(train_all, s.labeled_fraction, s.split_seed)
+    labeled, unlabeled = cut(train_all, lab_segs), cut(train_all, unl_segs)
+    labeled, val = hold_out_labeled(labeled, c.train.val_fraction, s.split_seed)
+    truth = [x.root_relative_3d() for x in unlabeled]
+    lab_targets = [x.root_relative_3d() for x in labeled]
+    ones = [np.ones(x.num_frames, np.float32) for x in labeled]
+
+    def single(name: str, seqs: list[Sequence], targets=None, weights=None) -> dict[str, Any]:
+        data = training_data(seqs, skel, targets, weights, validation=val)
+        return _cached(out / name, lambda: _train_and_evaluate(_ensemble_cfg(c, 1), out / name, data, test, skel,
+                                                               progress)[1])
+
+    arms, info = c.study.arms, {"labeled_frames": sum(x.num_frames for x in labeled),
+                                "unlabeled_frames": sum(x.num_frames for x in unlabeled),
+                                "validation_frames": sum(x.num_frames for x in val)}
+    results: dict[str, dict[str, Any]] = {}
+    needs_teacher = [a for a in arms if a.startswith(("pseudo", "noisy")) or a == "backprojection_pseudo"]
+    if needs_teacher:
+        teacher, _ = _train_and_evaluate(_ensemble_cfg(c), out / "teacher", training_data(labeled, skel, validation=val),
+                                         test, skel, progress)
+        views = view_groups(train_all, unl_segs)
+        mono, _ = pseudo_label(teacher, unlabeled, skel, c.train.test_flip)
+        fused, uncertainty = pseudo_label(teacher, unlabeled, skel, c.train.test_flip, s.fusion, views)
+        names = ([x.subject for x in unlabeled], [x.action_name for x in unlabeled])
+        for key, labels in (("pseudo_label_mono", mono), ("pseudo_label_fused", fused)):
+            m = evaluate_sequences(labels, truth, *names)
+            info[key] = {"mpjpe_mm": m["mpjpe_mm"], "p_mpjpe_mm": m["p_mpjpe_mm"]}
+        info["pseudo_label_fused_sparsification"] = pseudo_label_sparsification(fused, truth, uncertainty)
+        pseudo = [np.full(x.num_frames, s.pseudo_weight, np.float32) for x in unlabeled]
+    for arm in arms:
+        if arm == "labeled_only":
+            results[arm] = single(arm, labeled)
+        elif arm == "all_labeled":
+            results[arm] = single(arm, labeled + unlabeled)
+        elif arm in ("pseudo_mono", "pseudo_fused"):
+            labels = mono if arm == "pseudo_mono" else fused
+            results[arm] = single(arm, labeled + unlabeled, lab_targets + labels, ones + pseudo)
+        elif arm == "pseudo_fused_uncertainty":
+            results[arm] = single(arm, labeled + unlabeled, lab_targets + fused, ones + pseudo_weights(uncertainty, s))
+        elif arm == "noisy_student":
+            keys = [f"{x.subject}/{x.action}/{x.camera_index}/{g.start}" for x, g in zip(unlabeled, unl_segs)]
+            noise = dataclasses.replace(s.student_noise, enabled=True, seed=s.student_noise.seed + 1000 * s.split_seed)
+            noisy = [dataclasses.replace(x, keypoints_2d=kp)
+                     for x, kp in zip(unlabeled, noisy_sequences_2d([x.keypoints_2d for x in unlabeled], keys, skel,
+                                                                    noise))]
+            results[arm] = single(arm, labeled + noisy, lab_targets + fused, ones + pseudo)
+        else:  # back-projection, alone or with the fused pseudo-labels
+            with_pseudo = arm == "backprojection_pseudo"
+            results[arm] = _cached(out / arm, lambda: train_backprojection(
+                c, labeled, unlabeled, test, skel, out / arm, c.backprojection.warmup_fraction,
+                c.backprojection.bone_length_term, resume=True, pseudo_labels=fused if with_pseudo else None,
+                pseudo_weight=s.pseudo_weight, validation=val))
+    atomic_write_json(out / "seed_summary.json", {"info": info, "arms": {a: {k: results[a][k] for k in
+                                                                          ("mpjpe_mm", "p_mpjpe_mm")} for a in arms}})
+    return {"arms": results, "info": info}
+
+
+def summarize(per_seed: dict[str, list[dict[str, Any]]], arms: list[str], condition: str) -> list[dict[str, Any]]:
+    """Rows of one condition: mean +- std over seeds, paired difference from labeled-only (positive:
+    better than labeled-only), seeds ahead, and the share of the gap to all-labeled closed."""
+    rows = []
+    runs = per_seed[condition]
+    lo = np.array([r["arms"]["labeled_only"]["p_mpjpe_mm"] for r in runs])
+    al = np.array([r["arms"]["all_labeled"]["p_mpjpe_mm"] for r in runs]) if "all_labeled" in arms else None
+    for arm in arms:
+        p = np.array([r["arms"][arm]["p_mpjpe_mm"] for r in runs])
+        m = np.array([r["arms"][arm]["mpjpe_mm"] for r in runs])
+        gain = lo - p
+        row = {"condition": condition, "method": arm, "p_mpjpe_mean": float(p.mean()), "p_mpjpe_std": float(p.std()),
+               "mpjpe_mean": float(m.mean()), "mpjpe_std": float(m.std()),
+               "gain_vs_labeled_only_mean": float(gain.mean()), "gain_vs_labeled_only_std": float(gain.std()),
+               "seeds_ahead": f"{int((gain > 0).sum())}/{len(gain)}"}
+        if al is not None:
+            gap = lo - al
+            row["gap_closed"] = float(np.mean(np.where(gap > 0, gain / np.where(gap > 0, gap, 1), np.nan)))
+        rows.append(row)
+    return rows
+
+
+def run(cfg: SSL3DStudyConfig, out_dir: Path, progress: bool = True) -> dict[str, Any]:
     set_threads(cfg.train.threads)
     prepare_run_dir(out_dir, dump_yaml(cfg), cfg.train.seed, {"study": "ssl-3d"})
-    train_all, skel = load_split(cfg.data, cfg.data.subjects_train)
-    test, _ = load_split(cfg.data, cfg.data.subjects_test)
-    rows = []
-    for frac in FRACTIONS:
-        c = copy.deepcopy(cfg)
-        c.ssl.labeled_fraction, c.ssl.baselines = frac, True
-        pl = run_pseudo_label_rounds(c, out_dir / f"labeled_{frac:g}" / "pseudo_labels", progress)
-        lab, unl = split_labeled(train_all, frac, c.ssl.split_seed)
-        bp = train_backprojection(c, cut(train_all, lab), cut(train_all, unl), test,
-                                  skel, out_dir / f"labeled_{frac:g}" / "backprojection", c.backprojection.warmup_fraction,
-                                  c.backprojection.bone_length_term, resume=False)
-        by = {r["stage"]: r for r in pl["rows"]}
-        lo = next(r for s, r in by.items() if s.startswith("single model, labeled only"))
-        al = next(r for s, r in by.items() if s.startswith("single model, all labeled"))
-        ps = next(r for s, r in by.items() if s.startswith("round"))
-        for method, r in (("labeled only", lo), ("ensemble pseudo-labels", ps), ("back-projection", bp),
-                          ("all labeled (upper bound)", al)):
-            rows.append({"labeled_fraction": frac, "method": method, "mpjpe_mm": r["mpjpe_mm"],
-                         "p_mpjpe_mm": r["p_mpjpe_mm"]})
+    arms = [a for a in ARMS if a in cfg.study.arms]  # table order
+    per_seed: dict[str, list[dict[str, Any]]] = {}
+    rows: list[dict[str, Any]] = []
+    for condition in cfg.study.conditions:
+        per_seed[condition] = [run_seed(_for_seed(cfg, condition, seed), out_dir / condition / f"seed{seed}", progress)
+                               for seed in cfg.study.seeds]
+        rows += summarize(per_seed, arms, condition)
+    pseudo = {cond: {k: float(np.mean([r["info"][k]["p_mpjpe_mm"] for r in runs]))
+                     for k in ("pseudo_label_mono", "pseudo_label_fused") if k in runs[0]["info"]}
+              for cond, runs in per_seed.items()}
+    for r in rows:
+        r["method"] = ARMS[r["method"]]
+        r["condition"] = CONDITIONS[r["condition"]]
     write_table(rows, out_dir / TABLE)
     plot(rows, out_dir / f"{TABLE}.png")
-    atomic_write_json(out_dir / f"{TABLE}.json", {"rows": rows})
-    return {"rows": rows}
+    result = {"rows": rows, "pseudo_label_p_mpjpe_mm": pseudo, "seeds": cfg.study.seeds,
+              "per_seed": {c: [{"info": r["info"], "arms": {a: {k: r["arms"][a][k] for k in ("mpjpe_mm", "p_mpjpe_mm")}
+                                                            for a in arms}} for r in runs]
+                           for c, runs in per_seed.items()}}
+    atomic_write_json(out_dir / f"{TABLE}.json", result)
+    return result
 
 
 def plot(rows: list[dict[str, Any]], out_png: Path) -> Path:
+    """P-MPJPE of each arm, mean +- std over seeds, one panel per condition."""
     plt = _pyplot()
-    fig, ax = plt.subplots(1, 2, figsize=(10, 3.8))
-    methods = list(dict.fromkeys(r["method"] for r in rows))
-    for a, key, name in ((ax[0], "mpjpe_mm", "MPJPE"), (ax[1], "p_mpjpe_mm", "P-MPJPE")):
-        for m in methods:
-            pts = [(r["labeled_fraction"] * 100, r[key]) for r in rows if r["method"] == m]
-            a.plot(*zip(*pts), marker="o", label=m)
-        a.set(xlabel="labeled frames (%)", ylabel=f"test {name} (mm)", title=name)
-        a.grid(alpha=0.3)
-        a.legend(fontsize=7)
+    conditions = list(dict.fromkeys(r["condition"] for r in rows))
+    fig, axes = plt.subplots(1, len(conditions), figsize=(6 * len(conditions), 4.2), squeeze=False)
+    for ax, cond in zip(axes[0], conditions):
+        sel = [r for r in rows if r["condition"] == cond]
+        y = np.arange(len(sel))
+        ax.barh(y, [r["p_mpjpe_mean"] for r in sel], xerr=[r["p_mpjpe_std"] for r in sel], color="tab:blue", alpha=0.7)
+        ax.axvline(sel[0]["p_mpjpe_mean"], color="r", ls="--", lw=1, label="labeled only")
+        ax.set_yticks(y, [r["method"] for r in sel], fontsize=8)
+        ax.invert_yaxis()
+        ax.set(xlabel="test P-MPJPE (mm), mean ± std over seeds", title=cond)
+        ax.grid(alpha=0.3, axis="x")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
     return save_figure(fig, out_png)
