@@ -166,3 +166,24 @@ def test_resume_retrains_members_when_the_data_changes(tmp_path):
     data.targets_3d = [t + 0.01 for t in data.targets_3d]  # e.g. new pseudo-labels
     again = train_ensemble(cfg, tmp_path / "run", data, resume=True, progress=False)
     assert [m["status"] for m in again["members"]] == ["done", "done"]
+
+
+def test_members_can_start_from_given_weights(tmp_path):
+    from semipose.ensemble.runner import member_weights
+
+    cfg, data = _tiny(tmp_path, "ensemble.members=1", "ensemble.subset=full")
+    train_ensemble(cfg, tmp_path / "teacher", data, progress=False)
+    init = member_weights(tmp_path / "teacher")
+    # a learning rate of almost nothing: the student ends where it started
+    still, _ = _tiny(tmp_path, "ensemble.members=1", "ensemble.subset=full", "train.lr=1e-12", "train.seed=99")
+    train_ensemble(still, tmp_path / "student", data, progress=False, init=init)
+    for k, v in _weights(tmp_path / "teacher", 0).items():
+        if "running" not in k and v.is_floating_point():  # BatchNorm statistics move without a learning rate
+            torch.testing.assert_close(_weights(tmp_path / "student", 0)[k], v, rtol=0, atol=1e-6)
+    scratch, _ = _tiny(tmp_path, "ensemble.members=1", "ensemble.subset=full", "train.lr=1e-12", "train.seed=99")
+    train_ensemble(scratch, tmp_path / "scratch", data, progress=False)
+    assert not torch.equal(_weights(tmp_path / "scratch", 0)["shrink.weight"], _weights(tmp_path / "teacher", 0)["shrink.weight"])
+    # the starting point is part of what a member is
+    from semipose.ensemble.runner import make_tasks
+
+    assert make_tasks(still, data)[0].key() != make_tasks(still, data, init=init)[0].key()

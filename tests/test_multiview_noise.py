@@ -183,5 +183,5 @@ def test_load_split_applies_the_same_noise_to_every_split_and_method(tmp_path):
     for s in again:
         np.testing.assert_array_equal(s.keypoints_2d, by_key[(s.subject, s.action, s.camera_index)])
     np.testing.assert_array_equal(clean[0].positions_3d, noisy[0].positions_3d)  # the 3D stays true
-    with pytest.raises(ConfigError, match="data.noise.swap_rate"):
+    with pytest.raises(ConfigError, match="swap_rate must be in"):
         lift.load_lift_config(None, ["data.noise.swap_rate=1.5"])

@@ -63,6 +63,7 @@ class MemberTask:
     train: dict[str, Any]  # TrainConfig fields
     threads: int = 1
     data_key: str = ""  # TrainingData.fingerprint(): a member of other data is another member
+    init: bytes = b""  # torch.save'd weights to start from (e.g. a teacher's), else a fresh initialisation
     # Fault injection for testing the backends: 'always' raises on every attempt; 'once:PATH' raises
     # on the first attempt only (PATH marks that it happened).
     fault: str = ""
@@ -72,6 +73,8 @@ class MemberTask:
         """Identifies what the member is (not how it is run): resume skips members with the same key."""
         what = {"seed": self.seed, "groups": self.groups, "model": self.model, "data": self.data_key,
                 "train": {k: v for k, v in self.train.items() if k not in ("progress", "threads", "device")}}
+        if self.init:  # (absent otherwise, so members trained before this option keep their keys)
+            what["init"] = hashlib.sha256(self.init).hexdigest()[:16]
         return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -106,6 +109,8 @@ def train_member(task: MemberTask, data: TrainingData) -> MemberResult:
     torch.manual_seed(task.seed)  # the initial weights belong to the member's seed, wherever it runs
     model = build_tcn(skel.num_joints, m["filter_widths"], m["channels"], m["dropout"], m["causal"], strided=True)
     eval_model = build_tcn(skel.num_joints, m["filter_widths"], m["channels"], m["dropout"], m["causal"])
+    if task.init:
+        model.load_state_dict(torch.load(io.BytesIO(task.init), map_location="cpu", weights_only=True))
     weights = [data.weights[i] for i in idx] if data.weights is not None else None
     sampler = WindowSampler([data.inputs_2d[i] for i in idx], [data.targets_3d[i] for i in idx],
                             model.receptive_field, skel, m["causal"], t["flip_augment"], weights)

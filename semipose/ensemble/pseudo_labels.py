@@ -30,7 +30,7 @@ from ..metrics.uncertainty import sparsification
 from ..plots import plot_uncertainty
 from ..skeletons import Skeleton
 from .aggregate import ensemble_mean, ensemble_spread
-from .runner import EnsembleRunConfig, evaluate_ensemble, load_members, predict_members, \
+from .runner import EnsembleRunConfig, evaluate_ensemble, load_members, member_weights, predict_members, \
     train_ensemble, training_data
 from .subsets import Segment, cut, split_labeled
 
@@ -57,6 +57,7 @@ class SSLConfig:
     # with recompute: always | if_better (the new models replace the teacher only when their held-out
     # labeled error, train.val_fraction, beats the current teacher's)
     replace_teacher: str = "always"
+    student_init: str = "scratch"  # scratch | teacher: the student starts from the teacher's first member
     split_seed: int = 0
     baselines: bool = True  # also train on labeled only and on all data with true labels
 
@@ -65,6 +66,8 @@ class SSLConfig:
             raise ConfigError(f"ssl.retrain must be single or ensemble, got {self.retrain!r}")
         if self.fusion not in ("none", *FUSION_METHODS):
             raise ConfigError(f"ssl.fusion must be none or one of {FUSION_METHODS}, got {self.fusion!r}")
+        if self.student_init not in ("scratch", "teacher"):
+            raise ConfigError(f"ssl.student_init must be scratch or teacher, got {self.student_init!r}")
         if self.weighting not in ("none", "inverse"):
             raise ConfigError(f"ssl.weighting must be none or inverse, got {self.weighting!r}")
         if self.replace_teacher not in ("always", "if_better"):
@@ -105,8 +108,8 @@ def _ensemble_cfg(cfg: SSL3DConfig, members: int | None = None) -> EnsembleRunCo
 
 
 def _train_and_evaluate(ecfg: EnsembleRunConfig, run_dir: Path, data, test: list[Sequence], skel: Skeleton,
-                        progress: bool) -> tuple[list, dict[str, Any]]:
-    train_ensemble(ecfg, run_dir, data, resume=True, progress=progress)
+                        progress: bool, init: bytes = b"") -> tuple[list, dict[str, Any]]:
+    train_ensemble(ecfg, run_dir, data, resume=True, progress=progress, init=init)
     models = load_members(run_dir, ecfg, skel)
     metrics = evaluate_ensemble(models, test, skel, ecfg.train.test_flip)
     write_metrics(run_dir, metrics)
@@ -258,8 +261,9 @@ def run_pseudo_label_rounds(cfg: SSL3DConfig, out_dir: str | Path, progress: boo
         frame_weights = pseudo_weights([spreads[i] for i in picked], s)
         weights = [np.ones(x.num_frames, np.float32) for x in labeled] + frame_weights
         data = data_for(seqs, targets, weights)
+        init = member_weights(out_dir / "ensemble_labeled") if s.student_init == "teacher" else b""
         round_models, mk = _train_and_evaluate(_ensemble_cfg(cfg, None if members > 1 else 1),
-                                               out_dir / f"round_{k}", data, test, skel, progress)
+                                               out_dir / f"round_{k}", data, test, skel, progress, init)
         rows.append(_row(f"round {k}: labeled + {share:.0%} pseudo-labeled", share, mk))
         if s.recompute and k < len(s.rounds):
             if s.replace_teacher == "if_better":

@@ -80,12 +80,23 @@ def make_backend(cfg: EnsembleConfig) -> Backend:
     return LocalBackend(cfg.workers, cfg.max_retries)
 
 
-def make_tasks(cfg: EnsembleRunConfig, data: TrainingData, threads: int = 1) -> list[MemberTask]:
+def make_tasks(cfg: EnsembleRunConfig, data: TrainingData, threads: int = 1, init: bytes = b"") -> list[MemberTask]:
     e = cfg.ensemble
     subsets = draw_subsets(data.group_frames(), e.members, e.subset, e.subset_fraction, e.subset_frames, e.seed)
     key = data.fingerprint()
-    return [MemberTask(i, cfg.train.seed + i, groups, asdict(cfg.model), asdict(cfg.train), threads, key)
+    return [MemberTask(i, cfg.train.seed + i, groups, asdict(cfg.model), asdict(cfg.train), threads, key, init)
             for i, groups in enumerate(subsets)]
+
+
+def member_weights(run_dir: str | Path, index: int = 0) -> bytes:
+    """A finished member's weights as bytes, to start another model from (``MemberTask.init``)."""
+    import io
+
+    import torch
+
+    buf = io.BytesIO()
+    torch.save(load_checkpoint(member_path(Path(run_dir), index))["model"], buf)
+    return buf.getvalue()
 
 
 def member_path(run_dir: Path, index: int) -> Path:
@@ -103,11 +114,12 @@ def _finished(run_dir: Path, task: MemberTask) -> bool:
 
 
 def train_ensemble(cfg: EnsembleRunConfig, run_dir: str | Path, data: TrainingData, resume: bool = False,
-                   faults: dict[int, str] | None = None, progress: bool = True) -> dict[str, Any]:
-    """Train the members not yet finished; returns the ensemble status (also in ``ensemble.json``)."""
+                   faults: dict[int, str] | None = None, progress: bool = True, init: bytes = b"") -> dict[str, Any]:
+    """Train the members not yet finished; returns the ensemble status (also in ``ensemble.json``).
+    ``init``: weights every member starts from (see :func:`member_weights`)."""
     run_dir = Path(run_dir)
     backend = make_backend(cfg.ensemble)
-    tasks = make_tasks(cfg, data)
+    tasks = make_tasks(cfg, data, init=init)
     for i, fault in (faults or {}).items():
         tasks[i].fault = fault
     status: dict[str, Any] = {"backend": backend.name, "members": []}

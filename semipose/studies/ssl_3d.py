@@ -13,6 +13,7 @@ single network from scratch:
 ``pseudo_fused``              + the pseudo-labels fused over views in world coordinates
 ``pseudo_fused_uncertainty``  + fused, the least certain frames dropped, the rest weighted by certainty
 ``noisy_student``             + fused, the student's unlabeled 2D perturbed (targets from clean 2D)
+``pseudo_fused_from_teacher``  + fused, the student starting from the teacher's first member
 ``backprojection``            VideoPose3D's back-projection on the unlabeled 2D
 ``backprojection_pseudo``     back-projection plus the fused pseudo-labels on the same frames
 ``all_labeled``               the unlabeled frames with their true 3D (the upper bound)
@@ -39,7 +40,7 @@ from ..engine import prepare_run_dir
 from ..ensemble.pseudo_labels import (SSL3DConfig, _ensemble_cfg, _train_and_evaluate, hold_out_labeled,
                                       pseudo_label, pseudo_label_sparsification, pseudo_weights, view_groups,
                                       write_table)
-from ..ensemble.runner import training_data
+from ..ensemble.runner import member_weights, training_data
 from ..ensemble.subsets import cut, split_labeled
 from ..io import atomic_write_json
 from ..lift import load_split, set_threads, train_backprojection
@@ -54,6 +55,7 @@ ARMS = {
     "pseudo_fused": "pseudo-labels, fused over views",
     "pseudo_fused_uncertainty": "pseudo-labels, fused, uncertainty-weighted",
     "noisy_student": "noisy student (fused pseudo-labels)",
+    "pseudo_fused_from_teacher": "pseudo-labels, fused, student from the teacher",
     "backprojection": "back-projection (VideoPose3D)",
     "backprojection_pseudo": "back-projection + fused pseudo-labels",
     "all_labeled": "all labeled (true 3D, upper bound)",
@@ -125,10 +127,10 @@ def run_seed(c: SSL3DStudyConfig, out: Path, progress: bool) -> dict[str, Any]:
     lab_targets = [x.root_relative_3d() for x in labeled]
     ones = [np.ones(x.num_frames, np.float32) for x in labeled]
 
-    def single(name: str, seqs: list[Sequence], targets=None, weights=None) -> dict[str, Any]:
+    def single(name: str, seqs: list[Sequence], targets=None, weights=None, init: bytes = b"") -> dict[str, Any]:
         data = training_data(seqs, skel, targets, weights, validation=val)
         return _cached(out / name, lambda: _train_and_evaluate(_ensemble_cfg(c, 1), out / name, data, test, skel,
-                                                               progress)[1])
+                                                               progress, init)[1])
 
     arms, info = c.study.arms, {"labeled_frames": sum(x.num_frames for x in labeled),
                                 "unlabeled_frames": sum(x.num_frames for x in unlabeled),
@@ -155,6 +157,9 @@ def run_seed(c: SSL3DStudyConfig, out: Path, progress: bool) -> dict[str, Any]:
         elif arm in ("pseudo_mono", "pseudo_fused"):
             labels = mono if arm == "pseudo_mono" else fused
             results[arm] = single(arm, labeled + unlabeled, lab_targets + labels, ones + pseudo)
+        elif arm == "pseudo_fused_from_teacher":
+            results[arm] = single(arm, labeled + unlabeled, lab_targets + fused, ones + pseudo,
+                                  member_weights(out / "teacher"))
         elif arm == "pseudo_fused_uncertainty":
             results[arm] = single(arm, labeled + unlabeled, lab_targets + fused, ones + pseudo_weights(uncertainty, s))
         elif arm == "noisy_student":
