@@ -311,7 +311,7 @@ def build_parser() -> argparse.ArgumentParser:
     st = sub.add_parser("study", help="run a study: tables and plots in one command")
     st.add_argument("name", choices=["ensemble-size", "pseudo-label-rounds", "ssl-3d", "hourglass-variants", "ssl-2d",
                                     "denoise-ablation", "easy-hard"])
-    st.add_argument("--preset", default="quick", help="quick (minutes), full (the documented cost) or a study's own (ssl-2d: medium)")
+    st.add_argument("--preset", default="quick", help="quick (minutes), full (the documented cost) or a study's own (ssl-2d, ssl-3d: medium)")
     st.add_argument("-c", "--config", help="base config (default: the study's own)")
     st.add_argument("-o", "--out", help="run directory (default: runs/study-<name>-<preset>-<time>)")
     st.add_argument("overrides", nargs="*")

@@ -96,8 +96,8 @@ def test_cli_train_under_a_time_budget_finishes_and_evaluates(tmp_path):
                  "train.precision=fp32"]) == 0
     metrics = json.loads((run / "metrics.json").read_text())
     assert np.isfinite(metrics["p_mpjpe_mm"]) and metrics["budget_minutes"] == budget_min
-    # training stopped at the budget (give or take one step), long before the 500 planned epochs
-    assert budget_min * 60 <= metrics["train_wall_s"] < budget_min * 60 + 1.0
+    # training stopped at the budget (plus the step under way), long before the 500 planned epochs
+    assert budget_min * 60 <= metrics["train_wall_s"] < budget_min * 60 + 10.0
     assert metrics["eval_wall_s"] > 0 and metrics["epochs"] < 500
     log = (run / "log.csv").read_text().splitlines()
     assert "budget_fraction" in log[0] and len(log) - 1 == metrics["epochs"]

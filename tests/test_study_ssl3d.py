@@ -25,7 +25,8 @@ def test_ssl3d_study_runs_every_arm_in_both_conditions(tmp_path):
     assert all(r["gain_vs_labeled_only_mean"] == 0.0 for r in lo)
     al = [r for r in rows if r["method"].startswith("all labeled")]
     assert all(abs(r["gap_closed"] - 1.0) < 1e-9 for r in al)  # the upper bound closes its own gap
-    for name in ("ssl_3d.md", "ssl_3d.csv", "ssl_3d.json", "ssl_3d.png", "config.yaml", "run_info.json"):
+    for name in ("ssl_3d.md", "ssl_3d.csv", "ssl_3d.json", "ssl_3d.png", "ssl_3d_validation_gt.png",
+                 "ssl_3d_validation_detector.png", "config.yaml", "run_info.json"):
         assert (out / name).is_file(), name
     info = result["per_seed"]["gt"][0]["info"]
     assert info["pseudo_label_fused"]["p_mpjpe_mm"] > 0 and info["validation_frames"] > 0
@@ -33,6 +34,8 @@ def test_ssl3d_study_runs_every_arm_in_both_conditions(tmp_path):
     # detector-like 2D changes every arm's input, so results differ between conditions
     gt, det = result["per_seed"]["gt"][0]["arms"], result["per_seed"]["detector"][0]["arms"]
     assert gt["labeled_only"]["p_mpjpe_mm"] != det["labeled_only"]["p_mpjpe_mm"]
+    curves = ssl_3d.validation_curves(out / "gt" / "seed0", list(ssl_3d.ARMS))
+    assert set(curves) == set(ssl_3d.ARMS) and all(pts[-1][0] == 1.0 for pts in curves.values())
     # a second run reads every finished arm back instead of training it again
     stamp = (out / "gt" / "seed0" / "labeled_only" / "metrics.json").stat().st_mtime_ns
     again = ssl_3d.run(cfg, out, progress=False)

@@ -98,6 +98,8 @@ def fit(recipe: Recipe, run_dir: str | Path, epochs: int, seed: int, eval_every:
                 spent = train_s + clock() - t0
                 if spent >= budget_s:
                     out_of_time = True
+                    if not n_total:  # no time left for this epoch's first step: log the schedules' end
+                        row.update(set_progress(1.0))
                     break
                 row.update(set_progress(spent / budget_s))
                 bar.update(min(spent, budget_s) - bar.n)

@@ -220,12 +220,56 @@ def run(cfg: SSL3DStudyConfig, out_dir: Path, progress: bool = True) -> dict[str
         r["condition"] = CONDITIONS[r["condition"]]
     write_table(rows, out_dir / TABLE)
     plot(rows, out_dir / f"{TABLE}.png")
+    for condition in cfg.study.conditions:
+        seed = cfg.study.seeds[0]
+        curves = validation_curves(out_dir / condition / f"seed{seed}", arms)
+        if curves:
+            plot_curves(curves, out_dir / f"{TABLE}_validation_{condition}.png",
+                        f"{CONDITIONS[condition]}, seed {seed}: validation during training")
     result = {"rows": rows, "pseudo_label_p_mpjpe_mm": pseudo, "seeds": cfg.study.seeds,
               "per_seed": {c: [{"info": r["info"], "arms": {a: {k: r["arms"][a][k] for k in ("mpjpe_mm", "p_mpjpe_mm")}
                                                             for a in arms}} for r in runs]
                            for c, runs in per_seed.items()}}
     atomic_write_json(out_dir / f"{TABLE}.json", result)
     return result
+
+
+def validation_curves(seed_dir: Path, arms: list[str]) -> dict[str, list[tuple[float, float]]]:
+    """Each arm's held-out labeled error (mm) against the share of its training done, from the member
+    file's history (single networks) or the run's log (back-projection): the evidence that an arm
+    converged (its curve flattened) or stopped early."""
+    import csv
+
+    from ..engine import load_checkpoint
+    from ..ensemble.runner import member_path
+
+    curves: dict[str, list[tuple[float, float]]] = {}
+    for arm in arms:
+        member = member_path(seed_dir / arm, 0)
+        if member.is_file():
+            history = load_checkpoint(member).get("history", [])
+        elif (seed_dir / arm / "log.csv").is_file():
+            with open(seed_dir / arm / "log.csv") as f:
+                history = list(csv.DictReader(f))
+        else:
+            continue
+        pts = [(float(r["epoch"]), float(r["val_error"])) for r in history if r.get("val_error") not in (None, "")]
+        if pts:
+            last = max(e for e, _ in pts)
+            curves[arm] = [(e / last, v) for e, v in pts]
+    return curves
+
+
+def plot_curves(curves: dict[str, list[tuple[float, float]]], out_png: Path, title: str) -> Path:
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    for arm, pts in curves.items():
+        ax.plot(*zip(*pts), label=ARMS.get(arm, arm), lw=1.2)
+    ax.set(xlabel="share of the arm's training", ylabel="held-out labeled MPJPE (mm)", title=title, yscale="log")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return save_figure(fig, out_png)
 
 
 def plot(rows: list[dict[str, Any]], out_png: Path) -> Path:
