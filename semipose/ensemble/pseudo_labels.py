@@ -198,6 +198,18 @@ def _ensemble_val_error(models: list, val: list[Sequence], skel: Skeleton) -> fl
     return float(err.mean() * 1000)
 
 
+def ssl_split(cfg: SSL3DConfig) -> tuple[list[Sequence], Skeleton, list[Sequence], list[Segment], list[Sequence],
+                                         list[Sequence], list[Sequence]]:
+    """The semi-supervised protocol's data: all training sequences, skeleton, test sequences, the
+    unlabeled segments, and the labeled, unlabeled and held-out (validation) sequences."""
+    train_all, skel = load_split(cfg.data, cfg.data.subjects_train)
+    test, _ = load_split(cfg.data, cfg.data.subjects_test)
+    lab_segs, unl_segs = split_labeled(train_all, cfg.ssl.labeled_fraction, cfg.ssl.split_seed)
+    labeled, unlabeled = cut(train_all, lab_segs), cut(train_all, unl_segs)
+    labeled, val = hold_out_labeled(labeled, cfg.train.val_fraction, cfg.ssl.split_seed)
+    return train_all, skel, test, unl_segs, labeled, unlabeled, val
+
+
 def _take(order: list[int], frames: list[int], share: float) -> list[int]:
     """The first segments in ``order`` holding at least ``share`` of all frames."""
     target, picked, size = share * sum(frames), [], 0
@@ -216,11 +228,7 @@ def _row(stage: str, share: float, m: dict[str, Any]) -> dict[str, Any]:
 def run_pseudo_label_rounds(cfg: SSL3DConfig, out_dir: str | Path, progress: bool = True) -> dict[str, Any]:
     out_dir = Path(out_dir)
     s = cfg.ssl
-    train_all, skel = load_split(cfg.data, cfg.data.subjects_train)
-    test, _ = load_split(cfg.data, cfg.data.subjects_test)
-    lab_segs, unl_segs = split_labeled(train_all, s.labeled_fraction, s.split_seed)
-    labeled, unlabeled = cut(train_all, lab_segs), cut(train_all, unl_segs)
-    labeled, val = hold_out_labeled(labeled, cfg.train.val_fraction, s.split_seed)
+    train_all, skel, test, unl_segs, labeled, unlabeled, val = ssl_split(cfg)
     rows: list[dict[str, Any]] = []
     result: dict[str, Any] = {"labeled_frames": sum(x.num_frames for x in labeled),
                               "unlabeled_frames": sum(x.num_frames for x in unlabeled),

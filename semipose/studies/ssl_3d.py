@@ -37,13 +37,12 @@ from ..config import ConfigError, dump_yaml, load_config
 from ..data.noise2d import noisy_sequences_2d
 from ..data.npz3d import Sequence
 from ..engine import prepare_run_dir
-from ..ensemble.pseudo_labels import (SSL3DConfig, _ensemble_cfg, _train_and_evaluate, hold_out_labeled,
-                                      pseudo_label, pseudo_label_sparsification, pseudo_weights, view_groups,
+from ..ensemble.pseudo_labels import (SSL3DConfig, _ensemble_cfg, _train_and_evaluate, pseudo_label,
+                                      pseudo_label_sparsification, pseudo_weights, ssl_split, view_groups,
                                       write_table)
 from ..ensemble.runner import member_weights, training_data
-from ..ensemble.subsets import cut, split_labeled
 from ..io import atomic_write_json
-from ..lift import load_split, set_threads, train_backprojection
+from ..lift import set_threads, train_backprojection
 from ..metrics.mpjpe import evaluate_sequences
 from ..plots import _pyplot, save_figure
 
@@ -118,11 +117,7 @@ def _cached(run_dir: Path, train: Callable[[], dict[str, Any]]) -> dict[str, Any
 def run_seed(c: SSL3DStudyConfig, out: Path, progress: bool) -> dict[str, Any]:
     """Every arm of one condition and seed; returns their test metrics and the pseudo-labels' errors."""
     s = c.ssl
-    train_all, skel = load_split(c.data, c.data.subjects_train)
-    test, _ = load_split(c.data, c.data.subjects_test)
-    lab_segs, unl_segs = split_labeled(train_all, s.labeled_fraction, s.split_seed)
-    labeled, unlabeled = cut(train_all, lab_segs), cut(train_all, unl_segs)
-    labeled, val = hold_out_labeled(labeled, c.train.val_fraction, s.split_seed)
+    train_all, skel, test, unl_segs, labeled, unlabeled, val = ssl_split(c)
     truth = [x.root_relative_3d() for x in unlabeled]
     lab_targets = [x.root_relative_3d() for x in labeled]
     ones = [np.ones(x.num_frames, np.float32) for x in labeled]
