@@ -94,7 +94,7 @@ def fit(recipe: Recipe, run_dir: str | Path, epochs: int, seed: int, eval_every:
         sums: dict[str, float] = {}
         n_total, out_of_time = 0, False
         for batch in recipe.batches(epoch, np.random.default_rng([seed, epoch])):
-            if budget_s is not None and set_progress is not None:
+            if set_progress is not None:  # under a time budget
                 spent = train_s + clock() - t0
                 if spent >= budget_s:
                     out_of_time = True
