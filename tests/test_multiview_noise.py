@@ -185,3 +185,86 @@ def test_load_split_applies_the_same_noise_to_every_split_and_method(tmp_path):
     np.testing.assert_array_equal(clean[0].positions_3d, noisy[0].positions_3d)  # the 3D stays true
     with pytest.raises(ConfigError, match="swap_rate must be in"):
         lift.load_lift_config(None, ["data.noise.swap_rate=1.5"])
+
+
+def _pinhole(R, centre, f=800.0, c=(320.0, 240.0)):
+    """3x4 projection of a camera with camera-to-world rotation R at world position ``centre``."""
+    K = np.array([[f, 0, c[0]], [0, f, c[1]], [0, 0, 1.0]])
+    return K @ np.hstack([R.T, (-R.T @ np.asarray(centre))[:, None]])
+
+
+def _project(P, X):
+    x = np.concatenate([X, np.ones_like(X[..., :1])], -1) @ P.T
+    return x[..., :2] / x[..., 2:]
+
+
+def test_triangulation_recovers_points_from_two_hand_built_cameras():
+    from semipose.methods.multiview import triangulate
+
+    R1, R2 = _two_cameras()  # camera 1 looks along world +y, camera 2 along world -x
+    P1, P2 = _pinhole(R1, [0, -4, 1]), _pinhole(R2, [4, 0, 1])
+    X = np.array([[[0, 0, 1], [0.3, -0.2, 1.5], [-0.4, 0.1, 0.2]]])  # (T=1, J=3, 3) metres
+    # by hand: camera 1 at (0, -4, 1) sees world (0, 0, 1) straight ahead at depth 4: the image centre
+    np.testing.assert_allclose(_project(P1, X)[0, 0], [320, 240], atol=1e-9)
+    tri = triangulate([_project(P1, X), _project(P2, X)], [P1, P2])
+    np.testing.assert_allclose(tri.world, X, atol=1e-5)
+    assert tri.residual.max() < 1e-3 and (tri.views_used == 2).all()
+
+
+def test_triangulation_drops_one_wrong_view_of_three():
+    from semipose.methods.multiview import triangulate
+
+    R1, R2 = _two_cameras()
+    Ps = [_pinhole(R1, [0, -4, 1]), _pinhole(R2, [4, 0, 1]), _pinhole(_rot_z(-90) @ R1, [-4, 0, 1])]
+    X = np.array([[[0, 0, 1], [0.3, -0.2, 1.5]]])
+    pts = [_project(P, X) for P in Ps]
+    pts[2] = pts[2].copy()
+    pts[2][0, 1] += [60.0, -40.0]  # view 3 misplaces joint 1 by 72 px (a detector's outlier)
+    robust = triangulate(pts, Ps, outlier_px=20.0)
+    np.testing.assert_allclose(robust.world, X, atol=1e-4)
+    assert robust.views_used[0, 1] == 2 and robust.views_used[0, 0] == 3
+    naive = triangulate(pts, Ps, outlier_px=None)
+    assert np.linalg.norm(naive.world[0, 1] - X[0, 1]) > 0.01  # without the rule the outlier pulls it away
+    assert naive.residual[0, 1] > 10
+
+
+def test_triangulated_pseudo_labels_match_the_truth_on_exact_2d(tmp_path):
+    from semipose.data.npz3d import load_sequences
+    from semipose.data.synthetic import write_synthetic_humaneva
+    from semipose.ensemble.pseudo_labels import triangulated_labels, view_groups
+    from semipose.ensemble.subsets import cut, split_labeled
+
+    root = write_synthetic_humaneva(tmp_path / "data", frames=40, seed=1, subjects=("S1",), splits=("Train",))
+    seqs, _ = load_sequences(root / "data_3d_humaneva15.npz", root / "data_2d_humaneva15_gt.npz",
+                             root / "cameras.json", ["Train/S1"])
+    _, unl_segs = split_labeled(seqs, 0.25, seed=0)
+    unlabeled = cut(seqs, unl_segs)
+    labels, unc = triangulated_labels(unlabeled, view_groups(seqs, unl_segs))
+    for lab, x, u in zip(labels, unlabeled, unc):
+        assert np.abs(lab - x.root_relative_3d()).max() < 2e-3  # synthetic 2D are exact pinhole projections
+        assert u.shape == (x.num_frames,) and u.max() < 1e-3
+    with pytest.raises(ValueError, match="two or more synchronized views"):
+        triangulated_labels(unlabeled[:1], [[0]])
+
+
+def test_smoothing_is_chosen_on_labeled_views_and_only_against_noise(tmp_path):
+    import dataclasses
+
+    from semipose.data.npz3d import load_sequences
+    from semipose.data.synthetic import write_synthetic_humaneva
+    from semipose.ensemble.pseudo_labels import choose_smoothing, synchronized_groups
+
+    root = write_synthetic_humaneva(tmp_path / "data", frames=80, seed=2, subjects=("S1",), splits=("Train",))
+    seqs, skel = load_sequences(root / "data_3d_humaneva15.npz", root / "data_2d_humaneva15_gt.npz",
+                                root / "cameras.json", ["Train/S1"])
+    groups = synchronized_groups(seqs)
+    assert groups and all(len(g) == 3 for g in groups)
+    assert all(len({seqs[i].camera_index for i in g}) == 3 for g in groups)
+    best, errors = choose_smoothing(seqs)
+    assert best == 0.0 and errors["0"] < 2.0  # exact 2D: smoothing only blurs the motion
+    keys = [f"{x.subject}/{x.action}/{x.camera_index}" for x in seqs]
+    noise = DetectorNoiseConfig(enabled=True, jitter=0.5, outlier_rate=0.0, swap_rate=0.0, seed=3)
+    noisy = [dataclasses.replace(x, keypoints_2d=kp)
+             for x, kp in zip(seqs, noisy_sequences_2d([x.keypoints_2d for x in seqs], keys, skel, noise))]
+    best, errors = choose_smoothing(noisy)
+    assert best > 0 and errors[f"{best:g}"] < 0.8 * errors["0"]  # i.i.d. per-frame noise averages out

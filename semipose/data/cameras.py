@@ -39,6 +39,13 @@ class Camera:
             raise ValueError(f"camera {self.name} has no intrinsics")
         return (X_cam[..., :2] / X_cam[..., 2:3] * self.focal + self.center).astype(np.float32)
 
+    def projection_matrix(self) -> np.ndarray:
+        """3x4 matrix taking homogeneous world points (metres) to homogeneous pixels: K [R^T | -R^T T]."""
+        if self.focal is None or self.center is None:
+            raise ValueError(f"camera {self.name} has no intrinsics")
+        K = np.array([[self.focal[0], 0, self.center[0]], [0, self.focal[1], self.center[1]], [0, 0, 1.0]])
+        return K @ np.hstack([self.R.T, (-self.R.T @ self.T)[:, None]])
+
     def intrinsics_normalized(self) -> np.ndarray:
         """(fx, fy, cx, cy) in VideoPose3D's normalised screen units (divide by width/2, centre shifted)."""
         if self.focal is None or self.center is None:

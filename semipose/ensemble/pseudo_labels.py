@@ -18,13 +18,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy.ndimage import gaussian_filter1d
 
 from ..config import ConfigError, load_config
 from ..data.noise2d import DetectorNoiseConfig, noisy_sequences_2d
 from ..data.npz3d import Sequence
 from ..io import atomic_write_json, atomic_write_text
 from ..lift import load_split, write_metrics
-from ..methods.multiview import FUSION_METHODS, fuse_views
+from ..data.cameras import image_coordinates
+from ..methods.multiview import FUSION_METHODS, fuse_views, triangulate
 from ..metrics.mpjpe import evaluate_sequences
 from ..metrics.uncertainty import sparsification
 from ..plots import plot_uncertainty
@@ -46,8 +48,15 @@ class SSLConfig:
     recompute: bool = False  # recompute the pseudo-labels with each round's model(s)
     pseudo_weight: float = 1.0  # loss weight of pseudo-labeled frames
     # none | mean | spread | median: fuse the members' predictions of synchronized calibrated views
-    # in world coordinates and map the fused pose back into every view (semipose.methods.multiview)
+    # in world coordinates and map the fused pose back into every view (semipose.methods.multiview);
+    # triangulate: the views' own 2D triangulated with the cameras (no lifter in the label at all)
     fusion: str = "none"
+    # triangulate: a view missing a joint's reprojection by more pixels may be dropped (null: never; on
+    # HumanEva-I with detector-like jitter dropping views cost more than it saved at 50-150 px)
+    outlier_px: float | None = None
+    # triangulate: Gaussian smoothing of the labels over time (sigma, frames) against per-frame 2D
+    # noise; null: chosen on the labeled training views (their triangulation against their true 3D)
+    smooth_frames: float | None = None
     # uncertainty (ensemble spread, with fusion also the views' disagreement, per frame):
     keep_share: float = 1.0  # keep this share of pseudo-labeled frames, the most certain (the rest weigh 0)
     weighting: str = "none"  # none | inverse: weight 1 / (1 + (u / median u)^2) on each pseudo-labeled frame
@@ -72,6 +81,10 @@ class SSLConfig:
             raise ConfigError(f"ssl.weighting must be none or inverse, got {self.weighting!r}")
         if self.replace_teacher not in ("always", "if_better"):
             raise ConfigError(f"ssl.replace_teacher must be always or if_better, got {self.replace_teacher!r}")
+        if self.outlier_px is not None and self.outlier_px <= 0:
+            raise ConfigError(f"ssl.outlier_px must be positive, got {self.outlier_px}")
+        if self.smooth_frames is not None and self.smooth_frames < 0:
+            raise ConfigError(f"ssl.smooth_frames must be >= 0 or null (chosen on labeled data), got {self.smooth_frames}")
         if not 0 < self.keep_share <= 1:
             raise ConfigError(f"ssl.keep_share must be in (0, 1], got {self.keep_share}")
         if self.order not in ("random", "uncertainty"):
@@ -119,13 +132,16 @@ def _train_and_evaluate(ecfg: EnsembleRunConfig, run_dir: Path, data, test: list
 
 
 def pseudo_label(models: list, unlabeled: list[Sequence], skel: Skeleton, flip: bool, fusion: str = "none",
-                 view_groups: list[list[int]] | None = None) -> tuple[list, list]:
+                 view_groups: list[list[int]] | None = None, outlier_px: float | None = None,
+                 smooth_frames: float = 0.0) -> tuple[list, list]:
     """Pseudo-labels (root set to zero, as training targets have it) and each frame's uncertainty.
 
     Monocular (``fusion='none'``): the members' mean, and their spread averaged over joints. With a
     fusion rule, every group of ``view_groups`` (indices of sequences showing the same frames from
     calibrated cameras) gets the members' predictions of all its views fused in world coordinates;
-    the uncertainty is then sqrt(spread^2 + cross-view disagreement^2). Groups of one view stay monocular.
+    the uncertainty is then sqrt(spread^2 + cross-view disagreement^2). With ``fusion='triangulate'``
+    the group's 2D keypoints are triangulated instead (:func:`triangulate_group`). Groups of one view
+    stay monocular.
     """
     raw = predict_members(models, [s.keypoints_2d for s in unlabeled], skel, flip)
     preds = [p - p[..., :1, :] for p in raw]
@@ -136,11 +152,106 @@ def pseudo_label(models: list, unlabeled: list[Sequence], skel: Skeleton, flip: 
     for group in view_groups or []:
         if len(group) < 2 or any(unlabeled[i].camera is None for i in group):
             continue
+        if fusion == "triangulate":
+            tri, unc = triangulated_labels([unlabeled[i] for i in group], [list(range(len(group)))], outlier_px,
+                                           smooth_frames)
+            for k, i in enumerate(group):
+                labels[i], spreads[i] = tri[k], unc[k]
+            continue
         fused = fuse_views([preds[i] for i in group], [unlabeled[i].camera.R for i in group], fusion)
         uncertainty = np.sqrt(fused.spread ** 2 + fused.disagreement ** 2).mean(axis=1)
         for k, i in enumerate(group):
             labels[i], spreads[i] = fused.per_view[k], uncertainty
     return labels, spreads
+
+
+SMOOTHING_CANDIDATES = (0.0, 1.0, 2.0, 3.0, 5.0, 8.0)
+
+
+def synchronized_groups(sequences: list[Sequence]) -> list[list[int]]:
+    """Indices of labeled sequences that show the same frames from different cameras, found by their
+    3D: the same subject, action and length, and the same world pose in the first frame."""
+    groups: dict[tuple, list[int]] = {}
+    for i, x in enumerate(sequences):
+        if x.camera is None or x.num_frames == 0:
+            continue
+        root = x.camera.camera_to_world(x.positions_3d[:1, 0].astype(np.float64))[0]
+        groups.setdefault((x.subject, x.action, x.num_frames, *np.round(root, 3)), []).append(i)
+    return [g for g in groups.values() if len(g) > 1]
+
+
+def choose_smoothing(labeled: list[Sequence], outlier_px: float | None = None,
+                     candidates: tuple[float, ...] = SMOOTHING_CANDIDATES) -> tuple[float, dict[str, float]]:
+    """The temporal smoothing (sigma, frames) whose triangulated labels of the *labeled* views come
+    closest to their true 3D (MPJPE, mm): the training data's own 2D noise decides, the test split is
+    never read. Returns the best sigma and the error of every candidate."""
+    groups = synchronized_groups(labeled)
+    if not groups:
+        raise ValueError("choosing ssl.smooth_frames needs labeled sequences seen by two or more views; "
+                         "set ssl.smooth_frames to a number")
+    members = [labeled[i] for g in groups for i in g]
+    index = {id(x): k for k, x in enumerate(members)}
+    local = [[index[id(labeled[i])] for i in g] for g in groups]
+    truth = [x.root_relative_3d() for x in members]
+    errors = {}
+    for sigma in candidates:
+        labels, _ = triangulated_labels(members, local, outlier_px, sigma)
+        errors[f"{sigma:g}"] = float(np.mean(np.concatenate(
+            [np.linalg.norm(a - t, axis=-1).mean(axis=-1) for a, t in zip(labels, truth)])) * 1000)
+    best = min(candidates, key=lambda s: errors[f"{s:g}"])
+    return best, errors
+
+
+def resolve_smoothing(cfg: SSLConfig, labeled: list[Sequence]) -> tuple[float, dict[str, Any]]:
+    """``ssl.smooth_frames``, or when null the sigma :func:`choose_smoothing` picks on ``labeled``."""
+    if cfg.fusion != "triangulate":
+        return 0.0, {}
+    if cfg.smooth_frames is not None:
+        return cfg.smooth_frames, {"smooth_frames": cfg.smooth_frames, "chosen_on_labeled_data": False}
+    sigma, errors = choose_smoothing(labeled, cfg.outlier_px)
+    return sigma, {"smooth_frames": sigma, "chosen_on_labeled_data": True, "labeled_triangulation_mpjpe_mm": errors}
+
+
+def triangulated_labels(unlabeled: list[Sequence], view_groups: list[list[int]], outlier_px: float | None = None,
+                        smooth_frames: float = 0.0) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Pseudo-labels of every sequence from triangulating its group of views alone (no lifter), each
+    smoothed over time by a Gaussian of ``smooth_frames`` frames: each sequence must belong to a
+    group of at least two calibrated views."""
+    labels: list = [None] * len(unlabeled)
+    spreads: list = [None] * len(unlabeled)
+    for group in view_groups:
+        if len(group) < 2:
+            continue
+        per_view, uncertainty = triangulate_group([unlabeled[i] for i in group], outlier_px)
+        for k, i in enumerate(group):
+            labels[i], spreads[i] = per_view[k], uncertainty
+            if smooth_frames > 0:
+                labels[i] = gaussian_filter1d(labels[i], smooth_frames, axis=0, mode="nearest")
+    missing = [f"{unlabeled[i].subject} {unlabeled[i].action} camera {unlabeled[i].camera_index}"
+               for i, lab in enumerate(labels) if lab is None]
+    if missing:
+        raise ValueError(f"triangulation needs every sequence seen by two or more synchronized views; "
+                         f"{len(missing)} are not, e.g. {missing[0]}")
+    return labels, spreads
+
+
+def triangulate_group(views: list[Sequence], outlier_px: float | None = None) -> tuple[list[np.ndarray], np.ndarray]:
+    """Root-relative 3D in each view's camera frame from triangulating the views' 2D keypoints, and
+    each frame's uncertainty: the RMS reprojection residual turned into metres at each joint's depth
+    (residual / focal * depth), averaged over joints, so it shares units with the ensemble spread."""
+    cams = [v.camera for v in views]
+    if any(c is None or c.focal is None for c in cams):
+        raise ValueError(f"ssl.fusion=triangulate needs cameras with intrinsics; {views[0].subject} "
+                         f"{views[0].action} has none")
+    pixels = [image_coordinates(v.keypoints_2d, c.res_w, c.res_h) for v, c in zip(views, cams)]
+    tri = triangulate(pixels, [c.projection_matrix() for c in cams], outlier_px)
+    per_view, depth = [], []
+    for c in cams:
+        X = c.world_to_camera(tri.world.astype(np.float64))
+        per_view.append((X - X[:, :1]).astype(np.float32))
+        depth.append(np.abs(X[..., 2]) / float(np.mean(c.focal)))
+    metres = tri.residual * np.mean(depth, axis=0)
+    return per_view, metres.mean(axis=1).astype(np.float32)
 
 
 def view_groups(sequences: list[Sequence], segments: list[Segment]) -> list[list[int]]:
@@ -242,7 +353,9 @@ def run_pseudo_label_rounds(cfg: SSL3DConfig, out_dir: str | Path, progress: boo
     rows.append(_row(f"ensemble of {len(models)}, labeled only", 0.0, m0))
     result["ensemble_labeled"] = {k: m0[k] for k in SUMMARY} | {"uncertainty": m0.get("uncertainty")}
     views = view_groups(train_all, unl_segs)
-    labels, spreads = pseudo_label(models, unlabeled, skel, cfg.train.test_flip, s.fusion, views)
+    smooth, result["triangulation"] = resolve_smoothing(s, labeled + val)
+    labels, spreads = pseudo_label(models, unlabeled, skel, cfg.train.test_flip, s.fusion, views, s.outlier_px,
+                                   smooth)
     truth = [x.root_relative_3d() for x in unlabeled]
     names = ([x.subject for x in unlabeled], [x.action_name for x in unlabeled])
     result["pseudo_label_error"] = [{"round": 0, **{k: v for k, v in evaluate_sequences(labels, truth, *names).items()
@@ -282,7 +395,8 @@ def run_pseudo_label_rounds(cfg: SSL3DConfig, out_dir: str | Path, progress: boo
                 if new_val >= teacher_val:  # the current teacher stays; its pseudo-labels too
                     continue
                 teacher_val = new_val
-            labels, new_spreads = pseudo_label(round_models, unlabeled, skel, cfg.train.test_flip, s.fusion, views)
+            labels, new_spreads = pseudo_label(round_models, unlabeled, skel, cfg.train.test_flip, s.fusion, views,
+                                               s.outlier_px, smooth)
             if len(round_models) > 1:
                 spreads = new_spreads
             result["pseudo_label_error"].append(

@@ -14,6 +14,10 @@ single network from scratch:
 ``pseudo_fused_uncertainty``  + fused, the least certain frames dropped, the rest weighted by certainty
 ``noisy_student``             + fused, the student's unlabeled 2D perturbed (targets from clean 2D)
 ``pseudo_fused_from_teacher``  + fused, the student starting from the teacher's first member
+``pseudo_mono_from_teacher``  + monocular, the student starting from the teacher's first member
+``pseudo_triangulated``       + the views' 2D triangulated with the cameras (no lifter in the label),
+                              frames weighted by the reprojection residual as by an uncertainty
+``pseudo_triangulated_from_teacher``  the same, the student starting from the teacher
 ``backprojection``            VideoPose3D's back-projection on the unlabeled 2D
 ``backprojection_pseudo``     back-projection plus the fused pseudo-labels on the same frames
 ``all_labeled``               the unlabeled frames with their true 3D (the upper bound)
@@ -38,8 +42,9 @@ from ..data.noise2d import noisy_sequences_2d
 from ..data.npz3d import Sequence
 from ..engine import prepare_run_dir
 from ..ensemble.pseudo_labels import (SSL3DConfig, _ensemble_cfg, _train_and_evaluate, pseudo_label,
-                                      pseudo_label_sparsification, pseudo_weights, ssl_split, view_groups,
-                                      write_table)
+                                      pseudo_label_sparsification, pseudo_weights, resolve_smoothing, ssl_split,
+                                      triangulated_labels,
+                                      view_groups, write_table)
 from ..ensemble.runner import member_weights, training_data
 from ..io import atomic_write_json
 from ..lift import set_threads, train_backprojection
@@ -55,6 +60,9 @@ ARMS = {
     "pseudo_fused_uncertainty": "pseudo-labels, fused, uncertainty-weighted",
     "noisy_student": "noisy student (fused pseudo-labels)",
     "pseudo_fused_from_teacher": "pseudo-labels, fused, student from the teacher",
+    "pseudo_mono_from_teacher": "pseudo-labels, monocular, student from the teacher",
+    "pseudo_triangulated": "pseudo-labels triangulated from the views' 2D",
+    "pseudo_triangulated_from_teacher": "triangulated, student from the teacher",
     "backprojection": "back-projection (VideoPose3D)",
     "backprojection_pseudo": "back-projection + fused pseudo-labels",
     "all_labeled": "all labeled (true 3D, upper bound)",
@@ -131,14 +139,22 @@ def run_seed(c: SSL3DStudyConfig, out: Path, progress: bool) -> dict[str, Any]:
                                 "unlabeled_frames": sum(x.num_frames for x in unlabeled),
                                 "validation_frames": sum(x.num_frames for x in val)}
     results: dict[str, dict[str, Any]] = {}
-    needs_teacher = [a for a in arms if a.startswith(("pseudo", "noisy")) or a == "backprojection_pseudo"]
+    needs_teacher = [a for a in arms if (a.startswith(("pseudo", "noisy")) or a == "backprojection_pseudo")
+                     and a != "pseudo_triangulated"]
+    views = view_groups(train_all, unl_segs)
+    names = ([x.subject for x in unlabeled], [x.action_name for x in unlabeled])
+    if any(a.startswith("pseudo_triangulated") for a in arms):
+        tri_cfg = dataclasses.replace(s, fusion="triangulate")
+        smooth, info["triangulation"] = resolve_smoothing(tri_cfg, labeled + val)
+        tri, tri_uncertainty = triangulated_labels(unlabeled, views, s.outlier_px, smooth)
+        m = evaluate_sequences(tri, truth, *names)
+        info["pseudo_label_triangulated"] = {"mpjpe_mm": m["mpjpe_mm"], "p_mpjpe_mm": m["p_mpjpe_mm"]}
+        info["pseudo_label_triangulated_sparsification"] = pseudo_label_sparsification(tri, truth, tri_uncertainty)
     if needs_teacher:
         teacher, _ = _train_and_evaluate(_ensemble_cfg(c), out / "teacher", training_data(labeled, skel, validation=val),
                                          test, skel, progress)
-        views = view_groups(train_all, unl_segs)
         mono, _ = pseudo_label(teacher, unlabeled, skel, c.train.test_flip)
         fused, uncertainty = pseudo_label(teacher, unlabeled, skel, c.train.test_flip, s.fusion, views)
-        names = ([x.subject for x in unlabeled], [x.action_name for x in unlabeled])
         for key, labels in (("pseudo_label_mono", mono), ("pseudo_label_fused", fused)):
             m = evaluate_sequences(labels, truth, *names)
             info[key] = {"mpjpe_mm": m["mpjpe_mm"], "p_mpjpe_mm": m["p_mpjpe_mm"]}
@@ -152,9 +168,14 @@ def run_seed(c: SSL3DStudyConfig, out: Path, progress: bool) -> dict[str, Any]:
         elif arm in ("pseudo_mono", "pseudo_fused"):
             labels = mono if arm == "pseudo_mono" else fused
             results[arm] = single(arm, labeled + unlabeled, lab_targets + labels, ones + pseudo)
-        elif arm == "pseudo_fused_from_teacher":
-            results[arm] = single(arm, labeled + unlabeled, lab_targets + fused, ones + pseudo,
+        elif arm in ("pseudo_fused_from_teacher", "pseudo_mono_from_teacher"):
+            labels = mono if arm == "pseudo_mono_from_teacher" else fused
+            results[arm] = single(arm, labeled + unlabeled, lab_targets + labels, ones + pseudo,
                                   member_weights(out / "teacher"))
+        elif arm in ("pseudo_triangulated", "pseudo_triangulated_from_teacher"):
+            init = member_weights(out / "teacher") if arm.endswith("from_teacher") else b""
+            results[arm] = single(arm, labeled + unlabeled, lab_targets + tri, ones + pseudo_weights(tri_uncertainty, s),
+                                  init)
         elif arm == "pseudo_fused_uncertainty":
             results[arm] = single(arm, labeled + unlabeled, lab_targets + fused, ones + pseudo_weights(uncertainty, s))
         elif arm == "noisy_student":
@@ -208,7 +229,8 @@ def run(cfg: SSL3DStudyConfig, out_dir: Path, progress: bool = True) -> dict[str
                                for seed in cfg.study.seeds]
         rows += summarize(per_seed, arms, condition)
     pseudo = {cond: {k: float(np.mean([r["info"][k]["p_mpjpe_mm"] for r in runs]))
-                     for k in ("pseudo_label_mono", "pseudo_label_fused") if k in runs[0]["info"]}
+                     for k in ("pseudo_label_mono", "pseudo_label_fused", "pseudo_label_triangulated")
+                     if k in runs[0]["info"]}
               for cond, runs in per_seed.items()}
     for r in rows:
         r["method"] = ARMS[r["method"]]
