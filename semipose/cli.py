@@ -6,6 +6,7 @@ Configs are YAML files (or the name of one shipped in ``semipose/configs``) and 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from importlib import resources
@@ -28,17 +29,35 @@ def config_path(name: str | None) -> Path | None:
     raise ConfigError(f"{name}: no such config file, and no shipped config of that name")
 
 
+def _claim(args: argparse.Namespace, kind: str, load_fn, default_config: str | None = None,
+           allowed: tuple[str, ...] | None = None):
+    """The run directory and the validated config of a training command; with ``--resume`` the run's
+    own config.yaml plus overrides, refused when they change more than ``allowed`` (nothing is
+    written before these checks pass)."""
+    from .config import to_dict
+    from .engine import EXTENSION_KEYS, RUN_CONTROL_KEYS, RunDirError, check_resume
+    from .lift import default_run_dir
+
+    if args.resume and not args.out:
+        raise ConfigError("--resume needs -o/--out, the run directory to continue")
+    run_dir = Path(args.out) if args.out else default_run_dir(kind)
+    if args.resume:
+        if not (run_dir / "config.yaml").is_file():
+            raise RunDirError(f"{run_dir}: nothing to resume (no config.yaml); drop --resume to start a new run")
+        cfg = load_fn(run_dir / "config.yaml", list(args.overrides))
+        check_resume(run_dir, to_dict(cfg), allowed or RUN_CONTROL_KEYS + EXTENSION_KEYS)
+    else:
+        cfg = load_fn(config_path(args.config or default_config), list(args.overrides))
+    return run_dir, cfg
+
+
 def _cmd_lift_train(args: argparse.Namespace) -> int:
     from . import lift
+    from .engine import run_directory
 
-    run_dir = Path(args.out) if args.out else lift.default_run_dir("lift")
-    if args.resume:
-        if not args.out:
-            raise ConfigError("--resume needs --out, the run directory to continue")
-        cfg = lift.load_lift_config(run_dir / "config.yaml", args.overrides)
-    else:
-        cfg = lift.load_lift_config(config_path(args.config), args.overrides)
-    metrics = lift.train(cfg, run_dir, resume=args.resume)
+    run_dir, cfg = _claim(args, "lift", lift.load_lift_config)
+    with run_directory(run_dir, args.resume, args.overwrite):
+        metrics = lift.train(cfg, run_dir, resume=args.resume)
     print(lift.metrics_markdown(metrics))
     print(f"results in {run_dir}/ (metrics.json, metrics.md, log.csv, model.pt, checkpoint.pt)")
     return 0
@@ -61,8 +80,10 @@ def _cmd_lift_evaluate(args: argparse.Namespace) -> int:
 def _cmd_lift_predict(args: argparse.Namespace) -> int:
     from . import lift
 
-    poses = lift.predict(args.model, args.input, args.output, args.width, args.height, flip=not args.no_flip)
+    poses, filled = lift.predict(args.model, args.input, args.output, args.width, args.height, flip=not args.no_flip)
     stem = Path(args.output).with_suffix("")
+    if filled:
+        print(f"filled {filled} missing (non-finite) keypoints by interpolation over time")
     print(f"lifted {poses.shape[0]} frames of {poses.shape[1]} joints -> {stem}.npz, {stem}.json")
     return 0
 
@@ -81,19 +102,18 @@ def _ensemble_overrides(args: argparse.Namespace) -> list[str]:
 def _cmd_ensemble_train(args: argparse.Namespace) -> int:
     from . import lift
     from .config import dump_yaml
-    from .engine import prepare_run_dir
+    from .engine import RUN_CONTROL_KEYS, prepare_run_dir, run_directory
     from .ensemble import runner
 
-    run_dir = Path(args.out) if args.out else lift.default_run_dir("ensemble")
-    cfg_file = run_dir / "config.yaml" if args.resume else config_path(args.config)
-    if args.resume and not cfg_file.is_file():
-        raise ConfigError(f"{run_dir}: nothing to resume (no config.yaml)")
-    cfg = runner.load_ensemble_config(cfg_file, _ensemble_overrides(args))
+    run_dir, cfg = _claim(args, "ensemble", lambda path, ov: runner.load_ensemble_config(path, _ensemble_overrides(args)),
+                          allowed=RUN_CONTROL_KEYS + ("ensemble.workers", "ensemble.backend", "ensemble.ray_address",
+                                                      "ensemble.num_cpus", "ensemble.num_gpus"))
     lift.set_threads(cfg.train.threads)
     seqs, skel = lift.load_split(cfg.data, cfg.data.subjects_train)
-    prepare_run_dir(run_dir, dump_yaml(cfg), cfg.train.seed, {"skeleton": skel.name})
-    status = runner.train_ensemble(cfg, run_dir, runner.training_data(seqs, skel), resume=args.resume,
-                                   progress=cfg.train.progress)
+    with run_directory(run_dir, args.resume, args.overwrite):
+        prepare_run_dir(run_dir, dump_yaml(cfg), cfg.train.seed, {"skeleton": skel.name})
+        status = runner.train_ensemble(cfg, run_dir, runner.training_data(seqs, skel), resume=args.resume,
+                                       progress=cfg.train.progress)
     failed = [m["index"] for m in status["members"] if m["status"] == "failed"]
     metrics = _evaluate_ensemble_run(run_dir, cfg)
     print(lift.metrics_markdown(metrics))
@@ -134,15 +154,17 @@ def _cmd_ensemble_evaluate(args: argparse.Namespace) -> int:
 
 
 def _cmd_study(args: argparse.Namespace) -> int:
-    from . import lift
+    from .engine import RUN_CONTROL_KEYS, run_directory
     from .studies import STUDIES
 
     study = STUDIES[args.name]
     if args.preset not in study.PRESETS:
         raise ConfigError(f"study {args.name}: unknown preset {args.preset!r}; expected one of {sorted(study.PRESETS)}")
-    cfg = study.load(config_path(args.config or study.BASE_CONFIG), args.preset, list(args.overrides))
-    out = Path(args.out) if args.out else lift.default_run_dir(f"study-{args.name}-{args.preset}")
-    result = study.run(cfg, out, progress=cfg.train.progress)
+    out, cfg = _claim(args, f"study-{args.name}-{args.preset}",
+                      lambda path, ov: study.load(config_path(args.config or study.BASE_CONFIG), args.preset, ov),
+                      allowed=RUN_CONTROL_KEYS + ("study",))
+    with run_directory(out, args.resume, args.overwrite):
+        result = study.run(cfg, out, progress=cfg.train.progress)
     print((out / f"{study.TABLE}.md").read_text())
     print(f"results in {out}/ (tables .md/.csv, plots .png, json)")
     return 1 if result.get("failed") else 0
@@ -150,11 +172,11 @@ def _cmd_study(args: argparse.Namespace) -> int:
 
 def _train_run(args: argparse.Namespace, kind: str, load_fn, train_fn) -> tuple[Path, dict]:
     """Train a run from ``-c`` (or its own config.yaml with ``--resume``) plus overrides; print its figures."""
-    from . import lift
+    from .engine import run_directory
 
-    run_dir = Path(args.out) if args.out else lift.default_run_dir(kind)
-    cfg_file = run_dir / "config.yaml" if args.resume else config_path(args.config)
-    metrics = train_fn(load_fn(cfg_file, list(args.overrides)), run_dir, resume=args.resume)
+    run_dir, cfg = _claim(args, kind, load_fn)
+    with run_directory(run_dir, args.resume, args.overwrite):
+        metrics = train_fn(cfg, run_dir, resume=args.resume)
     print(", ".join(f"{k} {v:.3f}" for k, v in metrics.items() if isinstance(v, float)))
     return run_dir, metrics
 
@@ -225,15 +247,18 @@ def _cmd_data_synthpose(args: argparse.Namespace) -> int:
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
+    from .engine import run_directory
 
-    run_demo(Path(args.out) if args.out else Path("runs") / f"demo-{time.strftime('%Y%m%d-%H%M%S')}",
-             args.overrides)
+    out = Path(args.out) if args.out else Path("runs") / f"demo-{time.strftime('%Y%m%d-%H%M%S')}"
+    with run_directory(out, overwrite=args.overwrite):
+        run_demo(out, args.overrides)
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="semipose", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--debug", action="store_true", help="show the traceback of an error (also SEMIPOSE_DEBUG=1)")
     sub = p.add_subparsers(dest="command", required=True)
 
     lift = sub.add_parser("lift", help="3D lifting of 2D keypoint sequences").add_subparsers(dest="action", required=True)
@@ -241,6 +266,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("-c", "--config", default="humaneva", help="YAML file or shipped config name (default: humaneva)")
     t.add_argument("-o", "--out", help="run directory (default: runs/lift-<time>)")
     t.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    t.add_argument("--overwrite", action="store_true", help="replace a finished or failed run in --out (kept until the new one finishes)")
     t.add_argument("overrides", nargs="*", help="dotted overrides, e.g. train.epochs=5")
     t.set_defaults(func=_cmd_lift_train)
 
@@ -265,6 +291,7 @@ def build_parser() -> argparse.ArgumentParser:
     et.add_argument("-c", "--config", default="humaneva_ensemble")
     et.add_argument("-o", "--out", help="run directory (default: runs/ensemble-<time>)")
     et.add_argument("--resume", action="store_true", help="train only the members not finished in --out")
+    et.add_argument("--overwrite", action="store_true", help="replace a finished or failed run in --out (kept until the new one finishes)")
     et.add_argument("--backend", choices=["local", "ray"])
     et.add_argument("--workers", type=int, help="local backend: worker processes")
     et.add_argument("--ray-address", help="ray backend: cluster address or 'auto' (default: a local instance)")
@@ -279,14 +306,16 @@ def build_parser() -> argparse.ArgumentParser:
     pt = p2.add_parser("train", help="train a heatmap model")
     pt.add_argument("-c", "--config", default="synthpose")
     pt.add_argument("-o", "--out")
-    pt.add_argument("--resume", action="store_true")
+    pt.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    pt.add_argument("--overwrite", action="store_true", help="replace a finished or failed run in --out (kept until the new one finishes)")
     pt.add_argument("overrides", nargs="*")
     pt.set_defaults(func=_cmd_pose2d_train)
     ps = p2.add_parser("ssl", help="semi-supervised training: supervised, pseudo_label, posecons, posedual, "
                                    "denoised (method.name=...)")
     ps.add_argument("-c", "--config", default="synthpose_ssl")
     ps.add_argument("-o", "--out")
-    ps.add_argument("--resume", action="store_true")
+    ps.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    ps.add_argument("--overwrite", action="store_true", help="replace a finished or failed run in --out (kept until the new one finishes)")
     ps.add_argument("overrides", nargs="*")
     ps.set_defaults(func=_cmd_pose2d_ssl)
     pe = p2.add_parser("evaluate", help="PCK and COCO AP of a trained run on its validation set")
@@ -314,6 +343,8 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--preset", default="quick", help="quick (minutes), full (the documented cost) or a study's own (ssl-2d, ssl-3d: medium)")
     st.add_argument("-c", "--config", help="base config (default: the study's own)")
     st.add_argument("-o", "--out", help="run directory (default: runs/study-<name>-<preset>-<time>)")
+    st.add_argument("--resume", action="store_true", help="continue the study in --out: finished runs are read back")
+    st.add_argument("--overwrite", action="store_true", help="replace the study in --out (kept until the new one finishes)")
     st.add_argument("overrides", nargs="*")
     st.set_defaults(func=_cmd_study)
 
@@ -338,6 +369,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     d = sub.add_parser("demo", help="the whole loop on synthetic data, in a few minutes on a laptop CPU")
     d.add_argument("-o", "--out", help="run directory (default: runs/demo-<time>)")
+    d.add_argument("--overwrite", action="store_true", help="replace the run in --out")
     d.add_argument("overrides", nargs="*", help="dotted overrides of the demo config")
     d.set_defaults(func=_cmd_demo)
     return p
@@ -352,11 +384,28 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(bad or extra)}")
     if extra:
         args.overrides = list(args.overrides) + extra
+    debug = args.debug or os.environ.get("SEMIPOSE_DEBUG", "") not in ("", "0")
     try:
         return args.func(args)
-    except (ConfigError, DataError, FileNotFoundError, ValueError) as e:
-        print(f"semipose: error: {e}", file=sys.stderr)
+    except (ConfigError, DataError, FileNotFoundError, NotADirectoryError, IsADirectoryError, ValueError) as e:
+        if debug:
+            raise
+        print(f"semipose: error: {e}", file=sys.stderr)  # bad input: one line naming file, field, expectation
         return 2
+    except PermissionError as e:
+        if debug:
+            raise
+        print(f"semipose: error: {e.filename or ''}: permission denied ({e.strerror})", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("semipose: interrupted; --resume continues a training run from its last checkpoint", file=sys.stderr)
+        return 130
+    except Exception as e:
+        if debug:
+            raise
+        print(f"semipose: internal error: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''} "
+              f"(run again with --debug for the traceback, and please report it)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -1,6 +1,8 @@
 """Typed configs: dataclasses filled from YAML, with dotted overrides such as ``train.epochs=5``.
 
-Unknown keys and values of the wrong type are errors that name the key, never silently ignored.
+Unknown keys, values of the wrong type and values out of range are errors that name the key, the
+value and what is allowed, never silently ignored. Ranges and choices are declared beside each field
+with :func:`checked` and enforced here, in one place, for every config.
 """
 from __future__ import annotations
 
@@ -20,11 +22,66 @@ class ConfigError(ValueError):
     pass
 
 
+@dataclasses.dataclass(frozen=True)
+class Check:
+    """What a config field allows: bounds (``gt``/``ge``/``lt``/``le``) and/or a set of choices.
+    ``None`` passes (optional fields); lists are checked item by item."""
+
+    gt: float | None = None
+    ge: float | None = None
+    lt: float | None = None
+    le: float | None = None
+    choices: tuple | None = None
+
+    def describe(self) -> str:
+        if self.choices is not None:
+            return "one of " + ", ".join(map(str, self.choices))
+        low = f"> {self.gt:g}" if self.gt is not None else f">= {self.ge:g}" if self.ge is not None else ""
+        high = f"< {self.lt:g}" if self.lt is not None else f"<= {self.le:g}" if self.le is not None else ""
+        return " and ".join(x for x in (low, high) if x)
+
+    def ok(self, v: Any) -> bool:
+        if self.choices is not None:
+            return v in self.choices
+        return not ((self.gt is not None and not v > self.gt) or (self.ge is not None and not v >= self.ge)
+                    or (self.lt is not None and not v < self.lt) or (self.le is not None and not v <= self.le))
+
+
+def checked(default: Any = dataclasses.MISSING, *, default_factory: Any = dataclasses.MISSING, gt=None, ge=None,
+            lt=None, le=None, choices=None) -> Any:
+    """A dataclass field whose values the loader checks: ``channels: int = checked(1024, gt=0)``."""
+    meta = {"check": Check(gt, ge, lt, le, tuple(choices) if choices is not None else None)}
+    if default_factory is not dataclasses.MISSING:
+        return dataclasses.field(default_factory=default_factory, metadata=meta)
+    return dataclasses.field(default=default, metadata=meta)
+
+
+POSITIVE = {"gt": 0}
+PROBABILITY = {"ge": 0, "lt": 1}  # a rate: 1 would drop or change everything
+FRACTION = {"gt": 0, "le": 1}  # a share of something that must not be empty
+
+
+def _check_field(obj: Any, f: dataclasses.Field, where: str) -> None:
+    check = f.metadata.get("check")
+    value = getattr(obj, f.name)
+    if check is None or value is None:
+        return
+    for i, v in enumerate(value if isinstance(value, (list, tuple)) else [value]):
+        if isinstance(v, float) and v != v:
+            raise ConfigError(f"{where}: NaN is not allowed; expected {check.describe()}")
+        if not check.ok(v):
+            at = f"[{i}]" if isinstance(value, (list, tuple)) else ""
+            raise ConfigError(f"{where}{at}: {v!r} is not allowed; expected {check.describe()}")
+
+
 def parse_override(text: str) -> tuple[list[str], Any]:
     if "=" not in text:
         raise ConfigError(f"override {text!r} must look like section.key=value")
     key, value = text.split("=", 1)
-    return key.strip().split("."), yaml.safe_load(value) if value.strip() else ""
+    try:
+        return key.strip().split("."), yaml.safe_load(value) if value.strip() else ""
+    except yaml.YAMLError:
+        raise ConfigError(f"override {text!r}: the value is not valid YAML") from None
 
 
 def apply_overrides(tree: dict, overrides: list[str]) -> dict:
@@ -105,6 +162,8 @@ def from_dict(cls: type[T], data: dict, where: str = "") -> T:
         raise ConfigError(f"{where or 'config'}: unknown key(s) {sorted(unknown)}; known: {sorted(names)}")
     kwargs = {k: _coerce(v, hints[k], f"{where}.{k}" if where else k) for k, v in data.items()}
     obj = cls(**kwargs)
+    for f in dataclasses.fields(cls):
+        _check_field(obj, f, f"{where}.{f.name}" if where else f.name)
     check = getattr(obj, "validate", None)
     if callable(check):
         check()
@@ -123,7 +182,12 @@ def load_config(cls: type[T], path: str | Path | None = None, overrides: list[st
         path = Path(path)
         if not path.is_file():
             raise ConfigError(f"{path}: config file not found")
-        loaded = yaml.safe_load(path.read_text()) or {}
+        try:
+            loaded = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as e:
+            where = getattr(e, "problem_mark", None)
+            at = f" (line {where.line + 1}, column {where.column + 1})" if where is not None else ""
+            raise ConfigError(f"{path}: not valid YAML{at}: {getattr(e, 'problem', None) or e}") from None
         if not isinstance(loaded, dict):
             raise ConfigError(f"{path}: the top level must be a mapping")
         tree = _deep_merge(tree, loaded)

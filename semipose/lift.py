@@ -1,6 +1,7 @@
 """3D lifting: the config, and train / evaluate / predict as the CLI and the studies call them."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from dataclasses import dataclass, field
@@ -10,11 +11,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from .config import ConfigError, dump_yaml, load_config
+from .config import FRACTION, POSITIVE, PROBABILITY, ConfigError, checked, dump_yaml, load_config
 from .data.noise2d import DetectorNoiseConfig, noisy_sequences_2d
+from .data.errors import DataError, read_json
 from .data.npz3d import Sequence, expand_path, load_sequences
 from .data.windows import WindowSampler, flip_2d, flip_3d, pad_sequence
-from .engine import fit, load_checkpoint, prepare_run_dir
+from .engine import CheckpointError, fit, load_checkpoint, prepare_run_dir
 from .engine.precision import PRECISIONS, precision_for_run
 from .io import atomic_save_npz, atomic_torch_save, atomic_write_json, atomic_write_text
 from .methods.base import EarlyStopping
@@ -47,8 +49,8 @@ class DataConfig:
 @dataclass
 class ModelConfig:
     filter_widths: list[int] = field(default_factory=lambda: [3, 3, 3])
-    channels: int = 1024
-    dropout: float = 0.25
+    channels: int = checked(1024, **POSITIVE)
+    dropout: float = checked(0.25, **PROBABILITY)
     causal: bool = False
 
     def validate(self) -> None:
@@ -58,46 +60,34 @@ class ModelConfig:
 
 @dataclass
 class TrainConfig:
-    epochs: int = 43
-    samples: int | None = None  # if set: a budget of training samples; epochs = samples / epoch size
-    batch_size: int = 128
-    lr: float = 1e-3
-    lr_decay: float = 0.996
-    lr_final: float | None = None
+    epochs: int = checked(43, **POSITIVE)
+    samples: int | None = checked(None, **POSITIVE)  # if set: a budget of training samples; epochs = samples / epoch size
+    batch_size: int = checked(128, **POSITIVE)
+    lr: float = checked(1e-3, **POSITIVE)
+    lr_decay: float = checked(0.996, **FRACTION)
+    lr_final: float | None = checked(None, **POSITIVE)
     amsgrad: bool = True
-    bn_momentum: float = 0.1
-    bn_momentum_final: float = 0.001
-    bn_decay_epochs: int | None = None
+    bn_momentum: float = checked(0.1, **FRACTION)
+    bn_momentum_final: float = checked(0.001, **FRACTION)
+    bn_decay_epochs: int | None = checked(None, **POSITIVE)
     flip_augment: bool = True
     test_flip: bool = True
-    eval_every: int = 0
+    eval_every: int = checked(0, ge=0)
     # early stopping on a held-out share of the *training* recordings (a contiguous run of each,
     # the same frames in every view); the test split is never looked at. 0: off.
-    val_fraction: float = 0.0
-    val_every: int = 1  # validate every that many epochs
-    patience: int = 0  # stop after that many validations without improvement (0: train on, keep the best)
-    minutes: float | None = None  # a wall-clock budget of training time; schedules follow its elapsed fraction
-    precision: str = "auto"  # auto | fp32 | bf16 (autocast); auto: bf16 only where native and measured faster
+    val_fraction: float = checked(0.0, **PROBABILITY)
+    val_every: int = checked(1, **POSITIVE)  # validate every that many epochs
+    patience: int = checked(0, ge=0)  # stop after that many validations without improvement (0: train on, keep the best)
+    minutes: float | None = checked(None, **POSITIVE)  # a wall-clock budget of training time; schedules follow its elapsed fraction
+    precision: str = checked("auto", choices=PRECISIONS)  # auto | fp32 | bf16 (autocast); auto: bf16 only where native and measured faster
     device: str = "cpu"  # cpu | cuda | auto
-    threads: int = 0  # torch threads; 0: all cores
+    threads: int = checked(0, ge=0)  # torch threads; 0: all cores
     seed: int = 1234
     progress: bool = True
 
     def validate(self) -> None:
-        if self.precision not in PRECISIONS:
-            raise ConfigError(f"train.precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
-        if not 0 <= self.val_fraction < 1:
-            raise ConfigError(f"train.val_fraction must be in [0, 1), got {self.val_fraction}")
-        if self.val_every < 1 or self.patience < 0:
-            raise ConfigError("train.val_every must be positive and train.patience >= 0")
-        if self.minutes is not None and not self.minutes > 0:
-            raise ConfigError(f"train.minutes must be a positive number of minutes, got {self.minutes!r}")
         if self.device not in ("cpu", "cuda", "auto") and not self.device.startswith("cuda:"):
             raise ConfigError(f"train.device must be cpu, cuda or auto, got {self.device!r}")
-        if self.epochs < 1 or self.batch_size < 1:
-            raise ConfigError("train.epochs and train.batch_size must be positive")
-        if self.samples is not None and self.samples < 1:
-            raise ConfigError("train.samples must be positive")
 
     def epochs_for(self, samples_per_epoch: int) -> int:
         """Epochs to train: ``epochs``, or as many as the ``samples`` budget buys (at least one)."""
@@ -295,16 +285,30 @@ def load_model(path: str | Path, device: str = "cpu", cfg: Any = None) -> tuple[
         raise FileNotFoundError(f"{path}: no model file")
     state = load_checkpoint(path)
     if "model_config" in state:
-        mc, skel = ModelConfig(**state["model_config"]), get_skeleton(state["skeleton"])
-        weights = state["model"]
+        fields = {f.name for f in dataclasses.fields(ModelConfig)}
+        if not isinstance(state["model_config"], dict) or set(state["model_config"]) != fields:
+            raise CheckpointError(f"{path}: not a lifting model (its model_config has "
+                                  f"{sorted(state['model_config']) if isinstance(state['model_config'], dict) else '?'}; "
+                                  f"a lifting model's has {sorted(fields)}): a 2D model?")
+        mc, skel = ModelConfig(**state["model_config"]), get_skeleton(str(state.get("skeleton")))
+        weights = state.get("model")
     else:  # a training checkpoint or an ensemble member: the config says what the model is
         mc = (cfg or load_lift_config(path.parent / "config.yaml")).model
-        weights = state["recipe"]["model"] if "recipe" in state else state["model"]
+        weights = state["recipe"].get("model") if isinstance(state.get("recipe"), dict) else state.get("model")
+        if not isinstance(weights, dict) or "expand_conv.weight" not in weights:
+            raise CheckpointError(f"{path}: no lifting model's weights in it (expected 'model' or 'recipe.model' "
+                                  f"with 'expand_conv.weight')")
         n = weights["expand_conv.weight"].shape[1] // 2
-        skel = next(s for s in (get_skeleton(x) for x in ("humaneva15", "h36m17", "coco17", "mpii16"))
-                    if s.num_joints == n)
+        skel = next((s for s in (get_skeleton(x) for x in ("humaneva15", "h36m17", "coco17", "mpii16"))
+                     if s.num_joints == n), None)
+        if skel is None:
+            raise CheckpointError(f"{path}: a lifting model for {n} joints; no known skeleton has that many")
     model = build_tcn(skel.num_joints, mc.filter_widths, mc.channels, mc.dropout, mc.causal)
-    model.load_state_dict(weights)
+    try:
+        model.load_state_dict(weights)
+    except (RuntimeError, TypeError) as e:
+        raise CheckpointError(f"{path}: the weights do not fit the model its config describes "
+                              f"({str(e).splitlines()[0][:200]})") from None
     return model.to(resolve_device(device)).eval(), skel
 
 
@@ -323,51 +327,91 @@ def evaluate(model_path: str | Path, cfg: LiftConfig, out_dir: str | Path) -> di
 def read_keypoints_file(path: str | Path, width: int | None, height: int | None) -> tuple[np.ndarray, int, int]:
     """2D keypoints (T, J, 2) in pixels from ``.npz`` (key ``keypoints``) or JSON ({"keypoints": ...}).
 
-    The image size comes from the file (``image_size`` [w, h]) or from the arguments.
+    The image size comes from the file (``image_size`` [w, h]) or from the arguments. Anything else
+    is a DataError naming the file, the field and what was expected.
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: file not found")
+        raise DataError(f"{path}: file not found")
+    size: Any = None
     if path.suffix == ".npz":
-        with np.load(path, allow_pickle=False) as f:
-            if "keypoints" not in f.files:
-                raise ValueError(f"{path}: missing key 'keypoints' (found {f.files}); expected (frames, joints, 2)")
-            kp = f["keypoints"]
-            size = f["image_size"] if "image_size" in f.files else None
+        try:
+            with np.load(path, allow_pickle=False) as f:
+                if "keypoints" not in f.files:
+                    raise DataError(f"{path}: missing key 'keypoints' (found {f.files}); expected (frames, joints, 2)")
+                kp = f["keypoints"]
+                size = f["image_size"] if "image_size" in f.files else None
+        except DataError:
+            raise
+        except Exception as e:  # not a zip, truncated, object arrays (pickle refused)
+            raise DataError(f"{path}: not a readable .npz of arrays ({type(e).__name__}: {str(e)[:120]})") from None
     elif path.suffix == ".json":
-        doc = json.loads(path.read_text())
+        doc = read_json(path, "keypoint file")
         if not isinstance(doc, dict) or "keypoints" not in doc:
-            raise ValueError(f"{path}: expected an object with field 'keypoints' (frames x joints x 2)")
-        kp, size = np.asarray(doc["keypoints"], dtype=np.float32), doc.get("image_size")
+            raise DataError(f"{path}: expected an object with field 'keypoints' (frames x joints x 2)")
+        kp, size = doc["keypoints"], doc.get("image_size")
     else:
-        raise ValueError(f"{path}: unsupported file type {path.suffix!r}; expected .npz or .json")
-    kp = np.asarray(kp, dtype=np.float32)
-    if kp.ndim != 3 or kp.shape[-1] != 2:
-        raise ValueError(f"{path}: field 'keypoints' has shape {kp.shape}, expected (frames, joints, 2)")
+        raise DataError(f"{path}: unsupported file type {path.suffix!r}; expected .npz or .json")
+    try:
+        kp = np.asarray(kp, dtype=np.float32)
+    except (ValueError, TypeError):
+        raise DataError(f"{path}: field 'keypoints' is not an array of numbers; expected (frames, joints, 2)") from None
+    if kp.ndim != 3 or kp.shape[-1] != 2 or kp.shape[0] < 1 or kp.shape[1] < 1:
+        raise DataError(f"{path}: field 'keypoints' has shape {kp.shape}, expected (frames >= 1, joints >= 1, 2)")
     if size is not None:
-        width, height = int(size[0]), int(size[1])
+        try:
+            width, height = (int(v) for v in np.asarray(size, dtype=np.float64).reshape(2))
+        except (ValueError, TypeError):
+            raise DataError(f"{path}: field 'image_size' is {size!r}; expected [width, height]") from None
     if width is None or height is None:
-        raise ValueError(f"{path}: no 'image_size' in the file; pass --width and --height")
+        raise DataError(f"{path}: no 'image_size' in the file; pass --width and --height")
+    if width < 1 or height < 1:
+        raise DataError(f"{path}: image size {width}x{height}; expected positive width and height")
     return kp, width, height
 
 
+def fill_missing_keypoints(kp: np.ndarray, where: str = "keypoints") -> tuple[np.ndarray, int]:
+    """Non-finite keypoints (NaN, inf: a detector's missing joints) replaced by linear interpolation over
+    time from the joint's finite frames (the nearest one at the ends); returns the filled array and
+    how many keypoints were filled. A joint with no finite frame at all is an error."""
+    kp = np.array(kp, dtype=np.float32)
+    bad = ~np.isfinite(kp).all(axis=-1)  # (T, J)
+    if not bad.any():
+        return kp, 0
+    frames = np.arange(kp.shape[0])
+    for j in np.flatnonzero(bad.any(axis=0)):
+        good = ~bad[:, j]
+        if not good.any():
+            raise DataError(f"{where}: joint {j} is missing (non-finite) in every frame; cannot lift it")
+        for c in range(2):
+            kp[bad[:, j], j, c] = np.interp(frames[bad[:, j]], frames[good], kp[good, j, c])
+    return kp, int(bad.sum())
+
+
 def predict(model_path: str | Path, input_path: str | Path, output_path: str | Path,
-            width: int | None = None, height: int | None = None, flip: bool = True) -> np.ndarray:
-    """Lift a 2D keypoint file to 3D; writes ``.npz`` (``poses_3d``) and ``.json`` beside each other."""
+            width: int | None = None, height: int | None = None, flip: bool = True) -> tuple[np.ndarray, int]:
+    """Lift a 2D keypoint file to 3D; writes ``.npz`` (``poses_3d``) and ``.json`` beside each other.
+    Returns the poses and how many missing (non-finite) keypoints were filled by interpolation."""
     from .data.cameras import normalize_screen_coordinates
 
+    stem = Path(output_path).with_suffix("")
+    outputs = [stem.with_suffix(".npz"), stem.with_suffix(".json")]
+    inputs = [Path(input_path), Path(model_path)]
+    clash = [o for o in outputs for i in inputs if o.resolve() == i.resolve()]
+    if clash:
+        raise DataError(f"{clash[0]}: the output would replace an input; choose another -o")
     model, skel = load_model(model_path)
     kp, w, h = read_keypoints_file(input_path, width, height)
     if kp.shape[1] != skel.num_joints:
-        raise ValueError(f"{input_path}: {kp.shape[1]} joints, the model expects {skel.num_joints} ({skel.name})")
+        raise DataError(f"{input_path}: field 'keypoints' has {kp.shape[1]} joints, the model expects "
+                        f"{skel.num_joints} ({skel.name})")
+    kp, filled = fill_missing_keypoints(kp, f"{input_path}: field 'keypoints'")
     poses = predict_sequences(model, [normalize_screen_coordinates(kp, w, h)], skel, flip)[0]
-    output_path = Path(output_path)
-    stem = output_path.with_suffix("")
-    atomic_save_npz(stem.with_suffix(".npz"), poses_3d=poses, joints=np.array(skel.joints))
-    atomic_write_json(stem.with_suffix(".json"), {
+    atomic_save_npz(outputs[0], poses_3d=poses, joints=np.array(skel.joints))
+    atomic_write_json(outputs[1], {
         "skeleton": skel.name, "joints": list(skel.joints), "units": "metres, camera frame, root-relative",
-        "poses_3d": np.round(poses, 5).tolist()})
-    return poses
+        "filled_keypoints": filled, "poses_3d": np.round(poses, 5).tolist()})
+    return poses, filled
 
 
 def default_run_dir(kind: str) -> Path:

@@ -11,10 +11,10 @@ import torch
 from PIL import Image
 
 from .codecs.heatmap import HeatmapCodec, flip_back
-from .config import ConfigError, dump_yaml, load_config
+from .config import POSITIVE, ConfigError, checked, dump_yaml, load_config
 from .data.coco import PersonInstance, load_coco_keypoints, load_mpii
 from .data.npz3d import expand_path
-from .data.transforms2d import View, crop, invert_affine, sample_view, transform_keypoints, warp_points
+from .data.transforms2d import AUGMENTATIONS, View, crop, invert_affine, sample_view, transform_keypoints, warp_points
 from .engine import fit, prepare_run_dir
 from .io import atomic_torch_save, atomic_write_json
 from .engine.precision import precision_for_run
@@ -38,9 +38,9 @@ class Pose2DDataConfig:
     train_images: str = "data/synthpose/train"
     val_ann: str = "data/synthpose/annotations/person_keypoints_val.json"
     val_images: str = "data/synthpose/val"
-    input_size: list[int] = field(default_factory=lambda: [128, 128])  # w, h
-    sigma: float = 2.0
-    augmentation: str = "weak"
+    input_size: list[int] = checked(default_factory=lambda: [128, 128], **POSITIVE)  # w, h
+    sigma: float = checked(2.0, **POSITIVE)
+    augmentation: str = checked("weak", choices=AUGMENTATIONS)
     format: str = "coco"  # coco (any COCO-format keypoint json) | mpii (MMPose's MPII json)
 
     def validate(self) -> None:
@@ -51,11 +51,11 @@ class Pose2DDataConfig:
 @dataclass
 class Pose2DModelConfig:
     name: str = "hourglass"  # hourglass | simplebaseline
-    stacks: int = 1
-    width: int = 128
-    unit: str = "residual"  # residual | hru
-    upsample: str = "nearest"  # nearest | deconv
-    resnet_depth: int = 18
+    stacks: int = checked(1, ge=1, le=8)
+    width: int = checked(128, **POSITIVE)
+    unit: str = checked("residual", choices=("residual", "hru"))
+    upsample: str = checked("nearest", choices=("nearest", "deconv"))
+    resnet_depth: int = checked(18, choices=(18, 34, 50, 101, 152))
     pretrained: str | None = None  # a local torchvision-named ResNet state dict
 
     def validate(self) -> None:

@@ -20,7 +20,7 @@ from typing import Any, Iterator
 import numpy as np
 import torch
 
-from .config import ConfigError, dump_yaml, load_config
+from .config import POSITIVE, ConfigError, checked, dump_yaml, load_config
 from .data.coco import PersonInstance, load_coco_keypoints
 from .data.npz3d import expand_path
 from .data.transforms2d import randaugment, sample_view, view_to_view
@@ -39,10 +39,10 @@ from .pose2d import CropDataset, Pose2DConfig, build_model, evaluate_pose2d, ima
 @dataclass
 class SSLDataConfig:
     protocol: str = "partial"  # partial | additional
-    labeled: int = 500  # partial: the first N person instances are labeled
+    labeled: int = checked(500, **POSITIVE)  # partial: the first N person instances are labeled
     unlabeled_ann: str | None = None  # additional: a COCO-format json of the unlabeled people (boxes)
     unlabeled_images: str | None = None
-    max_unlabeled: int | None = None  # use only the first this many unlabeled instances
+    max_unlabeled: int | None = checked(None, **POSITIVE)  # use only the first this many unlabeled instances
 
     def validate(self) -> None:
         if self.protocol not in ("partial", "additional"):

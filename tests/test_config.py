@@ -24,8 +24,14 @@ def test_yaml_then_dotted_overrides(tmp_path):
 @pytest.mark.parametrize("override,message", [
     ("train.epoch=3", r"unknown key\(s\) \['epoch'\]"),
     ("train.epochs=many", "train.epochs: expected an integer"),
-    ("train.precision=fp16", "train.precision must be one of auto, fp32, bf16"),
-    ("train.minutes=0", "train.minutes must be a positive number"),
+    ("train.precision=fp16", "train.precision: 'fp16' is not allowed; expected one of auto, fp32, bf16"),
+    ("train.minutes=0", r"train.minutes: 0.0 is not allowed; expected > 0"),
+    ("model.dropout=1.5", r"model.dropout: 1.5 is not allowed; expected >= 0 and < 1"),
+    ("model.channels=0", r"model.channels: 0 is not allowed; expected > 0"),
+    ("train.batch_size=-5", r"train.batch_size: -5 is not allowed; expected > 0"),
+    ("train.lr=nan", r"train.lr: NaN is not allowed; expected > 0"),
+    ("train.val_fraction=1", r"train.val_fraction: 1.0 is not allowed; expected >= 0 and < 1"),
+    ("data.noise.swap_rate=1.0", r"data.noise.swap_rate: 1.0 is not allowed"),
     ("model.filter_widths=[3,4]", "odd"),
     ("train.test_flip=maybe", "expected true or false"),
     ("nonsense", "section.key=value"),
@@ -60,3 +66,30 @@ def test_overrides_never_reach_the_base(tmp_path):
     second = load_config(SSL2DConfig, None, ["method.easy=none"], base=base)
     assert first.method.stop_gradient is False and second.method.stop_gradient is True
     assert base == {"method": {"name": "posecons"}, "train": {"epochs": 3}}
+
+
+@pytest.mark.parametrize("override,message", [
+    ("data.input_size=[0,128]", r"data.input_size\[0\]: 0 is not allowed; expected > 0"),
+    ("model.stacks=9", r"model.stacks: 9 is not allowed; expected >= 1 and <= 8"),
+    ("model.unit=foo", "model.unit: 'foo' is not allowed; expected one of residual, hru"),
+    ("data.augmentation=wild", "data.augmentation: 'wild' is not allowed; expected one of"),
+    ("data.sigma=0", r"data.sigma: 0.0 is not allowed; expected > 0"),
+])
+def test_pose2d_config_ranges_are_checked(override, message):
+    from semipose.pose2d import load_pose2d_config
+
+    with pytest.raises(ConfigError, match=message):
+        load_pose2d_config(None, [override])
+
+
+@pytest.mark.parametrize("override,message", [
+    ("ssl.labeled_fraction=0", r"ssl.labeled_fraction: 0.0 is not allowed; expected > 0 and <= 1"),
+    ("ssl.rounds=[0.5,1.5]", r"ssl.rounds\[1\]: 1.5 is not allowed"),
+    ("ensemble.members=0", r"ensemble.members: 0 is not allowed; expected > 0"),
+    ("ssl.smooth_frames=-1", r"ssl.smooth_frames: -1.0 is not allowed; expected >= 0"),
+])
+def test_ssl3d_config_ranges_are_checked(override, message):
+    from semipose.ensemble.pseudo_labels import load_ssl_config
+
+    with pytest.raises(ConfigError, match=message):
+        load_ssl_config(None, [override])

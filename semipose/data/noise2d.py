@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..config import ConfigError
+from ..config import POSITIVE, PROBABILITY, ConfigError, checked
 from ..skeletons import Skeleton
 
 # COCO's per-keypoint OKS sigmas (pycocotools), by joint name. Joints COCO does not label take the
@@ -53,10 +53,10 @@ def joint_sigmas(skeleton: Skeleton) -> np.ndarray:
 @dataclass
 class DetectorNoiseConfig:
     enabled: bool = False
-    jitter: float = 0.5  # standard deviation per axis in units of kappa_j x person size
-    outlier_rate: float = 0.01  # share of joints placed anywhere in the grown person box
-    outlier_box: float = 1.2  # the box outliers are drawn from, relative to the person's box
-    swap_rate: float = 0.02  # share of frames with left and right swapped
+    jitter: float = checked(0.5, ge=0)  # standard deviation per axis in units of kappa_j x person size
+    outlier_rate: float = checked(0.01, **PROBABILITY)  # share of joints placed anywhere in the grown person box
+    outlier_box: float = checked(1.2, **POSITIVE)  # the box outliers are drawn from, relative to the person's box
+    swap_rate: float = checked(0.02, **PROBABILITY)  # share of frames with left and right swapped
     seed: int = 0
 
     def validate(self) -> None:

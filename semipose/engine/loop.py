@@ -33,8 +33,25 @@ class Recipe(Protocol):
     def set_progress(self, fraction: float) -> dict[str, float]: ...
 
 
+class CheckpointError(ValueError):
+    """A model or checkpoint file that cannot be read, or is not of the kind asked for."""
+
+
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
-    return torch.load(path, map_location="cpu", weights_only=True)
+    """A checkpoint or model file's contents (tensors and plain data only: ``weights_only``), or a
+    CheckpointError naming the file when it is missing, truncated or not a semipose file."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: model or checkpoint file not found")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # truncated zip, random bytes, a pickle with code in it: all refused alike
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise CheckpointError(f"{path}: not a readable model or checkpoint file (truncated or corrupt?): "
+                              f"{first[:200]}") from None
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{path}: expected a semipose model or checkpoint (a dict), got {type(state).__name__}")
+    return state
 
 
 def _write_log(path: Path, history: list[dict[str, float]]) -> None:

@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import platform
+import shutil
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from ..io import atomic_write_json, atomic_write_text
 
@@ -53,3 +55,77 @@ def prepare_run_dir(run_dir: str | Path, config_yaml: str, seed: int, extra: dic
     info = {"seed": seed, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **environment_info(), **(extra or {})}
     atomic_write_json(run_dir / "run_info.json", info)
     return run_dir
+
+
+class RunDirError(ValueError):
+    """A run directory that cannot be used as asked (not empty, nothing to resume, not a folder)."""
+
+
+@contextmanager
+def run_directory(path: str | Path, resume: bool = False, overwrite: bool = False,
+                  resumable: tuple[str, ...] = ("config.yaml",)) -> Iterator[Path]:
+    """Claim ``path`` for a run, so that no finished run is silently overwritten.
+
+    A missing or empty folder is used as is. A non-empty one needs ``resume`` (continue it; one of
+    ``resumable`` must be there) or ``overwrite`` (the old folder is moved aside to
+    ``<path>.replaced-<time>`` and deleted only once the new run has finished; if the new run fails
+    it stays there, and the error says so)."""
+    path = Path(path)
+    if resume and overwrite:
+        raise RunDirError("--resume and --overwrite exclude each other: continue the run or replace it")
+    if path.exists() and not path.is_dir():
+        raise RunDirError(f"{path}: the run directory is a file; expected a folder")
+    used = path.is_dir() and any(path.iterdir())
+    if resume and not (used and any((path / name).exists() for name in resumable)):
+        raise RunDirError(f"{path}: nothing to resume (no {' or '.join(resumable)}); drop --resume to start a new run")
+    aside = None
+    if used and not resume:
+        if not overwrite:
+            raise RunDirError(f"{path}: the run directory is not empty; --resume continues the run in it, "
+                              f"--overwrite replaces it, or choose another -o")
+        aside = path.with_name(f"{path.name}.replaced-{time.strftime('%Y%m%d-%H%M%S')}")
+        path.rename(aside)
+    try:
+        yield path
+    except BaseException:
+        if aside is not None:  # the new run failed: the old one comes back, nothing mixed, nothing lost
+            shutil.rmtree(path, ignore_errors=True)
+            aside.rename(path)
+            print(f"semipose: the new run failed; the previous run in {path} was restored", file=sys.stderr)
+        raise
+    if aside is not None:
+        shutil.rmtree(aside, ignore_errors=True)
+
+
+# keys a resumed run may change: how it runs, not what it computes
+RUN_CONTROL_KEYS = ("train.progress", "train.threads", "train.device")
+# and a single training run may also be extended
+EXTENSION_KEYS = ("train.epochs", "train.samples", "train.minutes", "train.eval_every")
+
+
+def _flat(tree: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(tree, dict):
+        out: dict[str, Any] = {}
+        for k, v in tree.items():
+            out.update(_flat(v, f"{prefix}{k}."))
+        return out
+    return {prefix[:-1]: tree}
+
+
+def check_resume(run_dir: str | Path, config: dict, allowed: tuple[str, ...] = RUN_CONTROL_KEYS) -> None:
+    """Refuse, before anything is written, to resume ``run_dir`` with a config that differs from its
+    ``config.yaml`` in anything but the ``allowed`` keys (or sections)."""
+    import yaml
+
+    saved_file = Path(run_dir) / "config.yaml"
+    try:
+        saved = _flat(yaml.safe_load(saved_file.read_text()) or {})
+    except (OSError, yaml.YAMLError) as e:
+        raise RunDirError(f"{saved_file}: cannot read the run's config to resume it ({e})") from None
+    now = _flat(config)
+    changed = sorted(k for k in set(saved) | set(now) if saved.get(k, "<missing>") != now.get(k, "<missing>")
+                     and not any(k == a or k.startswith(a + ".") for a in allowed))
+    if changed:
+        shown = ", ".join(f"{k}: {saved.get(k, '<missing>')!r} -> {now.get(k, '<missing>')!r}" for k in changed[:5])
+        raise RunDirError(f"{saved_file}: resuming would change {shown}{' ...' if len(changed) > 5 else ''}; "
+                          f"a resumed run may change only {', '.join(allowed)} (start a new run, or --overwrite)")

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
-from ..config import ConfigError, load_config
+from ..config import FRACTION, POSITIVE, ConfigError, checked, load_config
 from ..data.noise2d import DetectorNoiseConfig, noisy_sequences_2d
 from ..data.npz3d import Sequence
 from ..io import atomic_write_json, atomic_write_text
@@ -41,24 +41,24 @@ SUMMARY = ("mpjpe_mm", "p_mpjpe_mm", "n_mpjpe_mm", "mpjve_mm")
 
 @dataclass
 class SSLConfig:
-    labeled_fraction: float = 0.1
-    rounds: list[float] = field(default_factory=lambda: [0.25, 0.5, 0.75, 1.0])
+    labeled_fraction: float = checked(0.1, **FRACTION)
+    rounds: list[float] = checked(default_factory=lambda: [0.25, 0.5, 0.75, 1.0], **FRACTION)
     retrain: str = "single"  # single | ensemble
     order: str = "random"  # random | uncertainty (most certain first)
     recompute: bool = False  # recompute the pseudo-labels with each round's model(s)
-    pseudo_weight: float = 1.0  # loss weight of pseudo-labeled frames
+    pseudo_weight: float = checked(1.0, ge=0)  # loss weight of pseudo-labeled frames
     # none | mean | spread | median: fuse the members' predictions of synchronized calibrated views
     # in world coordinates and map the fused pose back into every view (semipose.methods.multiview);
     # triangulate: the views' own 2D triangulated with the cameras (no lifter in the label at all)
     fusion: str = "none"
     # triangulate: a view missing a joint's reprojection by more pixels may be dropped (null: never; on
     # HumanEva-I with detector-like jitter dropping views cost more than it saved at 50-150 px)
-    outlier_px: float | None = None
+    outlier_px: float | None = checked(None, **POSITIVE)
     # triangulate: Gaussian smoothing of the labels over time (sigma, frames) against per-frame 2D
     # noise; null: chosen on the labeled training views (their triangulation against their true 3D)
-    smooth_frames: float | None = None
+    smooth_frames: float | None = checked(None, ge=0)
     # uncertainty (ensemble spread, with fusion also the views' disagreement, per frame):
-    keep_share: float = 1.0  # keep this share of pseudo-labeled frames, the most certain (the rest weigh 0)
+    keep_share: float = checked(1.0, **FRACTION)  # keep this share of pseudo-labeled frames, the most certain (the rest weigh 0)
     weighting: str = "none"  # none | inverse: weight 1 / (1 + (u / median u)^2) on each pseudo-labeled frame
     # noisy student: the student's 2D of pseudo-labeled frames is perturbed (targets stay the teacher's
     # predictions from clean 2D)
@@ -97,7 +97,7 @@ class SSLConfig:
 class BackProjectionConfig:
     # supervised-only training before the reprojection loss joins: a share of the epochs (VideoPose3D's
     # one epoch of a large labeled set; a share keeps the trajectory model trained first on small ones)
-    warmup_fraction: float = 0.2
+    warmup_fraction: float = checked(0.2, ge=0, lt=1)
     bone_length_term: bool = True
 
 

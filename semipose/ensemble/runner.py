@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from ..config import ConfigError, load_config
+from ..config import FRACTION, POSITIVE, ConfigError, checked, load_config
 from ..data.npz3d import Sequence
 from ..engine import load_checkpoint
 from ..io import atomic_write_bytes, atomic_write_json
@@ -31,16 +31,16 @@ from .subsets import SUBSET_MODES, draw_subsets, group_sequences
 
 @dataclass
 class EnsembleConfig:
-    members: int = 4
+    members: int = checked(4, **POSITIVE)
     subset: str = "disjoint"  # full | disjoint | overlap | bootstrap
-    subset_fraction: float | None = None
-    subset_frames: int | None = None
+    subset_fraction: float | None = checked(None, **FRACTION)
+    subset_frames: int | None = checked(None, **POSITIVE)
     backend: str = "local"  # local | ray
-    workers: int = 1  # local: processes (1: this process)
+    workers: int = checked(1, **POSITIVE)  # local: processes (1: this process)
     ray_address: str | None = None  # ray: None starts a local instance; 'auto' or host:port joins a cluster
-    num_cpus: int = 1  # ray: CPUs per member (and its torch threads)
-    num_gpus: float = 0.0  # ray: GPUs per member
-    max_retries: int = 1
+    num_cpus: int = checked(1, **POSITIVE)  # ray: CPUs per member (and its torch threads)
+    num_gpus: float = checked(0.0, ge=0)  # ray: GPUs per member
+    max_retries: int = checked(1, ge=0)
     seed: int = 0  # subsets; member i trains with seed train.seed + i
 
     def validate(self) -> None:
@@ -48,8 +48,6 @@ class EnsembleConfig:
             raise ConfigError(f"ensemble.subset must be one of {SUBSET_MODES}, got {self.subset!r}")
         if self.backend not in BACKENDS:
             raise ConfigError(f"ensemble.backend must be one of {sorted(BACKENDS)}, got {self.backend!r}")
-        if self.members < 1 or self.workers < 1:
-            raise ConfigError("ensemble.members and ensemble.workers must be positive")
 
 
 @dataclass

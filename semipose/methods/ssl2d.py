@@ -27,7 +27,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from ..config import ConfigError
+from ..config import FRACTION, POSITIVE, ConfigError, checked
 from ..data.transforms2d import AUGMENTATIONS, warp_heatmaps
 from .base import RecipeBase, Schedule, autocast
 from .heatmap_ops import aggregate_views, apply_cutout, argmax_coords, cutout_boxes, heatmap_loss, max_response, \
@@ -42,33 +42,33 @@ class MethodConfig:
     name: str = "posedual"
     easy: str = "affine30"  # augmentation of the view that teaches ('none' is the original crop)
     hard: str = "affine60"  # augmentation of the view that learns
-    unsup_weight: float = 1.0
+    unsup_weight: float = checked(1.0, ge=0)
     # the unlabeled loss's weight rises as exp(-5 (1 - t)^2) over this share of the epochs (Laine & Aila's
     # ramp-up), so that networks trained from scratch teach only once they have learned something
-    rampup: float = 0.3
+    rampup: float = checked(0.3, ge=0, le=1)
     # posecons: False makes it naive consistency (the gradient flows through the easy view's prediction too)
     stop_gradient: bool = True
     # Joint Cutout on the hard view: joints, box half-size and centre jitter in pixels of a 256-pixel-high
     # input (the reference setting), scaled to the input's height
     joint_cutout: bool = False
-    cutout_joints: int = 5
+    cutout_joints: int = checked(5, ge=0)
     cutout_half_size: list[float] = field(default_factory=lambda: [10.0, 20.0])
-    cutout_jitter: float = 10.0
-    cutout_reference_height: int = 256
+    cutout_jitter: float = checked(10.0, ge=0)
+    cutout_reference_height: int = checked(256, **POSITIVE)
     randaugment: bool = False  # photometric RandAugment on the hard view
-    randaugment_ops: int = 2
-    randaugment_magnitude: int = 10
+    randaugment_ops: int = checked(2, ge=0)
+    randaugment_magnitude: int = checked(10, ge=0, le=30)
     # denoised pseudo-heatmaps: views besides the easy one, aggregation, threshold-and-refine, selection
     weak_views: int = 1  # the easy view counts as the first weak view
     strong_views: int = 4
     strong: str = "affine60"
     aggregate: str = "max"
-    threshold: float = 0.1
+    threshold: float = checked(0.1, ge=0, lt=1)
     refine: bool = True
     select: bool = True
     margin: float = 0.0
     # pseudo_label: keep a teacher's joint where its maximum response exceeds this
-    pseudo_threshold: float = 0.5
+    pseudo_threshold: float = checked(0.5, ge=0, lt=1)
 
     def validate(self) -> None:
         if self.name not in METHODS:
@@ -99,10 +99,10 @@ class CollapseConfig:
     views has fallen below ``drop`` times its best epoch and more than ``low_share`` of the joints
     respond below ``low_response``."""
 
-    low_response: float = 0.1
-    drop: float = 0.5
-    low_share: float = 0.5
-    warmup: int = 1
+    low_response: float = checked(0.1, ge=0)
+    drop: float = checked(0.5, **FRACTION)
+    low_share: float = checked(0.5, **FRACTION)
+    warmup: int = checked(1, ge=0)
     stop: bool = False
 
 
