@@ -16,6 +16,35 @@ from .config import ConfigError
 from .data.errors import DataError
 
 
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def split_name(text: str) -> str:
+    """argparse type: a plain folder name (no path), so outputs stay under -o."""
+    if not text or text in (".", "..") or "/" in text or "\\" in text or text.startswith("."):
+        raise argparse.ArgumentTypeError(f"expected a plain name such as train or val, got {text!r}")
+    return text
+
+
+def score(text: str) -> float:
+    """argparse type: a finite number in [0, 1]."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}") from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text}")
+    return value
+
+
 def config_path(name: str | None) -> Path | None:
     """A config file path, or the name of a shipped config ('humaneva', 'demo', ...)."""
     if name is None:
@@ -133,7 +162,9 @@ def _evaluate_ensemble_run(run_dir: Path, cfg) -> dict:
     from .plots import plot_uncertainty
 
     test, skel = lift.load_split(cfg.data, cfg.data.subjects_test)
-    models = runner.load_members(run_dir, cfg, skel, lift.resolve_device(cfg.train.device))
+    train, _ = lift.load_split(cfg.data, cfg.data.subjects_train)
+    keys = runner.member_keys(cfg, runner.training_data(train, skel))
+    models = runner.load_members(run_dir, cfg, skel, lift.resolve_device(cfg.train.device), keys)
     metrics = runner.evaluate_ensemble(models, test, skel, cfg.train.test_flip)
     lift.write_metrics(run_dir, metrics)
     if "uncertainty_curves" in metrics:
@@ -281,8 +312,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("model", help="run directory or model.pt")
     r.add_argument("input", help="2D keypoints in pixels: .npz with 'keypoints' or .json {'keypoints': ...}")
     r.add_argument("-o", "--output", required=True, help="output path; .npz and .json are written")
-    r.add_argument("--width", type=int, help="image width in pixels, if the input file lacks image_size")
-    r.add_argument("--height", type=int, help="image height in pixels")
+    r.add_argument("--width", type=positive_int, help="image width in pixels, if the input file lacks image_size")
+    r.add_argument("--height", type=positive_int, help="image height in pixels")
     r.add_argument("--no-flip", action="store_true", help="no test-time flip averaging")
     r.set_defaults(func=_cmd_lift_predict)
 
@@ -293,7 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
     et.add_argument("--resume", action="store_true", help="train only the members not finished in --out")
     et.add_argument("--overwrite", action="store_true", help="replace a finished or failed run in --out (kept until the new one finishes)")
     et.add_argument("--backend", choices=["local", "ray"])
-    et.add_argument("--workers", type=int, help="local backend: worker processes")
+    et.add_argument("--workers", type=positive_int, help="local backend: worker processes")
     et.add_argument("--ray-address", help="ray backend: cluster address or 'auto' (default: a local instance)")
     et.add_argument("overrides", nargs="*")
     et.set_defaults(func=_cmd_ensemble_train)
@@ -322,7 +353,7 @@ def build_parser() -> argparse.ArgumentParser:
     pe.add_argument("run")
     pe.add_argument("--no-flip", action="store_true", help="no flip test")
     pe.add_argument("--detections", help="COCO detection json: evaluate with these boxes instead of the true ones")
-    pe.add_argument("--min-box-score", type=float, default=0.0)
+    pe.add_argument("--min-box-score", type=score, default=0.0)
     pe.add_argument("overrides", nargs="*")
     pe.set_defaults(func=_cmd_pose2d_evaluate)
     pp = p2.add_parser("predict", help="keypoints for images (boxes from a detection json, or whole images): "
@@ -331,7 +362,7 @@ def build_parser() -> argparse.ArgumentParser:
     pp.add_argument("--images", required=True, help="an image file or a folder of images")
     pp.add_argument("--detections", help="COCO detection json (image_id, bbox, score); else one person per image")
     pp.add_argument("--image-info", help="COCO json whose 'images' map the detections' image ids to file names")
-    pp.add_argument("--min-box-score", type=float, default=0.0)
+    pp.add_argument("--min-box-score", type=score, default=0.0)
     pp.add_argument("--no-overlays", action="store_true")
     pp.add_argument("--no-flip", action="store_true", help="no flip test")
     pp.add_argument("-o", "--out", help="output folder (default: <run>/predictions)")
@@ -351,15 +382,15 @@ def build_parser() -> argparse.ArgumentParser:
     data = sub.add_parser("data", help="generate datasets").add_subparsers(dest="action", required=True)
     s = data.add_parser("synth3d", help="synthetic HumanEva-15 motion in the VideoPose3D .npz layout")
     s.add_argument("-o", "--out", required=True)
-    s.add_argument("--frames", type=int, default=300, help="frames per sequence")
+    s.add_argument("--frames", type=positive_int, default=300, help="frames per sequence")
     s.add_argument("--seed", type=int, default=0)
     s.set_defaults(func=_cmd_data_synth3d)
 
     sp = data.add_parser("synthpose", help="SynthPose: rendered figures with COCO-17 or MPII-16 labels, as a COCO dataset")
     sp.add_argument("-o", "--out", required=True)
-    sp.add_argument("--images", type=int, default=1000)
-    sp.add_argument("--split", default="train")
-    sp.add_argument("--size", type=int, default=128, help="image side in pixels")
+    sp.add_argument("--images", type=positive_int, default=1000)
+    sp.add_argument("--split", type=split_name, default="train", help="the split's name (a folder under -o)")
+    sp.add_argument("--size", type=positive_int, default=128, help="image side in pixels")
     sp.add_argument("--layout", default="coco17", choices=["coco17", "mpii16"], help="the labels' joints")
     sp.add_argument("--motion", nargs="*", default=[], metavar="FILE",
                     help="poses from real captures: .bvh, .amc (its <subject>.asf beside it) or a VideoPose3D "

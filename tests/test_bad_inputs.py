@@ -168,3 +168,47 @@ def test_a_yaml_syntax_error_is_one_line(tmp_path, capsys):
     cfg = tmp_path / "c.yaml"
     cfg.write_text("train:\n  epochs: [1,\n")
     _fails(["lift", "train", "-c", str(cfg), "-o", str(tmp_path / "r")], capsys, "c.yaml: not valid YAML")
+
+
+def test_atomic_writes_keep_the_usual_mode_and_clean_up(tmp_path):
+    import os
+    import time
+
+    from semipose.io import STALE_TMP_S, atomic_write, atomic_write_text
+
+    old = os.umask(0o022)
+    try:
+        path = atomic_write_text(tmp_path / "a.txt", "x")
+    finally:
+        os.umask(old)
+    assert path.stat().st_mode & 0o777 == 0o644  # as open() would make it, not mkstemp's 0600
+    stale = tmp_path / ".a.txt.abc123.tmp"
+    stale.write_text("left by a killed writer")
+    os.utime(stale, (time.time() - STALE_TMP_S - 5,) * 2)
+    fresh = tmp_path / ".a.txt.def456.tmp"
+    fresh.write_text("another writer, still writing")
+
+    def boom(f):
+        f.write(b"half")
+        raise RuntimeError("disk on fire")
+
+    with pytest.raises(RuntimeError):
+        atomic_write(tmp_path / "a.txt", boom)
+    assert (tmp_path / "a.txt").read_text() == "x"  # the old content survives a failed write
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".a.txt.def456.tmp", "a.txt"]
+
+
+def test_ensemble_evaluate_refuses_a_member_of_another_run(trained, tmp_path, capsys):
+    data, _ = trained
+    common = ["-c", "synthetic", f"data.root={data}", "ensemble.members=2", "ensemble.subset=full", "model.channels=8",
+              "train.epochs=1", "train.progress=false", "train.precision=fp32"]
+    a, b = tmp_path / "a", tmp_path / "b"
+    assert main(["ensemble", "train", "-o", str(a), *common]) == 0
+    assert main(["ensemble", "train", "-o", str(b), *common, "train.seed=99"]) == 0
+    (a / "members" / "member_01.pt").write_bytes((b / "members" / "member_01.pt").read_bytes())
+    before = _tree_hash(a)
+    _fails(["ensemble", "evaluate", str(a)], capsys, "member_01.pt: trained for another config or data", "--resume")
+    assert _tree_hash(a) == before
+    capsys.readouterr()
+    assert main(["ensemble", "train", "-o", str(a), "--resume"]) == 0  # the stale member is retrained
+    assert main(["ensemble", "evaluate", str(a)]) == 0

@@ -6,6 +6,8 @@ pool spawns fresh interpreters, so a script that trains an ensemble needs the us
 ``if __name__ == "__main__":`` guard. ``ray`` runs
 each member as a Ray task on a local instance or a cluster. Both retry a failing member up to
 ``max_retries`` times and report a member that still fails with its traceback, keeping the others.
+Local workers exit when their parent dies (even by SIGKILL); Ray tasks are cancelled when the run is
+interrupted, and Ray itself fails the tasks of a driver that died (they are owned by it).
 """
 from __future__ import annotations
 
@@ -36,6 +38,21 @@ class Backend(Protocol):
 
     def threads_per_member(self, num_tasks: int) -> int: ...
     def run(self, tasks: list[MemberTask], data: TrainingData, on_result: OnResult) -> list[MemberFailure]: ...
+
+
+def _exit_with_parent(parent_pid: int, poll_s: float = 1.0) -> None:
+    """Pool initializer: a worker whose parent died (killed, even by SIGKILL) exits within ``poll_s``
+    instead of waiting forever for work; its member resumes from its checkpoint on ``--resume``."""
+    import threading
+    import time
+
+    def watch() -> None:
+        while True:
+            time.sleep(poll_s)
+            if os.getppid() != parent_pid:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="semipose-parent-watch", daemon=True).start()
 
 
 def _format(e: BaseException) -> str:
@@ -80,7 +97,8 @@ class LocalBackend:
         failures: list[MemberFailure] = []
         queue = [(t, 0) for t in tasks]
         while queue:
-            with ProcessPoolExecutor(self.workers, mp_context=mp.get_context("spawn")) as pool:
+            with ProcessPoolExecutor(self.workers, mp_context=mp.get_context("spawn"), initializer=_exit_with_parent,
+                                     initargs=(os.getpid(),)) as pool:
                 running: dict[Future, tuple[MemberTask, int]] = {
                     pool.submit(train_member, replace(t, attempt=a), data): (t, a) for t, a in queue}
                 queue = []
@@ -145,6 +163,13 @@ class RayBackend:
                     failures.append(MemberFailure(task.index, f"{type(cause).__name__}: {cause}", str(e),
                                                   self.max_retries + 1))
             return failures
+        except BaseException:  # interrupted (Ctrl-C) or failing here: no member trains on for nobody
+            for ref in list(locals().get("pending", {})):
+                try:
+                    ray.cancel(ref, force=True)
+                except Exception:  # noqa: BLE001 - already finished or gone
+                    pass
+            raise
         finally:
             if started_here:
                 ray.shutdown()

@@ -10,6 +10,7 @@ import hashlib
 import io
 import json
 import platform
+import shutil
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -20,7 +21,8 @@ import numpy as np
 import torch
 
 from ..data.windows import WindowSampler
-from ..engine import fit
+from ..engine import fit, load_checkpoint
+from ..io import atomic_write_text
 from ..engine.precision import precision_for_run
 from ..lift import TrainConfig, early_stopping, lift_example
 from ..methods.supervised_lift import Schedule, SupervisedLifting
@@ -64,6 +66,9 @@ class MemberTask:
     threads: int = 1
     data_key: str = ""  # TrainingData.fingerprint(): a member of other data is another member
     init: bytes = b""  # torch.save'd weights to start from (e.g. a teacher's), else a fresh initialisation
+    # where the member checkpoints during training (resumed from there after a kill); "" or a folder
+    # this worker cannot write (a Ray node without the run's disk): a temporary folder, no resume
+    work_dir: str = field(default="", compare=False)
     # Fault injection for testing the backends: 'always' raises on every attempt; 'once:PATH' raises
     # on the first attempt only (PATH marks that it happened).
     fault: str = ""
@@ -98,6 +103,41 @@ def _inject_fault(task: MemberTask) -> None:
             raise RuntimeError(f"member {task.index}: injected failure (first attempt)")
 
 
+def _work_dir(task: MemberTask) -> Path | None:
+    """The member's checkpoint folder, emptied if it holds another member's (another key) checkpoint;
+    None where it cannot be used."""
+    if not task.work_dir:
+        return None
+    work = Path(task.work_dir)
+    try:
+        work.mkdir(parents=True, exist_ok=True)
+        key_file = work / "key"
+        if not key_file.is_file() or key_file.read_text().strip() != task.key():
+            for p in work.iterdir():
+                p.unlink()
+            atomic_write_text(key_file, task.key() + "\n")
+    except OSError:
+        return None
+    return work
+
+
+def _checkpoint_epoch(work: Path | None) -> int | None:
+    """The epochs a member's checkpoint holds (1-based), or None when it starts afresh."""
+    if work is None or not (work / "checkpoint.pt").is_file():
+        return None
+    try:
+        return int(load_checkpoint(work / "checkpoint.pt")["epoch"]) + 1
+    except Exception:  # noqa: BLE001 - an unreadable checkpoint: fit starts afresh over it
+        (work / "checkpoint.pt").unlink(missing_ok=True)
+        return None
+
+
+def remove_work_dir(task: MemberTask) -> None:
+    """Drop a finished member's checkpoint folder (its weights are in the member file)."""
+    if task.work_dir:
+        shutil.rmtree(task.work_dir, ignore_errors=True)
+
+
 def train_member(task: MemberTask, data: TrainingData) -> MemberResult:
     """Train one member on its subset; returns its weights as bytes."""
     t0 = time.perf_counter()
@@ -125,8 +165,14 @@ def train_member(task: MemberTask, data: TrainingData) -> MemberResult:
         early = early_stopping(TrainConfig(**t), data.val_inputs_2d, data.val_targets_3d, skel)
     recipe = SupervisedLifting(model, eval_model, sampler, schedule, t["batch_size"], lambda _: {},
                                device, choice.used, t["amsgrad"], early)
-    with tempfile.TemporaryDirectory(prefix="semipose-member-") as tmp:
-        history = fit(recipe, tmp, epochs, task.seed, eval_every=0, progress=False, minutes=t.get("minutes"))
+    work = _work_dir(task)
+    resumed_at = _checkpoint_epoch(work)
+    if work is None:
+        with tempfile.TemporaryDirectory(prefix="semipose-member-") as tmp:
+            history = fit(recipe, tmp, epochs, task.seed, eval_every=0, progress=False, minutes=t.get("minutes"))
+    else:
+        history = fit(recipe, work, epochs, task.seed, eval_every=0, resume=True, progress=False,
+                      minutes=t.get("minutes"))
     if early is not None:
         record_extra = {"val_best_mm": early.best, "val_best_epoch": early.best_epoch, "epochs_run": len(history)}
     else:
@@ -135,7 +181,7 @@ def train_member(task: MemberTask, data: TrainingData) -> MemberResult:
     buf = io.BytesIO()
     # threads change results at the bit level (a different reduction order), so the record keeps them
     record = {"threads": torch.get_num_threads(), "precision": choice.record(), "host": platform.node(),
-              **record_extra}
+              **record_extra, **({"resumed_after_epoch": resumed_at} if resumed_at is not None else {})}
     torch.save({"model": {k: v.cpu() for k, v in model.state_dict().items()}, "history": history, "key": key,
                 "seed": task.seed, "groups": task.groups, "record": record}, buf)
     return MemberResult(task.index, key, buf.getvalue(), time.perf_counter() - t0, sampler.num_frames, record)

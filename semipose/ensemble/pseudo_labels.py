@@ -122,8 +122,8 @@ def _ensemble_cfg(cfg: SSL3DConfig, members: int | None = None) -> EnsembleRunCo
 
 def _train_and_evaluate(ecfg: EnsembleRunConfig, run_dir: Path, data, test: list[Sequence], skel: Skeleton,
                         progress: bool, init: bytes = b"") -> tuple[list, dict[str, Any]]:
-    train_ensemble(ecfg, run_dir, data, resume=True, progress=progress, init=init)
-    models = load_members(run_dir, ecfg, skel)
+    status = train_ensemble(ecfg, run_dir, data, resume=True, progress=progress, init=init)
+    models = load_members(run_dir, ecfg, skel, keys=[m["key"] for m in status["members"]])
     metrics = evaluate_ensemble(models, test, skel, ecfg.train.test_flip)
     write_metrics(run_dir, metrics)
     if "uncertainty_curves" in metrics:

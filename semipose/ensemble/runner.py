@@ -16,7 +16,7 @@ from tqdm import tqdm
 
 from ..config import FRACTION, POSITIVE, ConfigError, checked, load_config
 from ..data.npz3d import Sequence
-from ..engine import load_checkpoint
+from ..engine import CheckpointError, load_checkpoint
 from ..io import atomic_write_bytes, atomic_write_json
 from ..lift import LiftConfig, predict_sequences
 from ..metrics.mpjpe import evaluate_sequences
@@ -25,7 +25,7 @@ from ..models.tcn import TemporalModel, build_tcn
 from ..skeletons import Skeleton
 from .aggregate import ensemble_mean, ensemble_spread
 from .backends import BACKENDS, Backend, LocalBackend, MemberFailure, RayBackend
-from .member import MemberResult, MemberTask, TrainingData
+from .member import MemberResult, MemberTask, TrainingData, remove_work_dir
 from .subsets import SUBSET_MODES, draw_subsets, group_sequences
 
 
@@ -118,6 +118,10 @@ def train_ensemble(cfg: EnsembleRunConfig, run_dir: str | Path, data: TrainingDa
     run_dir = Path(run_dir)
     backend = make_backend(cfg.ensemble)
     tasks = make_tasks(cfg, data, init=init)
+    for t in tasks:
+        t.work_dir = str(run_dir / "members" / f"member_{t.index:02d}.work")
+        if not resume:  # a new run starts every member afresh
+            remove_work_dir(t)
     for i, fault in (faults or {}).items():
         tasks[i].fault = fault
     status: dict[str, Any] = {"backend": backend.name, "members": []}
@@ -137,6 +141,7 @@ def train_ensemble(cfg: EnsembleRunConfig, run_dir: str | Path, data: TrainingDa
 
     def on_result(r: MemberResult) -> None:
         atomic_write_bytes(member_path(run_dir, r.index), r.payload)
+        remove_work_dir(tasks[r.index])
         status["members"][r.index].update(status="done", seconds=round(r.seconds, 2), **r.record)
         atomic_write_json(run_dir / "ensemble.json", status)
         bar.update(1)
@@ -150,17 +155,34 @@ def train_ensemble(cfg: EnsembleRunConfig, run_dir: str | Path, data: TrainingDa
     return status
 
 
+def member_keys(cfg: EnsembleRunConfig, data: TrainingData, init: bytes = b"") -> list[str]:
+    """What each member of ``cfg`` trained on ``data`` must be (:meth:`MemberTask.key`)."""
+    return [t.key() for t in make_tasks(cfg, data, init=init)]
+
+
 def load_members(run_dir: str | Path, cfg: EnsembleRunConfig, skeleton: Skeleton,
-                 device: str = "cpu") -> list[TemporalModel]:
-    """The dilated models of the members that finished, in member order."""
+                 device: str = "cpu", keys: list[str] | None = None) -> list[TemporalModel]:
+    """The dilated models of the members that finished, in member order. With ``keys`` (see
+    :func:`member_keys`), a member file trained for another config or data is refused by name."""
     models = []
     for i in range(cfg.ensemble.members):
         path = member_path(Path(run_dir), i)
         if not path.is_file():
             continue
         m = cfg.model
+        state = load_checkpoint(path)
+        if keys is not None and state.get("key") != keys[i]:
+            raise CheckpointError(f"{path}: trained for another config or data (key {state.get('key')}, this run's "
+                                  f"member {i} is {keys[i]}); retrain it with semipose ensemble train -o "
+                                  f"{run_dir} --resume")
         model = build_tcn(skeleton.num_joints, m.filter_widths, m.channels, m.dropout, m.causal)
-        model.load_state_dict(load_checkpoint(path)["model"])
+        if not isinstance(state.get("model"), dict):
+            raise CheckpointError(f"{path}: no 'model' weights in the member file")
+        try:
+            model.load_state_dict(state["model"])
+        except RuntimeError as e:
+            raise CheckpointError(f"{path}: the weights do not fit model {vars(m)} "
+                                  f"({str(e).splitlines()[0][:160]})") from None
         models.append(model.to(device).eval())
     return models
 

@@ -44,7 +44,7 @@ def run(cfg: EnsembleRunConfig, out_dir: Path, progress: bool = True) -> dict[st
     prepare_run_dir(out_dir, dump_yaml(cfg), cfg.train.seed, {"study": "ensemble-size"})
     status = train_ensemble(cfg, out_dir / "members_run", training_data(train, skel), resume=True, progress=progress)
     done = [m["index"] for m in status["members"] if m["status"].startswith("done")]
-    models = load_members(out_dir / "members_run", cfg, skel)
+    models = load_members(out_dir / "members_run", cfg, skel, keys=[m["key"] for m in status["members"]])
     rows = []
     for m in [s for s in SIZES if s <= len(models)]:
         r = evaluate_ensemble(models[:m], test, skel, cfg.train.test_flip)
