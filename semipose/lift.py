@@ -13,7 +13,7 @@ import torch
 
 from .config import FRACTION, POSITIVE, PROBABILITY, ConfigError, checked, dump_yaml, load_config
 from .data.noise2d import DetectorNoiseConfig, noisy_sequences_2d
-from .data.errors import DataError, read_json
+from .data.errors import DataError, guard_reader, read_json
 from .data.npz3d import Sequence, expand_path, load_sequences
 from .data.windows import WindowSampler, flip_2d, flip_3d, pad_sequence
 from .engine import CheckpointError, fit, load_checkpoint, prepare_run_dir
@@ -324,6 +324,7 @@ def evaluate(model_path: str | Path, cfg: LiftConfig, out_dir: str | Path) -> di
     return metrics
 
 
+@guard_reader("keypoint file")
 def read_keypoints_file(path: str | Path, width: int | None, height: int | None) -> tuple[np.ndarray, int, int]:
     """2D keypoints (T, J, 2) in pixels from ``.npz`` (key ``keypoints``) or JSON ({"keypoints": ...}).
 

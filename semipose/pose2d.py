@@ -8,11 +8,11 @@ from typing import Any, Iterable
 
 import numpy as np
 import torch
-from PIL import Image
 
 from .codecs.heatmap import HeatmapCodec, flip_back
 from .config import POSITIVE, ConfigError, checked, dump_yaml, load_config
 from .data.coco import PersonInstance, load_coco_keypoints, load_mpii
+from .data.errors import open_image
 from .data.npz3d import expand_path
 from .data.transforms2d import AUGMENTATIONS, View, crop, invert_affine, sample_view, transform_keypoints, warp_points
 from .engine import fit, prepare_run_dir
@@ -122,7 +122,7 @@ class CropDataset:
 
     def __init__(self, people: list[PersonInstance], skeleton: Skeleton, codec: HeatmapCodec, augmentation: str):
         self.people, self.skeleton, self.codec, self.augmentation = people, skeleton, codec, augmentation
-        self._images = {p.image_path: Image.open(p.image_path).convert("RGB") for p in people}
+        self._images = {p.image_path: open_image(p.image_path) for p in people}
         self._perm = skeleton.flip_permutation()
         self._upper = [i for i, n in enumerate(skeleton.joints) if not any(s in n for s in ("hip", "knee", "ankle"))]
 

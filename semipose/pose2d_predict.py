@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import ImageDraw
 
 from .config import dump_yaml
 from .data.coco import PersonInstance, box_to_center_scale
-from .data.errors import DataError, read_json
+from .data.errors import DataError, guard_reader, open_image, read_json
 from .data.npz3d import expand_path
 from .engine import prepare_run_dir
 from .io import atomic_write_json
@@ -34,6 +34,7 @@ def _instance(path: Path, image_id: int, index: int, bbox: np.ndarray, num_joint
                           center, scale, float(bbox[2] * bbox[3]), False)
 
 
+@guard_reader("detection file")
 def instances_from_detections(det_file: str | Path, image_info: str | Path, image_dir: str | Path, num_joints: int,
                               aspect: float, min_score: float = 0.0, category_id: int = 1
                               ) -> tuple[list[PersonInstance], list[float]]:
@@ -46,19 +47,34 @@ def instances_from_detections(det_file: str | Path, image_info: str | Path, imag
     info = read_json(Path(image_info), "image info file")
     if not isinstance(info, dict) or not isinstance(info.get("images"), list):
         raise DataError(f"{image_info}: expected a COCO json with a list 'images'")
-    names = {im["id"]: im["file_name"] for im in info["images"]}
+    names = {}
+    for k, im in enumerate(info["images"]):
+        if not isinstance(im, dict) or "id" not in im or not isinstance(im.get("file_name"), str):
+            raise DataError(f"{image_info}: images[{k}] must be an object with 'id' and a string 'file_name'")
+        if not isinstance(im["id"], (int, str)) or isinstance(im["id"], bool):
+            raise DataError(f"{image_info}: images[{k}] 'id' must be an integer or string, got {im['id']!r}")
+        names[im["id"]] = im["file_name"]
     people, scores = [], []
     for n, d in enumerate(dets):
+        if not isinstance(d, dict):
+            raise DataError(f"{det_file}: detection {n} must be an object with image_id, bbox, score; got {d!r:.60}")
         for key in ("image_id", "bbox", "score"):
             if key not in d:
                 raise DataError(f"{det_file}: detection {n} lacks '{key}'")
-        if d.get("category_id", category_id) != category_id or d["score"] < min_score:
+        score = d["score"]
+        if isinstance(score, bool) or not isinstance(score, (int, float)) or not np.isfinite(score):
+            raise DataError(f"{det_file}: detection {n} 'score' must be a finite number, got {score!r}")
+        if d.get("category_id", category_id) != category_id or score < min_score:
             continue
-        if d["image_id"] not in names:
-            raise DataError(f"{det_file}: detection {n} has image_id {d['image_id']}, which {image_info} does not list")
-        bbox = np.asarray(d["bbox"], np.float32)
-        if bbox.shape != (4,) or bbox[2] <= 0 or bbox[3] <= 0:
-            raise DataError(f"{det_file}: detection {n} 'bbox' must be x, y, w, h with positive size, got {d['bbox']}")
+        if not isinstance(d["image_id"], (int, str)) or d["image_id"] not in names:
+            raise DataError(f"{det_file}: detection {n} has image_id {d['image_id']!r}, which {image_info} does not list")
+        try:
+            bbox = np.asarray(d["bbox"], np.float64)
+        except (ValueError, TypeError):
+            bbox = np.zeros(0)
+        if bbox.shape != (4,) or not np.isfinite(bbox).all() or bbox[2] <= 0 or bbox[3] <= 0:
+            raise DataError(f"{det_file}: detection {n} 'bbox' must be four finite numbers x, y, w, h with "
+                            f"positive size, got {d['bbox']!r:.80}")
         path = image_dir / names[d["image_id"]]
         if not path.is_file():
             raise DataError(f"{det_file}: detection {n}: image file {path} not found")
@@ -71,8 +87,7 @@ def instances_from_images(paths: list[Path], num_joints: int, aspect: float) -> 
     """One person per image, its box the whole image; image ids are numeric file stems (COCO names) or indices."""
     people = []
     for i, path in enumerate(paths):
-        with Image.open(path) as im:
-            w, h = im.size
+        w, h = open_image(path).size
         image_id = int(path.stem) if path.stem.isdigit() else i
         people.append(_instance(path, image_id, i, np.array([0, 0, w, h], np.float32), num_joints, aspect))
     return people, [1.0] * len(people)
@@ -137,7 +152,7 @@ def pose_results(people: list[PersonInstance], keypoints: np.ndarray, scores: np
 def draw_overlay(image_path: Path, results: list[dict[str, Any]], skel: Skeleton, out_png: Path,
                  min_score: float = KEYPOINT_SCORE_THRESHOLD) -> Path:
     """The image with each pose's links (left joints blue, right orange) and confident joints drawn."""
-    image = Image.open(image_path).convert("RGB")
+    image = open_image(image_path)
     draw = ImageDraw.Draw(image)
     r = max(2, round(max(image.size) / 160))
     left, right = set(skel.joints_left), set(skel.joints_right)

@@ -6,13 +6,13 @@ the convention of both VideoPose3D (a quaternion) and MMPose's Human3.6M ``camer
 """
 from __future__ import annotations
 
-import pickle
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .errors import DataError, read_json
+from .errors import DataError, guard_reader, read_json
+from .safe_pickle import safe_load_pickle
 
 H36M_CAMERA_IDS = ("54138969", "55011271", "58860488", "60457274")
 
@@ -94,6 +94,7 @@ def image_coordinates(X: np.ndarray, w: int, h: int) -> np.ndarray:
     return ((np.asarray(X) + np.array([1, h / w])) * w / 2).astype(np.float32)
 
 
+@guard_reader("HumanEva camera file")
 def load_humaneva_cameras(path: str | Path) -> dict[str, list[Camera]]:
     """Read HumanEva-I ``cameras.json``: subject ('S1') -> cameras C1, C2, C3 (translations mm -> m)."""
     path = Path(path)
@@ -120,28 +121,37 @@ def load_humaneva_cameras(path: str | Path) -> dict[str, list[Camera]]:
     return cams
 
 
+@guard_reader("Human3.6M camera file")
 def load_h36m_cameras(path: str | Path) -> dict[str, list[Camera]]:
     """Read the Human3.6M ``cameras.pkl`` of MMPose: subject -> the four cameras in the standard order.
 
-    Only ever unpickle files you trust.
+    The pickle is read through an allow-list (arrays, numbers, strings, containers): no code runs.
     """
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: camera file not found")
-    with open(path, "rb") as f:
-        raw = pickle.load(f)
+    raw = safe_load_pickle(path)
+    if not isinstance(raw, dict):
+        raise DataError(f"{path}: expected a dict of (subject, camera id) -> camera parameters")
     cams: dict[str, list[Camera]] = {}
-    for (subject, cam_id), p in raw.items():
+    for entry, p in raw.items():
+        if not (isinstance(entry, tuple) and len(entry) == 2 and isinstance(p, dict)):
+            raise DataError(f"{path}: entry {entry!r:.60} must map (subject, camera id) to a dict of parameters")
+        subject, cam_id = entry
         for key in ("R", "T", "f", "c", "w", "h"):
             if key not in p:
                 raise DataError(f"{path}: camera ({subject}, {cam_id}) lacks '{key}'")
-        cams.setdefault(subject, [None] * len(H36M_CAMERA_IDS))  # type: ignore[list-item]
         if cam_id not in H36M_CAMERA_IDS:
             raise DataError(f"{path}: unknown Human3.6M camera id {cam_id!r}")
-        cams[subject][H36M_CAMERA_IDS.index(cam_id)] = Camera(
-            cam_id, np.asarray(p["R"], dtype=np.float64), np.asarray(p["T"], dtype=np.float64).reshape(3),
-            int(p["w"]), int(p["h"]), np.asarray(p["f"], dtype=np.float64).reshape(2),
-            np.asarray(p["c"], dtype=np.float64).reshape(2))
+        cams.setdefault(str(subject), [None] * len(H36M_CAMERA_IDS))  # type: ignore[list-item]
+        try:
+            cams[str(subject)][H36M_CAMERA_IDS.index(cam_id)] = Camera(
+                cam_id, np.asarray(p["R"], dtype=np.float64).reshape(3, 3),
+                np.asarray(p["T"], dtype=np.float64).reshape(3), int(p["w"]), int(p["h"]),
+                np.asarray(p["f"], dtype=np.float64).reshape(2), np.asarray(p["c"], dtype=np.float64).reshape(2))
+        except (ValueError, TypeError) as e:
+            raise DataError(f"{path}: camera ({subject}, {cam_id}): R must be 3x3, T 3, f and c 2 numbers, "
+                            f"w and h integers ({e})") from None
     return cams
 
 

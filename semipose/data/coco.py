@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..skeletons import COCO17, Skeleton
-from .errors import DataError, read_json
+from .errors import DataError, guard_reader, read_json
 
 
 @dataclass
@@ -57,6 +57,7 @@ def skeleton_from_categories(category: dict, path: Path) -> Skeleton:
                     joints_left=tuple(left), joints_right=tuple(right), links=links)
 
 
+@guard_reader("COCO keypoint file")
 def load_coco_keypoints(ann_file: str | Path, image_dir: str | Path, aspect_ratio: float = 0.75,
                         padding: float = 1.25, training: bool = True, check_images: bool = True
                         ) -> tuple[list[PersonInstance], Skeleton, dict]:
@@ -119,6 +120,7 @@ def load_coco_keypoints(ann_file: str | Path, image_dir: str | Path, aspect_rati
 MPII_SCALE_UNIT = 200.0  # MPII's 'scale' is the person's size in units of 200 pixels
 
 
+@guard_reader("MPII annotation file")
 def load_mpii(ann_file: str | Path, image_dir: str | Path, aspect_ratio: float = 0.75, padding: float = 1.25,
               check_images: bool = True) -> list[PersonInstance]:
     """MPII in MMPose's json layout (``joints``, ``joints_vis``, ``center``, ``scale``, ``image``;

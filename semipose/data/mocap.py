@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from ..skeletons import HUMANEVA15
-from .errors import DataError
+from .errors import DataError, guard_reader
+from .safe_pickle import safe_load_npz
 
 CMU_UNIT_M = 0.0254 / 0.45
 
@@ -50,6 +51,7 @@ class Motion:
     fps: float
 
 
+@guard_reader("BVH file")
 def read_bvh(path: str | Path, scale: float = CMU_UNIT_M) -> Motion:
     """Joint positions of every frame (``End Site``s named ``<parent>_end``), times ``scale``."""
     path = Path(path)
@@ -132,6 +134,7 @@ def _asf_sections(path: Path) -> dict[str, list[str]]:
     return sections
 
 
+@guard_reader("ASF/AMC motion")
 def read_asf_amc(asf: str | Path, amc: str | Path, fps: float = 120.0) -> Motion:
     """Positions of the root and of every bone's end, each frame of ``amc`` on the skeleton of ``asf``."""
     asf, amc = Path(asf), Path(amc)
@@ -252,6 +255,7 @@ def z_up(positions: np.ndarray) -> np.ndarray:
     return out if up[axis] > 0 else out * np.array([1, -1, -1], np.float32)
 
 
+@guard_reader("motion file")
 def load_motion(path: str | Path, asf: str | Path | None = None) -> np.ndarray:
     """(frames, 15, 3) HumanEva-15 poses, metres, z up, from a .bvh, an .amc (its ASF given, or
     ``<subject>.asf`` beside it for CMU's ``<subject>_<trial>.amc``) or a VideoPose3D 3D .npz."""
@@ -267,10 +271,10 @@ def load_motion(path: str | Path, asf: str | Path | None = None) -> np.ndarray:
             raise DataError(f"{path}: its skeleton {asf} not found (give the .asf explicitly)")
         return z_up(to_humaneva15(read_asf_amc(asf, path), path))
     if suffix == ".npz":
-        with np.load(path, allow_pickle=True) as f:  # VideoPose3D's files hold nested dicts
-            if "positions_3d" not in f:
-                raise DataError(f"{path}: no 'positions_3d' (a VideoPose3D 3D file expected)")
-            tree = f["positions_3d"].item()
+        f = safe_load_npz(path)  # VideoPose3D's files hold nested dicts: pickles read through an allow-list
+        if "positions_3d" not in f or f["positions_3d"].shape != () or not isinstance(f["positions_3d"].item(), dict):
+            raise DataError(f"{path}: no 'positions_3d' dict (a VideoPose3D 3D file expected)")
+        tree = f["positions_3d"].item()
         clips = [np.asarray(a, np.float32) for actions in tree.values() for a in actions.values()]
         if not clips or clips[0].shape[1:] != (15, 3):
             raise DataError(f"{path}: positions_3d must hold (frames, 15, 3) HumanEva-15 arrays")

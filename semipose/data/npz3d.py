@@ -18,7 +18,8 @@ import numpy as np
 
 from ..skeletons import Skeleton, get_skeleton
 from .cameras import Camera, load_h36m_cameras, load_humaneva_cameras, normalize_screen_coordinates
-from .errors import DataError
+from .errors import DataError, guard_reader
+from .safe_pickle import safe_load_npz
 
 # VideoPose3D keeps these 17 of Human3.6M's 32 mocap joints.
 H36M_KEPT_JOINTS = [0, 1, 2, 3, 6, 7, 8, 12, 13, 14, 15, 17, 18, 19, 25, 26, 27]
@@ -63,14 +64,8 @@ def expand_path(path: str | os.PathLike) -> Path:
 
 
 def _load_npz(path: Path, required: Seq[str]) -> dict:
-    if not path.is_file():
-        raise DataError(f"{path}: file not found")
-    try:
-        # These files store nested dicts and need pickle: only open files you trust.
-        with np.load(path, allow_pickle=True) as f:
-            out = {k: f[k] for k in f.files}
-    except Exception as e:  # zip or pickle damage
-        raise DataError(f"{path}: not a readable .npz file ({e})") from None
+    # VideoPose3D's files store nested dicts, pickled: read through an allow-list (no code runs)
+    out = safe_load_npz(path)
     for key in required:
         if key not in out:
             raise DataError(f"{path}: missing key '{key}' (found {sorted(out)}); expected the VideoPose3D layout")
@@ -101,6 +96,7 @@ def match_actions(available: Seq[str], actions: Seq[str] | None) -> list[str]:
     return [a for a in available if any(a.startswith(p) for p in actions)]
 
 
+@guard_reader("VideoPose3D data file")
 def load_sequences(
     file_3d: str | os.PathLike,
     file_2d: str | os.PathLike,
