@@ -60,6 +60,30 @@ def test_cli_train_and_evaluate(shared_data, tmp_path, capsys):
     assert "pck@0.2" in capsys.readouterr().out
 
 
+def test_cli_pose2d_resume_equals_an_uninterrupted_run_and_refuses_a_corrupt_checkpoint(shared_data, tmp_path,
+                                                                                       capsys):
+    import torch
+
+    from semipose.cli import main
+
+    coco = shared_data / "coco_mini"
+    common = [f"data.train_ann={coco}/annotations/person_keypoints_train2017.json", f"data.train_images={coco}/train2017",
+              f"data.val_ann={coco}/annotations/person_keypoints_val2017.json", f"data.val_images={coco}/val2017",
+              "data.input_size=[64,64]", "model.width=16", "train.batch_size=16", "train.progress=false",
+              "train.precision=fp32", "train.threads=1"]
+    assert main(["pose2d", "train", "-o", str(tmp_path / "full"), "train.epochs=2", *common]) == 0
+    assert main(["pose2d", "train", "-o", str(tmp_path / "cut"), "train.epochs=1", *common]) == 0
+    assert main(["pose2d", "train", "-o", str(tmp_path / "cut"), "--resume", "train.epochs=2"]) == 0
+    a = torch.load(tmp_path / "full" / "model.pt", weights_only=True)["model"]
+    b = torch.load(tmp_path / "cut" / "model.pt", weights_only=True)["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    ckpt = tmp_path / "cut" / "checkpoint.pt"
+    ckpt.write_bytes(ckpt.read_bytes()[:1000])
+    capsys.readouterr()
+    assert main(["pose2d", "train", "-o", str(tmp_path / "cut"), "--resume", "train.epochs=3"]) == 2
+    assert "checkpoint.pt: not a readable model or checkpoint file" in capsys.readouterr().err
+
+
 def test_cli_predict_and_evaluate_with_detections(shared_data, tmp_path):
     """Predict on real images (whole images, and boxes from MMPose's real COCO detection json), overlays
     written; AP with detected boxes through our evaluator equals pycocotools on the same results."""

@@ -50,6 +50,11 @@ def test_ray_retries_and_reports_failures(tmp_path, local_ray):
     assert member_path(tmp_path / "run", 0).is_file() and not member_path(tmp_path / "run", 2).is_file()
 
 
-def test_ray_backend_reuses_a_running_instance(local_ray):
-    assert ray.is_initialized()
+def test_ray_backend_reuses_a_running_instance(tmp_path, local_ray):
+    """The backend trains on the instance it finds and leaves it running (it shuts down only one it started)."""
+    job = ray.get_runtime_context().get_job_id()
+    cfg, data = _tiny(tmp_path, "ensemble.backend=ray", "ensemble.num_cpus=1")
+    status = train_ensemble(cfg, tmp_path / "run", data, progress=False)
+    assert [m["status"] for m in status["members"]] == ["done"] * 3
+    assert ray.is_initialized() and ray.get_runtime_context().get_job_id() == job  # the same driver session
     assert backends.RayBackend(num_cpus=1).threads_per_member(4) == 1
