@@ -63,7 +63,6 @@ def _claim(args: argparse.Namespace, kind: str, load_fn, default_config: str | N
     """The run directory and the validated config of a training command; with ``--resume`` the run's
     own config.yaml plus overrides, refused when they change more than ``allowed`` (nothing is
     written before these checks pass)."""
-    from .config import to_dict
     from .engine import EXTENSION_KEYS, RUN_CONTROL_KEYS, RunDirError, check_resume
     from .lift import default_run_dir
 
@@ -74,7 +73,7 @@ def _claim(args: argparse.Namespace, kind: str, load_fn, default_config: str | N
         if not (run_dir / "config.yaml").is_file():
             raise RunDirError(f"{run_dir}: nothing to resume (no config.yaml); drop --resume to start a new run")
         cfg = load_fn(run_dir / "config.yaml", list(args.overrides))
-        check_resume(run_dir, to_dict(cfg), allowed or RUN_CONTROL_KEYS + EXTENSION_KEYS)
+        check_resume(run_dir, cfg, allowed or RUN_CONTROL_KEYS + EXTENSION_KEYS)
     else:
         cfg = load_fn(config_path(args.config or default_config), list(args.overrides))
     return run_dir, cfg

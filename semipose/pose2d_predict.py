@@ -187,6 +187,11 @@ def predict_images(run_dir: str | Path, out_dir: str | Path, images: str | Path,
                                                        expand_path(images), skel.num_joints, aspect, min_box_score)
     else:
         people, box_scores = instances_from_images(list_images(expand_path(images)), skel.num_joints, aspect)
+    written = {Path(out_dir, name).resolve() for name in ("keypoints.json", "config.yaml", "run_info.json")}
+    given = [Path(run_dir), expand_path(images)] + [expand_path(x) for x in (detections, image_info) if x]
+    if Path(out_dir).resolve() in {Path(run_dir).resolve(), expand_path(images).resolve()} or \
+            any(g.resolve() in written for g in given):
+        raise DataError(f"{out_dir}: writing predictions there would replace the run or an input; choose another -o")
     prepare_run_dir(out_dir, dump_yaml(cfg), cfg.train.seed,
                     {"model": str(run_dir / "model.pt"), "images": str(images), "detections": str(detections)})
     if not people:

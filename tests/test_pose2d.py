@@ -107,6 +107,14 @@ def test_cli_predict_and_evaluate_with_detections(shared_data, tmp_path):
     overlay = Image.open(tmp_path / "whole" / "overlays" / f"{images[0].stem}.png")
     assert overlay.size == Image.open(images[0]).size
     assert (tmp_path / "whole" / "run_info.json").is_file()
+    # predictions never land in the image folder or over the run (nothing there would be replaced)
+    (tmp_path / "imgs").mkdir()
+    (tmp_path / "imgs" / images[0].name).write_bytes(images[0].read_bytes())
+    (tmp_path / "imgs" / "keypoints.json").write_text("mine")
+    assert main(["pose2d", "predict", str(tmp_path / "run"), "--images", str(tmp_path / "imgs"),
+                 "-o", str(tmp_path / "imgs")]) == 2
+    assert (tmp_path / "imgs" / "keypoints.json").read_text() == "mine"
+    assert sorted(p.name for p in (tmp_path / "imgs").iterdir()) == sorted([images[0].name, "keypoints.json"])
 
     det = fix / "test_coco_det_AP_H_56.json"
     assert main(["pose2d", "predict", str(tmp_path / "run"), "--images", str(fix), "--detections", str(det),

@@ -112,17 +112,20 @@ def _flat(tree: Any, prefix: str = "") -> dict[str, Any]:
     return {prefix[:-1]: tree}
 
 
-def check_resume(run_dir: str | Path, config: dict, allowed: tuple[str, ...] = RUN_CONTROL_KEYS) -> None:
-    """Refuse, before anything is written, to resume ``run_dir`` with a config that differs from its
-    ``config.yaml`` in anything but the ``allowed`` keys (or sections)."""
-    import yaml
+def check_resume(run_dir: str | Path, config: Any, allowed: tuple[str, ...] = RUN_CONTROL_KEYS) -> None:
+    """Refuse, before anything is written, to resume ``run_dir`` with ``config`` (a config dataclass)
+    when it differs from the run's ``config.yaml`` in anything but the ``allowed`` keys (or sections).
+    The saved file is read through the same dataclass, so keys added since take their defaults."""
+    import dataclasses
+
+    from ..config import ConfigError, load_config, to_dict
 
     saved_file = Path(run_dir) / "config.yaml"
     try:
-        saved = _flat(yaml.safe_load(saved_file.read_text()) or {})
-    except (OSError, yaml.YAMLError) as e:
+        saved = _flat(to_dict(load_config(type(config), saved_file)))
+    except ConfigError as e:
         raise RunDirError(f"{saved_file}: cannot read the run's config to resume it ({e})") from None
-    now = _flat(config)
+    now = _flat(to_dict(config) if dataclasses.is_dataclass(config) else config)
     changed = sorted(k for k in set(saved) | set(now) if saved.get(k, "<missing>") != now.get(k, "<missing>")
                      and not any(k == a or k.startswith(a + ".") for a in allowed))
     if changed:
