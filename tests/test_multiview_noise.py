@@ -134,20 +134,26 @@ def test_noise_per_sequence_depends_on_its_key_only():
     assert not np.array_equal(one[0], one[1])
 
 
-def test_fused_pseudo_labels_agree_across_views_in_world_frame(tmp_path):
-    import torch
-
+def _synthetic_unlabeled(tmp_path, frames=40):
+    """Synthetic HumanEva-style S1 (three calibrated views): sequences, skeleton, and the unlabeled 75%."""
     from semipose.data.npz3d import load_sequences
     from semipose.data.synthetic import write_synthetic_humaneva
-    from semipose.ensemble.pseudo_labels import pseudo_label, view_groups
     from semipose.ensemble.subsets import cut, split_labeled
-    from semipose.models.tcn import build_tcn
 
-    root = write_synthetic_humaneva(tmp_path / "data", frames=40, seed=1, subjects=("S1",), splits=("Train",))
+    root = write_synthetic_humaneva(tmp_path / "data", frames=frames, seed=1, subjects=("S1",), splits=("Train",))
     seqs, skel = load_sequences(root / "data_3d_humaneva15.npz", root / "data_2d_humaneva15_gt.npz",
                                 root / "cameras.json", ["Train/S1"])
     _, unl_segs = split_labeled(seqs, 0.25, seed=0)
-    unlabeled = cut(seqs, unl_segs)
+    return seqs, skel, unl_segs, cut(seqs, unl_segs)
+
+
+def test_fused_pseudo_labels_agree_across_views_in_world_frame(tmp_path):
+    import torch
+
+    from semipose.ensemble.pseudo_labels import pseudo_label, view_groups
+    from semipose.models.tcn import build_tcn
+
+    seqs, skel, unl_segs, unlabeled = _synthetic_unlabeled(tmp_path)
     groups = view_groups(seqs, unl_segs)
     assert all(len(g) == 3 for g in groups)  # three cameras show the same frames
     assert sorted(i for g in groups for i in g) == list(range(len(unlabeled)))
@@ -183,7 +189,7 @@ def test_load_split_applies_the_same_noise_to_every_split_and_method(tmp_path):
     for s in again:
         np.testing.assert_array_equal(s.keypoints_2d, by_key[(s.subject, s.action, s.camera_index)])
     np.testing.assert_array_equal(clean[0].positions_3d, noisy[0].positions_3d)  # the 3D stays true
-    with pytest.raises(ConfigError, match="swap_rate must be in"):
+    with pytest.raises(ConfigError, match=r"data.noise.swap_rate: 1.5 is not allowed; expected >= 0 and < 1"):
         lift.load_lift_config(None, ["data.noise.swap_rate=1.5"])
 
 
@@ -229,16 +235,9 @@ def test_triangulation_drops_one_wrong_view_of_three():
 
 
 def test_triangulated_pseudo_labels_match_the_truth_on_exact_2d(tmp_path):
-    from semipose.data.npz3d import load_sequences
-    from semipose.data.synthetic import write_synthetic_humaneva
     from semipose.ensemble.pseudo_labels import triangulated_labels, view_groups
-    from semipose.ensemble.subsets import cut, split_labeled
 
-    root = write_synthetic_humaneva(tmp_path / "data", frames=40, seed=1, subjects=("S1",), splits=("Train",))
-    seqs, _ = load_sequences(root / "data_3d_humaneva15.npz", root / "data_2d_humaneva15_gt.npz",
-                             root / "cameras.json", ["Train/S1"])
-    _, unl_segs = split_labeled(seqs, 0.25, seed=0)
-    unlabeled = cut(seqs, unl_segs)
+    seqs, _, unl_segs, unlabeled = _synthetic_unlabeled(tmp_path)
     labels, unc = triangulated_labels(unlabeled, view_groups(seqs, unl_segs))
     for lab, x, u in zip(labels, unlabeled, unc):
         assert np.abs(lab - x.root_relative_3d()).max() < 2e-3  # synthetic 2D are exact pinhole projections

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..config import POSITIVE, PROBABILITY, ConfigError, checked
+from ..config import POSITIVE, PROBABILITY, checked
 from ..skeletons import Skeleton
 
 # COCO's per-keypoint OKS sigmas (pycocotools), by joint name. Joints COCO does not label take the
@@ -58,14 +58,6 @@ class DetectorNoiseConfig:
     outlier_box: float = checked(1.2, **POSITIVE)  # the box outliers are drawn from, relative to the person's box
     swap_rate: float = checked(0.02, **PROBABILITY)  # share of frames with left and right swapped
     seed: int = 0
-
-    def validate(self) -> None:
-        if self.jitter < 0 or self.outlier_box <= 0:
-            raise ConfigError("noise (data.noise, ssl.student_noise): jitter must be >= 0 and outlier_box > 0")
-        for key in ("outlier_rate", "swap_rate"):
-            v = getattr(self, key)
-            if not 0 <= v < 1:
-                raise ConfigError(f"noise (data.noise, ssl.student_noise): {key} must be in [0, 1), got {v}")
 
 
 def person_size(keypoints: np.ndarray) -> np.ndarray:

@@ -81,16 +81,8 @@ class SSLConfig:
             raise ConfigError(f"ssl.weighting must be none or inverse, got {self.weighting!r}")
         if self.replace_teacher not in ("always", "if_better"):
             raise ConfigError(f"ssl.replace_teacher must be always or if_better, got {self.replace_teacher!r}")
-        if self.outlier_px is not None and self.outlier_px <= 0:
-            raise ConfigError(f"ssl.outlier_px must be positive, got {self.outlier_px}")
-        if self.smooth_frames is not None and self.smooth_frames < 0:
-            raise ConfigError(f"ssl.smooth_frames must be >= 0 or null (chosen on labeled data), got {self.smooth_frames}")
-        if not 0 < self.keep_share <= 1:
-            raise ConfigError(f"ssl.keep_share must be in (0, 1], got {self.keep_share}")
         if self.order not in ("random", "uncertainty"):
             raise ConfigError(f"ssl.order must be random or uncertainty, got {self.order!r}")
-        if not 0 < self.labeled_fraction <= 1 or any(not 0 < r <= 1 for r in self.rounds):
-            raise ConfigError("ssl.labeled_fraction and ssl.rounds must be fractions in (0, 1]")
 
 
 @dataclass
