@@ -23,7 +23,8 @@ def test_hourglass_variants_study(tmp_path, capsys):
     assert (out / "pck_per_epoch.png").stat().st_size > 0 and (out / "hourglass_variants.md").is_file()
     assert "hru-deconv" in capsys.readouterr().out
 
-    # a second call finds every variant finished and trains nothing
+    # a second call is refused without --resume; with it, it finds every variant finished and trains nothing
     before = (out / "hru-s2" / "model.pt").stat().st_mtime_ns
-    assert main(args) == 0
+    assert main(args) == 2
+    assert main(args + ["--resume"]) == 0
     assert (out / "hru-s2" / "model.pt").stat().st_mtime_ns == before
