@@ -24,13 +24,24 @@ def test_ssl3d_study_runs_every_arm_in_both_conditions(tmp_path):
     lo = [r for r in rows if r["method"] == "labeled only"]
     assert all(r["gain_vs_labeled_only_mean"] == 0.0 for r in lo)
     al = [r for r in rows if r["method"].startswith("all labeled")]
-    assert all(abs(r["gap_closed"] - 1.0) < 1e-9 for r in al)  # the upper bound closes its own gap
+    assert len(al) == 4 and all(abs(r["gap_closed"] - 1.0) < 1e-9 for r in al)  # a bound closes its own gap
+    # students that start from the teacher are paired with the labeled-only run that starts there too
+    for r in rows:
+        from_teacher = "from the teacher" in r["method"] or "student from the teacher" in r["method"]
+        assert r["paired_with"] == ("labeled only, from the teacher" if from_teacher else "labeled only"), r
+    lo_ft = [r for r in rows if r["method"].startswith("labeled only, from the teacher")]
+    assert len(lo_ft) == 2 and all(r["gain_vs_labeled_only_mean"] == 0.0 for r in lo_ft)
     for name in ("ssl_3d.md", "ssl_3d.csv", "ssl_3d.json", "ssl_3d.png", "ssl_3d_validation_gt.png",
                  "ssl_3d_validation_detector.png", "config.yaml", "run_info.json"):
         assert (out / name).is_file(), name
     info = result["per_seed"]["gt"][0]["info"]
     assert info["pseudo_label_fused"]["p_mpjpe_mm"] > 0 and info["validation_frames"] > 0
     assert len(info["pseudo_label_fused_sparsification"]["error_mm"]) == 50
+    # the synthetic 2D are exact projections: triangulation recovers the 3D, and no smoothing is chosen
+    assert info["pseudo_label_triangulated"]["mpjpe_mm"] < 5.0
+    assert info["triangulation"]["smooth_frames"] == 0.0 and info["triangulation"]["chosen_on_labeled_data"]
+    det_info = result["per_seed"]["detector"][0]["info"]
+    assert det_info["pseudo_label_triangulated"]["mpjpe_mm"] > info["pseudo_label_triangulated"]["mpjpe_mm"]
     # detector-like 2D changes every arm's input, so results differ between conditions
     gt, det = result["per_seed"]["gt"][0]["arms"], result["per_seed"]["detector"][0]["arms"]
     assert gt["labeled_only"]["p_mpjpe_mm"] != det["labeled_only"]["p_mpjpe_mm"]

@@ -21,6 +21,9 @@ single network from scratch:
 ``backprojection``            VideoPose3D's back-projection on the unlabeled 2D
 ``backprojection_pseudo``     back-projection plus the fused pseudo-labels on the same frames
 ``all_labeled``               the unlabeled frames with their true 3D (the upper bound)
+``labeled_only_from_teacher``  the labeled part alone, starting from the teacher: the baseline of the
+                              ``*_from_teacher`` arms, which train twice (the teacher, then the student)
+``all_labeled_from_teacher``  all frames with their true 3D, starting from the teacher: their bound
 ============================  =================================================================
 
 The table gives mean +- std over seeds and each arm's paired per-seed difference from labeled-only,
@@ -66,7 +69,11 @@ ARMS = {
     "backprojection": "back-projection (VideoPose3D)",
     "backprojection_pseudo": "back-projection + fused pseudo-labels",
     "all_labeled": "all labeled (true 3D, upper bound)",
+    "labeled_only_from_teacher": "labeled only, from the teacher (baseline of the from-teacher arms)",
+    "all_labeled_from_teacher": "all labeled, from the teacher (bound of the from-teacher arms)",
 }
+# the from-teacher arms are paired with these instead of labeled-only / all-labeled, when the study has them
+BASELINE_FROM_TEACHER = ("labeled_only_from_teacher", "all_labeled_from_teacher")
 CONDITIONS = {"gt": "ground-truth 2D", "detector": "detector-like 2D"}
 _COMMON = ["ensemble.members=4", "ensemble.workers=2", "ssl.rounds=[1.0]", "ssl.fusion=spread",
            "ssl.keep_share=0.8", "ssl.weighting=inverse", "train.val_fraction=0.2", "train.patience=10"]
@@ -139,8 +146,8 @@ def run_seed(c: SSL3DStudyConfig, out: Path, progress: bool) -> dict[str, Any]:
                                 "unlabeled_frames": sum(x.num_frames for x in unlabeled),
                                 "validation_frames": sum(x.num_frames for x in val)}
     results: dict[str, dict[str, Any]] = {}
-    needs_teacher = [a for a in arms if (a.startswith(("pseudo", "noisy")) or a == "backprojection_pseudo")
-                     and a != "pseudo_triangulated"]
+    needs_teacher = [a for a in arms if (a.startswith(("pseudo", "noisy")) or a.endswith("from_teacher")
+                                         or a == "backprojection_pseudo") and a != "pseudo_triangulated"]
     views = view_groups(train_all, unl_segs)
     names = ([x.subject for x in unlabeled], [x.action_name for x in unlabeled])
     if any(a.startswith("pseudo_triangulated") for a in arms):
@@ -165,6 +172,10 @@ def run_seed(c: SSL3DStudyConfig, out: Path, progress: bool) -> dict[str, Any]:
             results[arm] = single(arm, labeled)
         elif arm == "all_labeled":
             results[arm] = single(arm, labeled + unlabeled)
+        elif arm == "labeled_only_from_teacher":
+            results[arm] = single(arm, labeled, init=member_weights(out / "teacher"))
+        elif arm == "all_labeled_from_teacher":
+            results[arm] = single(arm, labeled + unlabeled, init=member_weights(out / "teacher"))
         elif arm in ("pseudo_mono", "pseudo_fused"):
             labels = mono if arm == "pseudo_mono" else fused
             results[arm] = single(arm, labeled + unlabeled, lab_targets + labels, ones + pseudo)
@@ -197,22 +208,30 @@ def run_seed(c: SSL3DStudyConfig, out: Path, progress: bool) -> dict[str, Any]:
 
 
 def summarize(per_seed: dict[str, list[dict[str, Any]]], arms: list[str], condition: str) -> list[dict[str, Any]]:
-    """Rows of one condition: mean +- std over seeds, paired difference from labeled-only (positive:
-    better than labeled-only), seeds ahead, and the share of the gap to all-labeled closed."""
+    """Rows of one condition: mean +- std over seeds, paired difference from the baseline (positive:
+    better than it), seeds ahead, and the share of the gap to the bound closed. The baseline and bound
+    are labeled-only and all-labeled; for an arm whose student starts from the teacher they are their
+    from-teacher versions when the study has them (the same two trainings, with and without the
+    unlabeled frames), so that training twice is not counted as a gain."""
     rows = []
     runs = per_seed[condition]
-    lo = np.array([r["arms"]["labeled_only"]["p_mpjpe_mm"] for r in runs])
-    al = np.array([r["arms"]["all_labeled"]["p_mpjpe_mm"] for r in runs]) if "all_labeled" in arms else None
+
+    def p_mpjpe(arm: str) -> np.ndarray:
+        return np.array([r["arms"][arm]["p_mpjpe_mm"] for r in runs])
+
+    paired = all(a in arms for a in BASELINE_FROM_TEACHER)
     for arm in arms:
-        p = np.array([r["arms"][arm]["p_mpjpe_mm"] for r in runs])
+        base, bound = (BASELINE_FROM_TEACHER if paired and arm.endswith("from_teacher")
+                       else ("labeled_only", "all_labeled"))
+        p, lo = p_mpjpe(arm), p_mpjpe(base)
         m = np.array([r["arms"][arm]["mpjpe_mm"] for r in runs])
         gain = lo - p
         row = {"condition": condition, "method": arm, "p_mpjpe_mean": float(p.mean()), "p_mpjpe_std": float(p.std()),
-               "mpjpe_mean": float(m.mean()), "mpjpe_std": float(m.std()),
+               "mpjpe_mean": float(m.mean()), "mpjpe_std": float(m.std()), "paired_with": base,
                "gain_vs_labeled_only_mean": float(gain.mean()), "gain_vs_labeled_only_std": float(gain.std()),
                "seeds_ahead": f"{int((gain > 0).sum())}/{len(gain)}"}
-        if al is not None:
-            gap = lo - al
+        if bound in arms:
+            gap = lo - p_mpjpe(bound)
             row["gap_closed"] = float(np.mean(np.where(gap > 0, gain / np.where(gap > 0, gap, 1), np.nan)))
         rows.append(row)
     return rows
@@ -234,6 +253,7 @@ def run(cfg: SSL3DStudyConfig, out_dir: Path, progress: bool = True) -> dict[str
               for cond, runs in per_seed.items()}
     for r in rows:
         r["method"] = ARMS[r["method"]]
+        r["paired_with"] = ARMS[r["paired_with"]].split(" (")[0]
         r["condition"] = CONDITIONS[r["condition"]]
     write_table(rows, out_dir / TABLE)
     plot(rows, out_dir / f"{TABLE}.png")
