@@ -12,7 +12,7 @@ import torch
 from .codecs.heatmap import HeatmapCodec, flip_back
 from .config import POSITIVE, ConfigError, checked, dump_yaml, load_config
 from .data.coco import PersonInstance, load_coco_keypoints, load_mpii
-from .data.errors import open_image
+from .data.errors import DataError, open_image
 from .data.npz3d import expand_path
 from .data.transforms2d import AUGMENTATIONS, View, crop, invert_affine, sample_view, transform_keypoints, warp_points
 from .engine import fit, prepare_run_dir
@@ -121,6 +121,8 @@ class CropDataset:
     """Person instances with their images in memory; crops, targets and weights on request."""
 
     def __init__(self, people: list[PersonInstance], skeleton: Skeleton, codec: HeatmapCodec, augmentation: str):
+        if not people:
+            raise DataError("no person instances to crop: the annotation file lists none with visible keypoints")
         self.people, self.skeleton, self.codec, self.augmentation = people, skeleton, codec, augmentation
         self._images = {p.image_path: open_image(p.image_path) for p in people}
         self._perm = skeleton.flip_permutation()

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from ..skeletons import Skeleton
+from .errors import DataError
 
 
 def pad_amounts(receptive_field: int, causal: bool) -> tuple[int, int]:
@@ -58,6 +59,9 @@ class WindowSampler:
         trajectory or the camera intrinsics; ``aux_flip`` mirrors them for the flipped copy."""
         if len(inputs_2d) != len(targets_3d):
             raise ValueError("inputs and targets must have the same number of sequences")
+        if not sum(int(kp.shape[0]) for kp in inputs_2d):
+            raise DataError("no training frames: the selected subjects, actions and splits leave none (check "
+                            "data.subjects_train, data.actions, train.val_fraction)")
         self.receptive_field = receptive_field
         self.flip = flip
         padded, starts, offset = [], [], 0
