@@ -13,7 +13,7 @@ def test_ssl3d_study_runs_every_arm_in_both_conditions(tmp_path):
         f"data.root={root}", "model.channels=16", "model.filter_widths=[3,3]", "train.samples=3000",
         "train.batch_size=64", "train.progress=false", "train.precision=fp32", "ensemble.members=2",
         "ensemble.workers=1", "ssl.labeled_fraction=0.3", "study.seeds=[0]", "study.conditions=[gt,detector]",
-        "backprojection.warmup_fraction=0.3"])
+        "backprojection.warmup_fraction=0.3", f"study.arms=[{','.join(ssl_3d.ARMS)}]"])
     out = tmp_path / "study"
     result = ssl_3d.run(cfg, out, progress=False)
     rows = result["rows"]
