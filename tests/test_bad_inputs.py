@@ -212,3 +212,46 @@ def test_ensemble_evaluate_refuses_a_member_of_another_run(trained, tmp_path, ca
     capsys.readouterr()
     assert main(["ensemble", "train", "-o", str(a), "--resume"]) == 0  # the stale member is retrained
     assert main(["ensemble", "evaluate", str(a)]) == 0
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["data", "synthpose", "-o", "OUT", "--split", "../outside", "--images", "2"], "expected a plain name"),
+    (["data", "synthpose", "-o", "OUT", "--images", "0"], "expected a positive integer, got 0"),
+    (["data", "synthpose", "-o", "OUT", "--images", "-5"], "expected a positive integer, got -5"),
+    (["data", "synth3d", "-o", "OUT", "--frames", "0"], "expected a positive integer, got 0"),
+])
+def test_bad_arguments_exit_2_and_write_nothing(tmp_path, capsys, argv, message):
+    argv = [str(tmp_path / "out") if a == "OUT" else a for a in argv]
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    assert e.value.code == 2 and message in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("entry,message", [
+    ({"image_id": 1, "bbox": [10, 10, float("nan"), 50], "score": 0.9}, "'bbox' must be four finite numbers"),
+    ({"image_id": 1, "bbox": [10, 10, 40], "score": 0.9}, "'bbox' must be four finite numbers"),
+    ({"image_id": 1, "bbox": [10, 10, 40, 50], "score": "high"}, "'score' must be a finite number"),
+    ({"image_id": 7, "bbox": [10, 10, 40, 50], "score": 0.9}, "has image_id 7, which"),
+    ([1, 2, 3], "detection 0 must be an object"),
+])
+def test_bad_detection_entries_name_the_entry_and_field(tmp_path, entry, message):
+    from semipose.data.errors import DataError
+    from semipose.pose2d_predict import instances_from_detections
+
+    from PIL import Image
+    Image.new("RGB", (64, 64)).save(tmp_path / "a.png")
+    (tmp_path / "info.json").write_text(json.dumps({"images": [{"id": 1, "file_name": "a.png"}]}))
+    (tmp_path / "det.json").write_text(json.dumps([entry]).replace("NaN", "NaN"))
+    with pytest.raises(DataError, match=message) as e:
+        instances_from_detections(tmp_path / "det.json", tmp_path / "info.json", tmp_path, 17, 1.0)
+    assert "det.json" in str(e.value)
+
+
+def test_a_corrupt_image_is_a_data_error_naming_it(tmp_path):
+    from semipose.data.errors import DataError, open_image
+
+    png = tmp_path / "broken.png"
+    png.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 40)
+    with pytest.raises(DataError, match="broken.png: not a readable image"):
+        open_image(png)
