@@ -9,10 +9,9 @@ import argparse
 import os
 import sys
 import time
-from importlib import resources
 from pathlib import Path
 
-from .config import ConfigError
+from .config import ConfigError, config_path
 from .data.errors import DataError
 
 
@@ -43,19 +42,6 @@ def score(text: str) -> float:
     if not 0 <= value <= 1:
         raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text}")
     return value
-
-
-def config_path(name: str | None) -> Path | None:
-    """A config file path, or the name of a shipped config ('humaneva', 'demo', ...)."""
-    if name is None:
-        return None
-    p = Path(name)
-    if p.is_file():
-        return p
-    shipped = resources.files("semipose") / "configs" / f"{name}.yaml"
-    if shipped.is_file():
-        return Path(str(shipped))
-    raise ConfigError(f"{name}: no such config file, and no shipped config of that name")
 
 
 def _claim(args: argparse.Namespace, kind: str, load_fn, default_config: str | None = None,

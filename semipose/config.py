@@ -213,3 +213,18 @@ def _deep_merge(a: dict, b: dict) -> dict:
         out[k] = _deep_merge(v, b[k]) if both else copy.deepcopy(b[k] if k in b else v)
     out.update({k: copy.deepcopy(v) for k, v in b.items() if k not in a})
     return out
+
+
+def config_path(name: str | None) -> Path | None:
+    """A config file path, or the name of a shipped config ('humaneva', 'demo', ...)."""
+    if name is None:
+        return None
+    p = Path(name)
+    if p.is_file():
+        return p
+    from importlib import resources
+
+    shipped = resources.files("semipose") / "configs" / f"{name}.yaml"
+    if shipped.is_file():
+        return Path(str(shipped))
+    raise ConfigError(f"{name}: no such config file, and no shipped config of that name")

@@ -11,8 +11,7 @@ import time
 from pathlib import Path
 
 from . import lift
-from .cli import config_path
-from .config import dump_yaml
+from .config import config_path, dump_yaml
 from .engine import prepare_run_dir
 from .data.synthetic import write_synthetic_humaneva
 from .ensemble.pseudo_labels import load_ssl_config, run_pseudo_label_rounds

@@ -1,6 +1,6 @@
 import pytest
 
-from semipose.cli import config_path
+from semipose.config import config_path
 from semipose.config import ConfigError
 from semipose.lift import LiftConfig, load_lift_config
 
