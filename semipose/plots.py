@@ -36,7 +36,10 @@ def plot_training_curve(log_csv: str | Path, out_png: str | Path) -> Path:
     xs = [float(r["train_s"]) / 60 if timed else int(r["epoch"]) for r in rows]
     xlabel = "minutes of training" if timed else "epoch"
     fig, ax = plt.subplots(1, 2, figsize=(10, 3.6))
-    ax[0].plot(xs, [float(r["loss"]) * 1000 for r in rows])
+    # an epoch that a time budget ended before its first step has no loss: nothing to draw for it
+    losses = [(x, float(r["loss"]) * 1000) for x, r in zip(xs, rows) if r.get("loss")]
+    if losses:
+        ax[0].plot(*zip(*losses))
     ax[0].set(xlabel=xlabel, ylabel="training loss, MPJPE (mm)", yscale="log", title="training")
     for key, label in (("mpjpe_mm", "MPJPE"), ("p_mpjpe_mm", "P-MPJPE")):
         pts = [(x, float(r[key])) for x, r in zip(xs, rows) if r.get(key)]

@@ -255,3 +255,16 @@ def test_a_corrupt_image_is_a_data_error_naming_it(tmp_path):
     png.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 40)
     with pytest.raises(DataError, match="broken.png: not a readable image"):
         open_image(png)
+
+
+def test_training_curve_skips_an_epoch_without_steps(tmp_path):
+    """A time budget can end before an epoch's first step (seen on a loaded machine): its log row has no
+    loss, and the curve must still be drawn."""
+    from semipose.plots import plot_training_curve
+
+    log = tmp_path / "log.csv"
+    log.write_text("epoch,loss,lr,budget_fraction,train_s,mpjpe_mm,p_mpjpe_mm\n"
+                   "1,0.5,0.001,0.6,1.1,,\n2,,0.00001,1.0,1.8,80.0,60.0\n")
+    assert plot_training_curve(log, tmp_path / "curve.png").stat().st_size > 0
+    log.write_text("epoch,loss,lr,budget_fraction,train_s,mpjpe_mm,p_mpjpe_mm\n1,,0.00001,1.0,1.8,80.0,60.0\n")
+    assert plot_training_curve(log, tmp_path / "curve.png").stat().st_size > 0
