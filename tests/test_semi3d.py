@@ -63,12 +63,16 @@ def test_backprojection_short_run(tmp_path):
     assert float(rows[2]["loss_3d"]) < float(rows[0]["loss_3d"])
 
 
+def _rounds(tmp_path, *overrides):
+    """Pseudo-label rounds on synthetic motion: 2 tiny members, 30% labeled, plus ``overrides``."""
+    cfg = load_ssl_config(None, [f"data.root={_synthetic(tmp_path)}", *TINY, "ensemble.members=2",
+                                 "ssl.labeled_fraction=0.3", *overrides])
+    return run_pseudo_label_rounds(cfg, tmp_path / "ssl", progress=False)
+
+
 def test_pseudo_label_rounds_small(tmp_path):
-    data = _synthetic(tmp_path)
-    cfg = load_ssl_config(None, [f"data.root={data}", "train.samples=3000", *TINY, "ensemble.members=2",
-                                 "ensemble.subset=disjoint", "ssl.labeled_fraction=0.3", "ssl.rounds=[0.5,1.0]",
-                                 "ssl.order=uncertainty", "ssl.recompute=true"])
-    out = run_pseudo_label_rounds(cfg, tmp_path / "ssl", progress=False)
+    out = _rounds(tmp_path, "train.samples=3000", "ensemble.subset=disjoint", "ssl.rounds=[0.5,1.0]",
+                  "ssl.order=uncertainty", "ssl.recompute=true")
     stages = [r["stage"] for r in out["rows"]]
     assert stages[0] == "single model, labeled only" and stages[1].startswith("ensemble of 2")
     assert stages[2].startswith("round 1") and stages[3].startswith("round 2") and stages[-1].startswith("single model, all")
@@ -103,11 +107,8 @@ def test_students_from_the_teacher_are_compared_with_baselines_from_the_teacher(
 
     from semipose.ensemble.runner import member_path
 
-    data = _synthetic(tmp_path)
-    cfg = load_ssl_config(None, [f"data.root={data}", "train.samples=2000", *TINY, "ensemble.members=2",
-                                 "ensemble.subset=full", "ssl.labeled_fraction=0.3", "ssl.rounds=[1.0]",
-                                 "ssl.fusion=triangulate", "ssl.student_init=teacher"])
-    out = run_pseudo_label_rounds(cfg, tmp_path / "ssl", progress=False)
+    out = _rounds(tmp_path, "train.samples=2000", "ensemble.subset=full", "ssl.rounds=[1.0]",
+                  "ssl.fusion=triangulate", "ssl.student_init=teacher")
     stages = [r["stage"] for r in out["rows"]]
     assert stages[0] == "single model, labeled only, from the teacher"
     assert stages[-1] == "single model, all labeled (true 3D), from the teacher"
