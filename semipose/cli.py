@@ -44,8 +44,7 @@ def score(text: str) -> float:
     return value
 
 
-def _claim(args: argparse.Namespace, kind: str, load_fn, default_config: str | None = None,
-           allowed: tuple[str, ...] | None = None):
+def _claim(args: argparse.Namespace, kind: str, load_fn, allowed: tuple[str, ...] | None = None):
     """The run directory and the validated config of a training command; with ``--resume`` the run's
     own config.yaml plus overrides, refused when they change more than ``allowed`` (nothing is
     written before these checks pass)."""
@@ -61,7 +60,7 @@ def _claim(args: argparse.Namespace, kind: str, load_fn, default_config: str | N
         cfg = load_fn(run_dir / "config.yaml", list(args.overrides))
         check_resume(run_dir, cfg, allowed or RUN_CONTROL_KEYS + EXTENSION_KEYS)
     else:
-        cfg = load_fn(config_path(args.config or default_config), list(args.overrides))
+        cfg = load_fn(config_path(args.config), list(args.overrides))
     return run_dir, cfg
 
 

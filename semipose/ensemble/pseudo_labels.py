@@ -73,8 +73,8 @@ class SSLConfig:
     def validate(self) -> None:
         if self.retrain not in ("single", "ensemble"):
             raise ConfigError(f"ssl.retrain must be single or ensemble, got {self.retrain!r}")
-        if self.fusion not in ("none", *FUSION_METHODS):
-            raise ConfigError(f"ssl.fusion must be none or one of {FUSION_METHODS}, got {self.fusion!r}")
+        if self.fusion not in ("none", *FUSION_METHODS, "triangulate"):
+            raise ConfigError(f"ssl.fusion must be none, triangulate or one of {FUSION_METHODS}, got {self.fusion!r}")
         if self.student_init not in ("scratch", "teacher"):
             raise ConfigError(f"ssl.student_init must be scratch or teacher, got {self.student_init!r}")
         if self.weighting not in ("none", "inverse"):
@@ -135,21 +135,23 @@ def pseudo_label(models: list, unlabeled: list[Sequence], skel: Skeleton, flip: 
     the group's 2D keypoints are triangulated instead (:func:`triangulate_group`). Groups of one view
     stay monocular.
     """
-    raw = predict_members(models, [s.keypoints_2d for s in unlabeled], skel, flip)
-    preds = [p - p[..., :1, :] for p in raw]
-    labels = [ensemble_mean(p).astype(np.float32) for p in preds]
-    spreads = [ensemble_spread(p).mean(axis=1) if len(p) > 1 else np.zeros(p.shape[1]) for p in raw]
-    if fusion == "none":
-        return labels, spreads
-    for group in view_groups or []:
-        if len(group) < 2 or any(unlabeled[i].camera is None for i in group):
-            continue
-        if fusion == "triangulate":
-            tri, unc = triangulated_labels([unlabeled[i] for i in group], [list(range(len(group)))], outlier_px,
-                                           smooth_frames)
-            for k, i in enumerate(group):
+    groups = [g for g in view_groups or [] if fusion != "none" and len(g) > 1
+              and all(unlabeled[i].camera is not None for i in g)]
+    labels: list = [None] * len(unlabeled)
+    spreads: list = [None] * len(unlabeled)
+    if fusion == "triangulate":  # no lifter in these labels: the members lift only what no views cover
+        for g in groups:
+            tri, unc = triangulated_labels([unlabeled[i] for i in g], [list(range(len(g)))], outlier_px, smooth_frames)
+            for k, i in enumerate(g):
                 labels[i], spreads[i] = tri[k], unc[k]
-            continue
+        groups = []
+    lift_idx = [i for i, lab in enumerate(labels) if lab is None]
+    raw = dict(zip(lift_idx, predict_members(models, [unlabeled[i].keypoints_2d for i in lift_idx], skel, flip)))
+    preds = {i: p - p[..., :1, :] for i, p in raw.items()}
+    for i, p in preds.items():
+        labels[i] = ensemble_mean(p).astype(np.float32)
+        spreads[i] = ensemble_spread(raw[i]).mean(axis=1) if len(p) > 1 else np.zeros(p.shape[1])
+    for group in groups:
         fused = fuse_views([preds[i] for i in group], [unlabeled[i].camera.R for i in group], fusion)
         uncertainty = np.sqrt(fused.spread ** 2 + fused.disagreement ** 2).mean(axis=1)
         for k, i in enumerate(group):
@@ -158,6 +160,11 @@ def pseudo_label(models: list, unlabeled: list[Sequence], skel: Skeleton, flip: 
 
 
 SMOOTHING_CANDIDATES = (0.0, 1.0, 2.0, 3.0, 5.0, 8.0)
+
+
+def smooth_over_time(poses: np.ndarray, sigma: float) -> np.ndarray:
+    """A (T, J, 3) sequence smoothed by a Gaussian of ``sigma`` frames (unchanged for 0)."""
+    return gaussian_filter1d(poses, sigma, axis=0, mode="nearest") if sigma > 0 else poses
 
 
 def synchronized_groups(sequences: list[Sequence]) -> list[list[int]]:
@@ -185,9 +192,10 @@ def choose_smoothing(labeled: list[Sequence], outlier_px: float | None = None,
     index = {id(x): k for k, x in enumerate(members)}
     local = [[index[id(labeled[i])] for i in g] for g in groups]
     truth = [x.root_relative_3d() for x in members]
+    unsmoothed, _ = triangulated_labels(members, local, outlier_px)
     errors = {}
     for sigma in candidates:
-        labels, _ = triangulated_labels(members, local, outlier_px, sigma)
+        labels = [smooth_over_time(x, sigma) for x in unsmoothed]
         errors[f"{sigma:g}"] = float(np.mean(np.concatenate(
             [np.linalg.norm(a - t, axis=-1).mean(axis=-1) for a, t in zip(labels, truth)])) * 1000)
     best = min(candidates, key=lambda s: errors[f"{s:g}"])
@@ -216,9 +224,7 @@ def triangulated_labels(unlabeled: list[Sequence], view_groups: list[list[int]],
             continue
         per_view, uncertainty = triangulate_group([unlabeled[i] for i in group], outlier_px)
         for k, i in enumerate(group):
-            labels[i], spreads[i] = per_view[k], uncertainty
-            if smooth_frames > 0:
-                labels[i] = gaussian_filter1d(labels[i], smooth_frames, axis=0, mode="nearest")
+            labels[i], spreads[i] = smooth_over_time(per_view[k], smooth_frames), uncertainty
     missing = [f"{unlabeled[i].subject} {unlabeled[i].action} camera {unlabeled[i].camera_index}"
                for i, lab in enumerate(labels) if lab is None]
     if missing:
@@ -369,6 +375,7 @@ def run_pseudo_label_rounds(cfg: SSL3DConfig, out_dir: str | Path, progress: boo
     else:
         order = list(np.random.default_rng(s.split_seed + 1).permutation(len(unlabeled)))
     members = 1 if s.retrain == "single" else cfg.ensemble.members
+    teacher_init = member_weights(out_dir / "ensemble_labeled") if s.student_init == "teacher" else b""
     for k, share in enumerate(s.rounds, start=1):
         picked = _take(order, frames, share)
         seqs = labeled + [student_inputs[i] for i in picked]
@@ -376,9 +383,8 @@ def run_pseudo_label_rounds(cfg: SSL3DConfig, out_dir: str | Path, progress: boo
         frame_weights = pseudo_weights([spreads[i] for i in picked], s)
         weights = [np.ones(x.num_frames, np.float32) for x in labeled] + frame_weights
         data = data_for(seqs, targets, weights)
-        init = member_weights(out_dir / "ensemble_labeled") if s.student_init == "teacher" else b""
         round_models, mk = _train_and_evaluate(_ensemble_cfg(cfg, None if members > 1 else 1),
-                                               out_dir / f"round_{k}", data, test, skel, progress, init)
+                                               out_dir / f"round_{k}", data, test, skel, progress, teacher_init)
         rows.append(_row(f"round {k}: labeled + {share:.0%} pseudo-labeled", share, mk))
         if s.recompute and k < len(s.rounds):
             if s.replace_teacher == "if_better":
@@ -399,12 +405,11 @@ def run_pseudo_label_rounds(cfg: SSL3DConfig, out_dir: str | Path, progress: boo
     if s.baselines:
         # a student that starts from the teacher trains twice (the teacher, then itself): its baselines
         # do the same, so that the second training is not counted as the unlabeled data's gain
-        init = member_weights(out_dir / "ensemble_labeled") if s.student_init == "teacher" else b""
-        how = ", from the teacher" if init else ""
+        how = ", from the teacher" if teacher_init else ""
         _, lo = _train_and_evaluate(_ensemble_cfg(cfg, 1), out_dir / "labeled_only", data_for(labeled),
-                                    test, skel, progress, init)
+                                    test, skel, progress, teacher_init)
         _, al = _train_and_evaluate(_ensemble_cfg(cfg, 1), out_dir / "all_labeled",
-                                    data_for(labeled + unlabeled), test, skel, progress, init)
+                                    data_for(labeled + unlabeled), test, skel, progress, teacher_init)
         rows.insert(0, _row(f"single model, labeled only{how}", 0.0, lo))
         rows.append(_row(f"single model, all labeled (true 3D){how}", 1.0, al))
         gap = lo["p_mpjpe_mm"] - al["p_mpjpe_mm"]

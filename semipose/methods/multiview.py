@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-FUSION_METHODS = ("mean", "spread", "median", "triangulate")
+FUSION_METHODS = ("mean", "spread", "median")  # of members' predictions; triangulate() takes the 2D instead
 
 
 def camera_to_world_rotation(pose_cam: np.ndarray, R: np.ndarray) -> np.ndarray:
@@ -55,9 +55,8 @@ def fuse_views(predictions: list[np.ndarray], rotations: list[np.ndarray], metho
                eps: float = 0.005) -> FusedPose:
     """Fuse ``predictions[v]`` (members, T, J, 3), root-relative in camera ``v``'s frame, over views
     and members; ``rotations[v]`` is camera ``v``'s camera-to-world rotation; ``eps`` in metres."""
-    if method not in FUSION_METHODS or method == "triangulate":
-        raise ValueError(f"fusion method must be one of {FUSION_METHODS[:3]} (triangulate: see triangulate()), "
-                         f"got {method!r}")
+    if method not in FUSION_METHODS:
+        raise ValueError(f"fusion method must be one of {FUSION_METHODS}, got {method!r}")
     if len(predictions) != len(rotations) or not predictions:
         raise ValueError(f"{len(predictions)} views of predictions for {len(rotations)} cameras")
     shapes = {p.shape[1:] for p in predictions}
@@ -143,17 +142,14 @@ def triangulate(points: list[np.ndarray], projections: list[np.ndarray], outlier
         bad = res.max(axis=0) > outlier_px
         if bad.any():
             sub_pts = pts[:, bad]
-            best_X, best_cost = X[bad], cost(res[:, bad])
+            best_X, best_cost, best_used = X[bad], cost(res[:, bad]), used[bad]
             for drop in range(V):
                 keep = [v for v in range(V) if v != drop]
                 Xs = _dlt(sub_pts[keep], Ps[keep])
                 c = cost(_reprojection_residual(Xs, sub_pts, Ps))
                 better = c < best_cost
-                best_X[better], best_cost[better] = Xs[better], c[better]
-                used_sub = used[bad]
-                used_sub[better] = V - 1
-                used[bad] = used_sub
-            X[bad] = best_X
+                best_X[better], best_cost[better], best_used[better] = Xs[better], c[better], V - 1
+            X[bad], used[bad] = best_X, best_used
             res = _reprojection_residual(X, pts, Ps)
             inlier = res <= np.where(used == V, np.inf, outlier_px)[None]
             rms = np.sqrt((np.where(inlier, res, 0) ** 2).sum(axis=0) / np.maximum(inlier.sum(axis=0), 1))

@@ -46,8 +46,7 @@ from ..data.npz3d import Sequence
 from ..engine import prepare_run_dir
 from ..ensemble.pseudo_labels import (SSL3DConfig, _ensemble_cfg, _train_and_evaluate, pseudo_label,
                                       pseudo_label_sparsification, pseudo_weights, resolve_smoothing, ssl_split,
-                                      triangulated_labels,
-                                      view_groups, write_table)
+                                      triangulated_labels, view_groups, write_table)
 from ..ensemble.runner import member_weights, training_data
 from ..io import atomic_write_json
 from ..lift import set_threads, train_backprojection
@@ -171,24 +170,25 @@ def run_seed(c: SSL3DStudyConfig, out: Path, progress: bool) -> dict[str, Any]:
             info[key] = {"mpjpe_mm": m["mpjpe_mm"], "p_mpjpe_mm": m["p_mpjpe_mm"]}
         info["pseudo_label_fused_sparsification"] = pseudo_label_sparsification(fused, truth, uncertainty)
         pseudo = [np.full(x.num_frames, s.pseudo_weight, np.float32) for x in unlabeled]
+        teacher_init = member_weights(out / "teacher")  # the start of every *_from_teacher arm
     for arm in arms:
         if arm == "labeled_only":
             results[arm] = single(arm, labeled)
         elif arm == "all_labeled":
             results[arm] = single(arm, labeled + unlabeled)
         elif arm == "labeled_only_from_teacher":
-            results[arm] = single(arm, labeled, init=member_weights(out / "teacher"))
+            results[arm] = single(arm, labeled, init=teacher_init)
         elif arm == "all_labeled_from_teacher":
-            results[arm] = single(arm, labeled + unlabeled, init=member_weights(out / "teacher"))
+            results[arm] = single(arm, labeled + unlabeled, init=teacher_init)
         elif arm in ("pseudo_mono", "pseudo_fused"):
             labels = mono if arm == "pseudo_mono" else fused
             results[arm] = single(arm, labeled + unlabeled, lab_targets + labels, ones + pseudo)
         elif arm in ("pseudo_fused_from_teacher", "pseudo_mono_from_teacher"):
             labels = mono if arm == "pseudo_mono_from_teacher" else fused
             results[arm] = single(arm, labeled + unlabeled, lab_targets + labels, ones + pseudo,
-                                  member_weights(out / "teacher"))
+                                  teacher_init)
         elif arm in ("pseudo_triangulated", "pseudo_triangulated_from_teacher"):
-            init = member_weights(out / "teacher") if arm.endswith("from_teacher") else b""
+            init = teacher_init if arm.endswith("from_teacher") else b""
             results[arm] = single(arm, labeled + unlabeled, lab_targets + tri, ones + pseudo_weights(tri_uncertainty, s),
                                   init)
         elif arm == "pseudo_fused_uncertainty":
