@@ -131,25 +131,44 @@ def load_split(data: DataConfig, subjects: list[str]) -> tuple[list[Sequence], S
     return seqs, skel
 
 
+def length_batches(lengths: list[int], max_frames: int = 8192) -> list[list[int]]:
+    """Indices of sequences grouped by similar length so that a group padded to its longest member
+    holds at most ``max_frames`` frames (a longer sequence goes alone)."""
+    groups: list[list[int]] = []
+    for i in sorted(range(len(lengths)), key=lambda i: lengths[i]):
+        if groups and (len(groups[-1]) + 1) * lengths[i] <= max_frames:
+            groups[-1].append(i)
+        else:
+            groups.append([i])
+    return groups
+
+
 @torch.no_grad()
 def predict_sequences(model: TemporalModel, keypoints: list[np.ndarray], skeleton: Skeleton,
                       flip: bool = True, device: torch.device | None = None) -> list[np.ndarray]:
-    """Lift whole sequences (normalised 2D, (T, J, 2)) to root-relative 3D, one pass each.
+    """Lift whole sequences (normalised 2D, (T, J, 2)) to root-relative 3D.
 
-    With ``flip``, the mirrored input is lifted too and its mirrored output averaged in.
+    With ``flip``, the mirrored input is lifted too and its mirrored output averaged in. Sequences of
+    similar length go through the model together (many short held-out runs would otherwise cost a
+    pass each): each is edge-padded as alone, then repeated at its end to the group's length, which
+    changes no output frame of its own.
     """
     device = device or next(model.parameters()).device
     model.eval()
-    out = []
-    for kp in keypoints:
-        padded = pad_sequence(kp, model.receptive_field, model.causal)
-        x = torch.from_numpy(padded[None]).to(device)
+    out: list[np.ndarray] = [np.empty(0)] * len(keypoints)
+    for group in length_batches([len(kp) for kp in keypoints]):
+        padded = [pad_sequence(keypoints[i], model.receptive_field, model.causal) for i in group]
+        longest = max(len(p) for p in padded)
+        x = torch.from_numpy(np.stack([np.pad(p, ((0, longest - len(p)), (0, 0), (0, 0)), mode="edge")
+                                       for p in padded])).to(device)
         if flip:
             x = torch.cat([x, flip_2d(x, skeleton)])
         y = model(x).float()
         if flip:
-            y = (y[:1] + flip_3d(y[1:], skeleton)) / 2
-        out.append(y[0].cpu().numpy())
+            y = (y[:len(group)] + flip_3d(y[len(group):], skeleton)) / 2
+        y_np = y.cpu().numpy()
+        for row, i in enumerate(group):
+            out[i] = y_np[row, :len(keypoints[i])]
     return out
 
 

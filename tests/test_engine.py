@@ -53,18 +53,23 @@ class TinyRecipe:
         self.opt.load_state_dict(s["opt"])
 
 
-def test_resume_continues_exactly(tmp_path):
+@pytest.mark.parametrize("every_s, saved_epoch", [(0.0, 3), (3600.0, 0)])
+def test_resume_continues_exactly(tmp_path, every_s, saved_epoch):
+    """Checkpoints after every epoch (0 s), or only after the first and the last when epochs are
+    short (an hour): either way the resumed run equals the uninterrupted one."""
     full = TinyRecipe()
-    h_full = fit(full, tmp_path / "full", epochs=6, seed=3, eval_every=2, progress=False)
+    h_full = fit(full, tmp_path / "full", epochs=6, seed=3, eval_every=2, progress=False, checkpoint_every_s=every_s)
 
     interrupted = TinyRecipe(fail_at_epoch=4)
     try:
-        fit(interrupted, tmp_path / "cut", epochs=6, seed=3, eval_every=2, progress=False)
+        fit(interrupted, tmp_path / "cut", epochs=6, seed=3, eval_every=2, progress=False, checkpoint_every_s=every_s)
     except KeyboardInterrupt:
         pass
-    assert load_checkpoint(tmp_path / "cut" / "checkpoint.pt")["epoch"] == 3
+    assert load_checkpoint(tmp_path / "cut" / "checkpoint.pt")["epoch"] == saved_epoch
+    assert len((tmp_path / "cut" / "log.csv").read_text().splitlines()) == saved_epoch + 2  # the log goes with it
     resumed = TinyRecipe()
-    h_res = fit(resumed, tmp_path / "cut", epochs=6, seed=3, eval_every=2, resume=True, progress=False)
+    h_res = fit(resumed, tmp_path / "cut", epochs=6, seed=3, eval_every=2, resume=True, progress=False,
+                checkpoint_every_s=every_s)
 
     for k, v in full.model.state_dict().items():
         torch.testing.assert_close(resumed.model.state_dict()[k], v, rtol=0, atol=0)
@@ -73,6 +78,7 @@ def test_resume_continues_exactly(tmp_path):
     assert "test_mse" in h_full[1] and "test_mse" not in h_full[0]
     log = (tmp_path / "cut" / "log.csv").read_text().splitlines()
     assert len(log) == 7 and log[0].startswith("epoch,lr")
+    assert load_checkpoint(tmp_path / "cut" / "checkpoint.pt")["finished"]
     assert not [p for p in (tmp_path / "cut").iterdir() if p.name.endswith(".tmp")]
 
 

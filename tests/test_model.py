@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from semipose.data.windows import WindowSampler, flip_2d, pad_sequence
+from semipose.data.windows import WindowSampler, flip_2d, flip_3d, pad_sequence
+from semipose.lift import length_batches, predict_sequences
 from semipose.models.tcn import TemporalModel, TemporalModelStrided, build_tcn
 from semipose.skeletons import HUMANEVA15
 
@@ -94,3 +95,22 @@ def test_causal_padding_puts_the_window_in_the_past():
     sampler = WindowSampler([seq], [np.zeros((6, 15, 3), np.float32)], 3, HUMANEVA15, causal=True, flip=False)
     w = sampler.gather(torch.tensor([3])).inputs[0, :, 0, 0]
     assert w.tolist() == [1.0, 2.0, 3.0]
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_predict_sequences_batched_by_length_equals_one_pass_per_sequence(causal):
+    skel = HUMANEVA15
+    torch.manual_seed(0)
+    model = build_tcn(15, [3, 3], 32, 0.25, causal).eval()
+    rng = np.random.default_rng(0)
+    keypoints = [rng.normal(size=(n, 15, 2)).astype(np.float32) for n in (1, 5, 40, 3, 300, 7, 2000)]
+    assert sorted(sum(length_batches([len(k) for k in keypoints], max_frames=100), [])) == list(range(7))
+    for flip in (False, True):
+        got = predict_sequences(model, keypoints, skel, flip=flip)
+        for kp, pred in zip(keypoints, got):
+            x = torch.from_numpy(pad_sequence(kp, model.receptive_field, causal)[None])
+            with torch.no_grad():
+                y = model(x)
+                if flip:
+                    y = (y + flip_3d(model(flip_2d(x, skel)), skel)) / 2
+            np.testing.assert_allclose(pred, y[0].numpy(), rtol=0, atol=1e-6)

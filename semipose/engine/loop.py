@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterable, Protocol
@@ -67,8 +68,9 @@ def _write_log(path: Path, history: list[dict[str, float]]) -> None:
 
 def fit(recipe: Recipe, run_dir: str | Path, epochs: int, seed: int, eval_every: int = 0,
         resume: bool = False, progress: bool = True, minutes: float | None = None,
-        clock: Callable[[], float] = time.perf_counter) -> list[dict[str, float]]:
-    """Train ``recipe`` for ``epochs`` epochs, checkpointing after each; returns the per-epoch log.
+        clock: Callable[[], float] = time.perf_counter,
+        checkpoint_every_s: float = 30.0) -> list[dict[str, float]]:
+    """Train ``recipe`` for ``epochs`` epochs, checkpointing as it goes; returns the per-epoch log.
 
     ``eval_every``: evaluate every that many epochs (0: after the last epoch only).
     ``minutes``: a wall-clock budget of training time instead of an epoch count. Training stops when
@@ -76,6 +78,10 @@ def fit(recipe: Recipe, run_dir: str | Path, epochs: int, seed: int, eval_every:
     elapsed fraction of the budget, so its schedules run whole on any machine, compressed or
     stretched. ``epochs`` is then the planned count the schedules were made for. Evaluation time is
     not counted against the budget; a resumed run continues with the training time it had spent.
+    ``checkpoint_every_s``: the checkpoint is written after the first epoch, after the last, and
+    otherwise after an epoch that ends at least that many seconds after the last write, so that
+    many short epochs (a small labeled set) do not spend their time saving; an interrupted run
+    loses at most that much training. 0 writes one after every epoch.
     """
     run_dir = Path(run_dir)
     ckpt_path = run_dir / CHECKPOINT
@@ -104,7 +110,7 @@ def fit(recipe: Recipe, run_dir: str | Path, epochs: int, seed: int, eval_every:
         bar = tqdm(total=round(budget_s), initial=min(train_s, budget_s), unit="s", disable=not progress or finished,
                    dynamic_ncols=True, mininterval=1.0, desc=f"train ({minutes:g} min budget)",
                    bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total_fmt} s [{elapsed}<{remaining}{postfix}]")
-    epoch = start
+    epoch, last_save = start, -math.inf
     while not finished:
         t0 = clock()
         row: dict[str, float] = {"epoch": epoch + 1, **recipe.start_epoch(epoch, epochs)}
@@ -150,10 +156,12 @@ def fit(recipe: Recipe, run_dir: str | Path, epochs: int, seed: int, eval_every:
             eval_s += clock() - e0
         row.update(train_s=train_s, eval_s=eval_s, elapsed_s=train_s + eval_s)
         history.append(row)
-        atomic_torch_save({"epoch": epoch, "recipe": recipe.state_dict(), "torch_rng": torch.get_rng_state(),
-                           "elapsed_s": train_s + eval_s, "train_s": train_s, "eval_s": eval_s,
-                           "finished": finished, "stopped": stopping, "history": history}, ckpt_path)
-        _write_log(run_dir / "log.csv", history)
+        if finished or clock() - last_save >= checkpoint_every_s:
+            atomic_torch_save({"epoch": epoch, "recipe": recipe.state_dict(), "torch_rng": torch.get_rng_state(),
+                               "elapsed_s": train_s + eval_s, "train_s": train_s, "eval_s": eval_s,
+                               "finished": finished, "stopped": stopping, "history": history}, ckpt_path)
+            _write_log(run_dir / "log.csv", history)
+            last_save = clock()
         if progress:
             shown = {k: round(v, 3) for k, v in row.items() if k.endswith("_mm") or k in ("loss", "pck@0.2")}
             total = f"/{epochs}" if budget_s is None else f" ({100 * row['budget_fraction']:.0f}% of budget)"
