@@ -29,6 +29,12 @@ def test_ssl3d_study_runs_every_arm_in_both_conditions(tmp_path):
     for r in rows:
         from_teacher = "from the teacher" in r["method"] or "student from the teacher" in r["method"]
         assert r["paired_with"] == ("labeled only, from the teacher" if from_teacher else "labeled only"), r
+    # labeled-only is the teacher's first member: reused, not trained twice
+    seed_dir = out / "gt" / "seed0"
+    assert (seed_dir / "labeled_only/members/member_00.pt").read_bytes() == \
+        (seed_dir / "teacher/members/member_00.pt").read_bytes()
+    assert json.loads((seed_dir / "labeled_only/ensemble.json").read_text())["members"][0]["status"] == \
+        "done (earlier run)"
     lo_ft = [r for r in rows if r["method"].startswith("labeled only, from the teacher")]
     assert len(lo_ft) == 2 and all(r["gain_vs_labeled_only_mean"] == 0.0 for r in lo_ft)
     for name in ("ssl_3d.md", "ssl_3d.csv", "ssl_3d.json", "ssl_3d.png", "ssl_3d_validation_gt.png",
