@@ -27,7 +27,7 @@ from pathlib import Path
 
 from semipose import lift
 from semipose.data.synthetic import write_synthetic_humaneva
-from semipose.engine.run import environment_info
+from semipose.engine.runtime import environment_info
 from semipose.ensemble.member import train_member
 from semipose.ensemble.runner import load_ensemble_config, make_tasks, train_ensemble, training_data
 from semipose.io import atomic_write_json

@@ -24,7 +24,7 @@ from semipose import lift
 from semipose.data.synthetic import write_synthetic_humaneva
 from semipose.data.windows import WindowSampler
 from semipose.engine.precision import benchmark_plan
-from semipose.engine.run import environment_info
+from semipose.engine.runtime import environment_info
 from semipose.io import atomic_write_json
 from semipose.methods.supervised_lift import Schedule, SupervisedLifting
 from semipose.models.tcn import build_tcn

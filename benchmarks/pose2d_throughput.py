@@ -18,7 +18,7 @@ import time
 import torch
 
 from semipose.engine.precision import benchmark_plan
-from semipose.engine.run import environment_info
+from semipose.engine.runtime import environment_info
 from semipose.io import atomic_write_json
 from semipose.lift import resolve_device
 from semipose.methods.base import autocast

@@ -115,13 +115,13 @@ def _ensemble_overrides(args: argparse.Namespace) -> list[str]:
 def _cmd_ensemble_train(args: argparse.Namespace) -> int:
     from . import lift
     from .config import dump_yaml
-    from .engine import RUN_CONTROL_KEYS, prepare_run_dir, run_directory
+    from .engine import RUN_CONTROL_KEYS, prepare_run_dir, run_directory, set_threads
     from .ensemble import runner
 
     run_dir, cfg = _claim(args, "ensemble", lambda path, ov: runner.load_ensemble_config(path, _ensemble_overrides(args)),
                           allowed=RUN_CONTROL_KEYS + ("ensemble.workers", "ensemble.backend", "ensemble.ray_address",
                                                       "ensemble.num_cpus", "ensemble.num_gpus"))
-    lift.set_threads(cfg.train.threads)
+    set_threads(cfg.train.threads)
     seqs, skel = lift.load_split(cfg.data, cfg.data.subjects_train)
     with run_directory(run_dir, args.resume, args.overwrite):
         prepare_run_dir(run_dir, dump_yaml(cfg), cfg.train.seed, {"skeleton": skel.name})
@@ -142,13 +142,14 @@ def _cmd_ensemble_train(args: argparse.Namespace) -> int:
 
 def _evaluate_ensemble_run(run_dir: Path, cfg) -> dict:
     from . import lift
+    from .engine import resolve_device
     from .ensemble import runner
     from .plots import plot_uncertainty
 
     test, skel = lift.load_split(cfg.data, cfg.data.subjects_test)
     train, _ = lift.load_split(cfg.data, cfg.data.subjects_train)
     keys = runner.member_keys(cfg, runner.training_data(train, skel))
-    models = runner.load_members(run_dir, cfg, skel, lift.resolve_device(cfg.train.device), keys)
+    models = runner.load_members(run_dir, cfg, skel, resolve_device(cfg.train.device), keys)
     metrics = runner.evaluate_ensemble(models, test, skel, cfg.train.test_flip)
     lift.write_metrics(run_dir, metrics)
     if "uncertainty_curves" in metrics:

@@ -192,12 +192,23 @@ def load_config(cls: type[T], path: str | Path | None = None, overrides: list[st
             raise ConfigError(f"{path}: not valid YAML{at}: {getattr(e, 'problem', None) or e}") from None
         if not isinstance(loaded, dict):
             raise ConfigError(f"{path}: the top level must be a mapping")
-        tree = _deep_merge(tree, loaded)
+        tree = _deep_merge(tree, drop_retired(cls, loaded))
     apply_overrides(tree, overrides or [])
     try:
         return from_dict(cls, tree)
     except ConfigError as e:
         raise ConfigError(f"{path or 'config'}: {e}") from None
+
+
+def drop_retired(cls: Any, tree: dict) -> dict:
+    """``tree`` (a saved file's contents) without the keys that ``cls`` (and its nested sections) list
+    in ``RETIRED``: keys that earlier versions wrote and that never had an effect there, so that old
+    runs stay readable. Only files go through this; an override naming a retired key is unknown."""
+    if not dataclasses.is_dataclass(cls) or not isinstance(tree, dict):
+        return tree
+    retired = getattr(cls, "RETIRED", frozenset())
+    hints = typing.get_type_hints(cls)
+    return {k: drop_retired(hints.get(k), v) for k, v in tree.items() if k not in retired}
 
 
 def dump_yaml(obj: Any) -> str:

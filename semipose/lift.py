@@ -15,8 +15,9 @@ from .data.noise2d import DetectorNoiseConfig, noisy_sequences_2d
 from .data.errors import DataError, guard_reader, read_json
 from .data.npz3d import Sequence, expand_path, load_sequences
 from .data.windows import WindowSampler, flip_2d, flip_3d, pad_sequence
-from .engine import CheckpointError, fit, load_checkpoint, prepare_run_dir
-from .engine.precision import PRECISIONS, precision_for_run
+from .engine import (CheckpointError, TrainConfig, fit, load_checkpoint, prepare_run_dir, resolve_device, run_summary,
+                     set_threads)
+from .engine.precision import precision_for_run
 from .io import atomic_save_npz, atomic_torch_save, atomic_write_json, atomic_write_text
 from .methods.base import EarlyStopping
 from .methods.supervised_lift import Schedule, SupervisedLifting
@@ -58,65 +59,31 @@ class ModelConfig:
 
 
 @dataclass
-class TrainConfig:
-    epochs: int = checked(43, **POSITIVE)
-    samples: int | None = checked(None, **POSITIVE)  # if set: a budget of training samples; epochs = samples / epoch size
-    batch_size: int = checked(128, **POSITIVE)
-    lr: float = checked(1e-3, **POSITIVE)
-    lr_decay: float = checked(0.996, **FRACTION)
-    lr_final: float | None = checked(None, **POSITIVE)
-    amsgrad: bool = True
+class LiftTrainConfig(TrainConfig):
+    """The common training settings and the lifting ones: VideoPose3D's BatchNorm momentum decay,
+    flip augmentation, and early stopping on held-out training recordings."""
+
+    amsgrad: bool = True  # VideoPose3D trains with AMSGrad
     bn_momentum: float = checked(0.1, **FRACTION)
     bn_momentum_final: float = checked(0.001, **FRACTION)
     bn_decay_epochs: int | None = checked(None, **POSITIVE)
     flip_augment: bool = True
-    test_flip: bool = True
-    eval_every: int = checked(0, ge=0)
     # early stopping on a held-out share of the *training* recordings (a contiguous run of each,
     # the same frames in every view); the test split is never looked at. 0: off.
     val_fraction: float = checked(0.0, **PROBABILITY)
     val_every: int = checked(1, **POSITIVE)  # validate every that many epochs
     patience: int = checked(0, ge=0)  # stop after that many validations without improvement (0: train on, keep the best)
-    minutes: float | None = checked(None, **POSITIVE)  # a wall-clock budget of training time; schedules follow its elapsed fraction
-    precision: str = checked("auto", choices=PRECISIONS)  # auto | fp32 | bf16 (autocast); auto: bf16 only where native and measured faster
-    device: str = "cpu"  # cpu | cuda | auto
-    threads: int = checked(0, ge=0)  # torch threads; 0: all cores
-    seed: int = 1234
-    progress: bool = True
-
-    def validate(self) -> None:
-        if self.device not in ("cpu", "cuda", "auto") and not self.device.startswith("cuda:"):
-            raise ConfigError(f"train.device must be cpu, cuda or auto, got {self.device!r}")
-
-    def epochs_for(self, samples_per_epoch: int) -> int:
-        """Epochs to train: ``epochs``, or as many as the ``samples`` budget buys (at least one)."""
-        if self.samples is None:
-            return self.epochs
-        return max(1, round(self.samples / max(1, samples_per_epoch)))
 
 
 @dataclass
 class LiftConfig:
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
-    train: TrainConfig = field(default_factory=TrainConfig)
+    train: LiftTrainConfig = field(default_factory=LiftTrainConfig)
 
 
 def load_lift_config(path: str | Path | None = None, overrides: list[str] | None = None) -> LiftConfig:
     return load_config(LiftConfig, path, overrides)
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise RuntimeError("train.device is cuda but torch sees no CUDA device")
-    return torch.device(name)
-
-
-def set_threads(threads: int) -> None:
-    if threads > 0:
-        torch.set_num_threads(threads)
 
 
 def load_split(data: DataConfig, subjects: list[str]) -> tuple[list[Sequence], Skeleton]:
@@ -199,7 +166,7 @@ def write_metrics(run_dir: Path, metrics: dict[str, Any], name: str = "metrics")
     atomic_write_text(run_dir / f"{name}.csv", header + rows)
 
 
-def hold_out(sequences: list[Sequence], skel: Skeleton, t: TrainConfig
+def hold_out(sequences: list[Sequence], skel: Skeleton, t: LiftTrainConfig
              ) -> tuple[list[Sequence], EarlyStopping | None]:
     """With ``train.val_fraction``: the training sequences less a held-out run of each recording, and
     the early stopping that validates on that run (MPJPE in mm, no flip averaging)."""
@@ -221,7 +188,7 @@ def validation_error(model: TemporalModel, inputs: list[np.ndarray], targets: li
     return float(err.mean() * 1000.0)
 
 
-def early_stopping(t: TrainConfig, inputs: list[np.ndarray], targets: list[np.ndarray],
+def early_stopping(t: LiftTrainConfig, inputs: list[np.ndarray], targets: list[np.ndarray],
                    skel: Skeleton) -> EarlyStopping:
     return EarlyStopping(lambda m: validation_error(m, inputs, targets, skel), t.val_every, t.patience)
 
@@ -230,14 +197,6 @@ def lift_example(model: torch.nn.Module, skel: Skeleton, batch_size: int) -> tor
     """A training batch's input shape for the precision micro-benchmark (random, from a fixed generator)."""
     g = torch.Generator().manual_seed(0)
     return torch.randn(batch_size, model.receptive_field, skel.num_joints, 2, generator=g)
-
-
-def run_summary(history: list[dict[str, float]], epochs: int, minutes: float | None, precision: str) -> dict[str, Any]:
-    """What a finished run reports beside its metrics: training and evaluation time, epochs, precision."""
-    last = history[-1]
-    return {"train_wall_s": last.get("train_s", last["elapsed_s"]), "eval_wall_s": last.get("eval_s", 0.0),
-            "epochs": epochs if minutes is None else len(history), "budget_minutes": minutes,
-            "precision": precision}
 
 
 def _model_from_config(cfg: LiftConfig, num_joints: int, strided: bool):
@@ -262,7 +221,7 @@ def train(cfg: LiftConfig, run_dir: str | Path, resume: bool = False) -> dict[st
                             model.receptive_field, skel, cfg.model.causal, cfg.train.flip_augment)
     t = cfg.train
     epochs = t.epochs_for(len(sampler))
-    schedule = Schedule(epochs, t.lr, t.lr_decay, t.lr_final, t.bn_momentum, t.bn_momentum_final, t.bn_decay_epochs)
+    schedule = Schedule.from_train(t, epochs)
     choice = precision_for_run(t.precision, device, model, lift_example(model, skel, t.batch_size), t.progress)
     recipe = SupervisedLifting(model, eval_model, sampler, schedule, t.batch_size,
                                lambda m: evaluate_model(m, test_seqs, skel, t.test_flip),
@@ -474,7 +433,7 @@ def train_backprojection(cfg: LiftConfig, labeled: list[Sequence], unlabeled: li
                         aux_flip=flip_intrinsics)
     epochs = t.epochs_for(len(lab))
     warmup = max(1, int(round(warmup_fraction * epochs)))
-    schedule = Schedule(epochs, t.lr, t.lr_decay, t.lr_final, t.bn_momentum, t.bn_momentum_final, t.bn_decay_epochs)
+    schedule = Schedule.from_train(t, epochs)
     choice = precision_for_run(t.precision, device, pose, lift_example(pose, skel, 2 * t.batch_size), t.progress)
     recipe = BackProjectionLifting(pose, traj, eval_model, lab, unl, list(skel.parents), schedule, t.batch_size,
                                    lambda mdl: evaluate_model(mdl, test, skel, t.test_flip), device, warmup,

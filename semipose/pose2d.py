@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, ClassVar, Iterable
 
 import numpy as np
 import torch
@@ -15,10 +15,9 @@ from .data.coco import PersonInstance, load_coco_keypoints, load_mpii
 from .data.errors import DataError, open_image
 from .data.npz3d import expand_path
 from .data.transforms2d import AUGMENTATIONS, View, crop, invert_affine, sample_view, transform_keypoints, warp_points
-from .engine import fit, prepare_run_dir
+from .engine import TrainConfig, fit, prepare_run_dir, resolve_device, run_summary, set_threads
 from .io import atomic_torch_save, atomic_write_json
 from .engine.precision import precision_for_run
-from .lift import TrainConfig, resolve_device, run_summary, set_threads
 from .methods.base import RecipeBase, Schedule, autocast
 from .methods.heatmap_ops import heatmap_loss
 from .metrics.coco import coco_keypoint_eval
@@ -64,10 +63,23 @@ class Pose2DModelConfig:
 
 
 @dataclass
+class Pose2DTrainConfig(TrainConfig):
+    """The common training settings with the 2D recipes' defaults (plain Adam, as SimpleBaseline)."""
+
+    # lifting keys that 2D configs carried before they had their own section, without effect there
+    RETIRED: ClassVar[frozenset[str]] = frozenset({"bn_momentum", "bn_momentum_final", "bn_decay_epochs",
+                                                   "flip_augment", "val_fraction", "val_every", "patience"})
+    epochs: int = checked(10, **POSITIVE)
+    batch_size: int = checked(32, **POSITIVE)
+    lr_final: float | None = checked(1e-5, **POSITIVE)
+    amsgrad: bool = False
+
+
+@dataclass
 class Pose2DConfig:
     data: Pose2DDataConfig = field(default_factory=Pose2DDataConfig)
     model: Pose2DModelConfig = field(default_factory=Pose2DModelConfig)
-    train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=10, batch_size=32, lr=1e-3, lr_final=1e-5))
+    train: Pose2DTrainConfig = field(default_factory=Pose2DTrainConfig)
 
 
 def load_pose2d_config(path=None, overrides: list[str] | None = None) -> Pose2DConfig:
@@ -164,8 +176,8 @@ class SupervisedPose2D(RecipeBase):
     """Recipe for :func:`semipose.engine.fit`: heatmap regression with intermediate supervision."""
 
     def __init__(self, model: torch.nn.Module, data: CropDataset, schedule: Schedule, batch_size: int,
-                 evaluate_fn, device: torch.device, precision: str = "fp32"):
-        super().__init__({"model": model}, schedule, evaluate_fn, device)
+                 evaluate_fn, device: torch.device, precision: str = "fp32", amsgrad: bool = False):
+        super().__init__({"model": model}, schedule, evaluate_fn, device, amsgrad)
         self.model, self.data, self.batch_size, self.precision = self.modules["model"], data, batch_size, precision
 
     def num_samples(self) -> int:
@@ -248,10 +260,11 @@ def train_pose2d(cfg: Pose2DConfig, run_dir: str | Path, resume: bool = False) -
     torch.manual_seed(t.seed)
     model = build_model(cfg.model, skel.num_joints)
     epochs = t.epochs_for(len(train_data))
-    schedule = Schedule(epochs, t.lr, t.lr_decay, t.lr_final)
+    schedule = Schedule.from_train(t, epochs)
     choice = precision_for_run(t.precision, device, model, image_example(d, t.batch_size), t.progress)
     recipe = SupervisedPose2D(model, train_data, schedule, t.batch_size,
-                              lambda m: evaluate_pose2d(m, val_data, val_doc, t.test_flip), device, choice.used)
+                              lambda m: evaluate_pose2d(m, val_data, val_doc, t.test_flip), device, choice.used,
+                              t.amsgrad)
     prepare_run_dir(run_dir, dump_yaml(cfg), t.seed, {
         "parameters": count_parameters(model), "gflops": count_flops(model, (1, 3, h, w)) / 1e9,
         "train_instances": len(train_data), "val_instances": len(val_data), "device": str(device),

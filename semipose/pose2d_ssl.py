@@ -24,10 +24,9 @@ from .config import POSITIVE, ConfigError, checked, dump_yaml, load_config
 from .data.coco import PersonInstance, load_coco_keypoints
 from .data.npz3d import expand_path
 from .data.transforms2d import randaugment, sample_view, view_to_view
-from .engine import fit, prepare_run_dir
+from .engine import fit, prepare_run_dir, resolve_device, run_summary, set_threads
 from .io import atomic_torch_save, atomic_write_json
 from .engine.precision import precision_for_run
-from .lift import resolve_device, run_summary, set_threads
 from .methods.base import Schedule
 from .methods.ssl2d import CollapseConfig, MethodConfig, SemiSupervisedPose2D
 from .models.profile import count_parameters, describe
@@ -189,9 +188,9 @@ def train_ssl2d(cfg: SSL2DConfig, run_dir: str | Path, resume: bool = False, pro
     epochs = t.epochs_for(len(batches))
     choice = precision_for_run(t.precision, device, nets[0], image_example(d, t.batch_size), progress)
     recipe = SemiSupervisedPose2D(
-        nets, m, cfg.collapse, Schedule(epochs, t.lr, t.lr_decay, t.lr_final), batches, len(batches),
+        nets, m, cfg.collapse, Schedule.from_train(t, epochs), batches, len(batches),
         lambda net: evaluate_pose2d(net, val, val_doc, t.test_flip), device, d.sigma, tuple(d.input_size),
-        choice.used, t.seed)
+        choice.used, t.seed, t.amsgrad)
     prepare_run_dir(run_dir, dump_yaml(cfg), t.seed, info | {"parameters": count_parameters(nets[0]),
                                                              "precision": choice.record()})
     if progress:

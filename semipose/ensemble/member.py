@@ -24,7 +24,7 @@ from ..data.windows import WindowSampler
 from ..engine import fit, load_checkpoint
 from ..io import atomic_write_text
 from ..engine.precision import precision_for_run
-from ..lift import TrainConfig, early_stopping, lift_example
+from ..lift import LiftTrainConfig, early_stopping, lift_example
 from ..methods.supervised_lift import Schedule, SupervisedLifting
 from ..models.tcn import build_tcn
 from ..skeletons import get_skeleton
@@ -155,14 +155,14 @@ def train_member(task: MemberTask, data: TrainingData) -> MemberResult:
     sampler = WindowSampler([data.inputs_2d[i] for i in idx], [data.targets_3d[i] for i in idx],
                             model.receptive_field, skel, m["causal"], t["flip_augment"], weights)
     device = torch.device("cuda" if t["device"] in ("cuda", "auto") and torch.cuda.is_available() else "cpu")
-    epochs = TrainConfig(**t).epochs_for(len(sampler))
-    schedule = Schedule(epochs, t["lr"], t["lr_decay"], t["lr_final"], t["bn_momentum"],
-                        t["bn_momentum_final"], t["bn_decay_epochs"])
+    settings = LiftTrainConfig(**t)
+    epochs = settings.epochs_for(len(sampler))
+    schedule = Schedule.from_train(settings, epochs)
     # each worker decides for its own hardware (a cluster may mix CPUs); rates are cached per machine
     choice = precision_for_run(t["precision"], device, model, lift_example(model, skel, t["batch_size"]), False)
     early = None
     if data.val_inputs_2d and data.val_targets_3d:
-        early = early_stopping(TrainConfig(**t), data.val_inputs_2d, data.val_targets_3d, skel)
+        early = early_stopping(settings, data.val_inputs_2d, data.val_targets_3d, skel)
     recipe = SupervisedLifting(model, eval_model, sampler, schedule, t["batch_size"], lambda _: {},
                                device, choice.used, t["amsgrad"], early)
     work = _work_dir(task)

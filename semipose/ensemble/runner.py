@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 from tqdm import tqdm
 
 from ..config import FRACTION, POSITIVE, ConfigError, checked, load_config
@@ -161,7 +162,7 @@ def member_keys(cfg: EnsembleRunConfig, data: TrainingData, init: bytes = b"") -
 
 
 def load_members(run_dir: str | Path, cfg: EnsembleRunConfig, skeleton: Skeleton,
-                 device: str = "cpu", keys: list[str] | None = None) -> list[TemporalModel]:
+                 device: str | torch.device = "cpu", keys: list[str] | None = None) -> list[TemporalModel]:
     """The dilated models of the members that finished, in member order. With ``keys`` (see
     :func:`member_keys`), a member file trained for another config or data is refused by name."""
     models = []

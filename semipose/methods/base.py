@@ -21,6 +21,13 @@ class Schedule:
     bn_momentum_final: float = 0.001
     bn_decay_epochs: int | None = None  # VideoPose3D decays over its planned epochs
 
+    @classmethod
+    def from_train(cls, t: Any, epochs: int) -> Schedule:
+        """The schedule a ``train`` config section describes over ``epochs``; sections without
+        BatchNorm momentum keys (2D) keep the defaults, which their recipes do not apply."""
+        return cls(epochs, t.lr, t.lr_decay, t.lr_final, getattr(t, "bn_momentum", 0.1),
+                   getattr(t, "bn_momentum_final", 0.001), getattr(t, "bn_decay_epochs", None))
+
     def lr_at(self, epoch: int) -> float:
         if self.lr_final is not None and self.epochs > 1:
             return self.lr * (self.lr_final / self.lr) ** (epoch / (self.epochs - 1))

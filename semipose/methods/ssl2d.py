@@ -174,8 +174,9 @@ class SemiSupervisedPose2D(RecipeBase):
     def __init__(self, nets: list[torch.nn.Module], method: MethodConfig, collapse: CollapseConfig,
                  schedule: Schedule, batches_fn: Callable, num_samples: int,
                  evaluate_fn: Callable[[torch.nn.Module], dict[str, Any]], device: torch.device,
-                 sigma: float, input_size: tuple[int, int], precision: str = "fp32", seed: int = 0):
-        super().__init__({f"net{i + 1}": n for i, n in enumerate(nets)}, schedule, evaluate_fn, device)
+                 sigma: float, input_size: tuple[int, int], precision: str = "fp32", seed: int = 0,
+                 amsgrad: bool = False):
+        super().__init__({f"net{i + 1}": n for i, n in enumerate(nets)}, schedule, evaluate_fn, device, amsgrad)
         self.nets = list(self.modules.values())
         self.method, self.batches_fn, self._num_samples = method, batches_fn, num_samples
         self.sigma, self.input_size, self.precision = sigma, input_size, precision

@@ -17,7 +17,8 @@ from ..ensemble.pseudo_labels import write_table
 from ..ensemble.runner import EnsembleRunConfig, evaluate_ensemble, load_ensemble_config, load_members, \
     train_ensemble, training_data
 from ..io import atomic_write_json
-from ..lift import load_split, set_threads
+from ..engine import set_threads
+from ..lift import load_split
 from ..plots import save_figure, _pyplot
 
 TABLE = "ensemble_size"  # the main table: <run>/ensemble_size.md

@@ -50,7 +50,8 @@ from ..ensemble.pseudo_labels import (SSL3DConfig, _ensemble_cfg, _train_and_eva
                                       triangulated_labels, view_groups, write_table)
 from ..ensemble.runner import member_weights, training_data
 from ..io import atomic_write_json
-from ..lift import set_threads, train_backprojection
+from ..engine import set_threads
+from ..lift import train_backprojection
 from ..metrics.mpjpe import evaluate_sequences
 from ..plots import _pyplot, save_figure
 
