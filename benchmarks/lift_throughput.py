@@ -27,7 +27,7 @@ from semipose.engine.precision import benchmark_plan
 from semipose.engine.runtime import environment_info
 from semipose.io import atomic_write_json
 from semipose.methods.supervised_lift import Schedule, SupervisedLifting
-from semipose.models.tcn import build_tcn
+from semipose.models.tcn import TCNConfig, build_tcn
 
 ARCHS = {27: [3, 3, 3], 81: [3, 3, 3, 3], 243: [3, 3, 3, 3, 3]}
 
@@ -49,10 +49,10 @@ def load_data(tmp: Path):
 
 def train_throughput(train, skel, widths, batch, precision, steps) -> float:
     torch.manual_seed(0)
-    model = build_tcn(skel.num_joints, widths, strided=True)
+    model = build_tcn(TCNConfig(widths), skel.num_joints, strided=True)
     sampler = WindowSampler([s.keypoints_2d for s in train], [s.root_relative_3d() for s in train],
                             model.receptive_field, skel)
-    recipe = SupervisedLifting(model, build_tcn(skel.num_joints, widths), sampler, Schedule(1), batch,
+    recipe = SupervisedLifting(model, build_tcn(TCNConfig(widths), skel.num_joints), sampler, Schedule(1), batch,
                                lambda m: {}, torch.device("cpu"), precision)
     recipe.start_epoch(0, 1)
     it = iter(recipe.batches(0, np.random.default_rng(0)))
@@ -71,7 +71,7 @@ def train_throughput(train, skel, widths, batch, precision, steps) -> float:
 
 def inference_throughput(test, skel, widths, flip, repeats=3) -> float:
     torch.manual_seed(0)
-    model = build_tcn(skel.num_joints, widths).eval()
+    model = build_tcn(TCNConfig(widths), skel.num_joints).eval()
     kps = [s.keypoints_2d for s in test]
     lift.predict_sequences(model, kps[:4], skel, flip)
     best = float("inf")
@@ -97,7 +97,7 @@ def main() -> None:
     for rf in (int(x) for x in args.fields.split(",")):
         widths = ARCHS[rf]
         for batch in (int(x) for x in args.batches.split(",")):
-            probe = build_tcn(skel.num_joints, widths, strided=True)
+            probe = build_tcn(TCNConfig(widths), skel.num_joints, strided=True)
             choice, run, skipped = benchmark_plan(probe, lift.lift_example(probe, skel, batch), torch.device("cpu"),
                                                   tuple(args.precisions.split(",")))
             print(f"train  rf={rf:3d} batch={batch:5d}: auto picks {choice.used} ({choice.reason})", flush=True)

@@ -24,7 +24,7 @@ from .methods.supervised_lift import Schedule, SupervisedLifting
 from .metrics.mpjpe import evaluate_sequences
 from .models.profile import count_parameters
 from .plots import plot_training_curve
-from .models.tcn import TemporalModel, build_tcn
+from .models.tcn import TCNConfig, TemporalModel, build_tcn
 from .skeletons import Skeleton, get_skeleton
 
 
@@ -47,18 +47,6 @@ class DataConfig:
 
 
 @dataclass
-class ModelConfig:
-    filter_widths: list[int] = field(default_factory=lambda: [3, 3, 3])
-    channels: int = checked(1024, **POSITIVE)
-    dropout: float = checked(0.25, **PROBABILITY)
-    causal: bool = False
-
-    def validate(self) -> None:
-        if not self.filter_widths or any(w < 1 or w % 2 == 0 for w in self.filter_widths):
-            raise ConfigError(f"model.filter_widths must be odd positive numbers, got {self.filter_widths}")
-
-
-@dataclass
 class LiftTrainConfig(TrainConfig):
     """The common training settings and the lifting ones: VideoPose3D's BatchNorm momentum decay,
     flip augmentation, and early stopping on held-out training recordings."""
@@ -78,7 +66,7 @@ class LiftTrainConfig(TrainConfig):
 @dataclass
 class LiftConfig:
     data: DataConfig = field(default_factory=DataConfig)
-    model: ModelConfig = field(default_factory=ModelConfig)
+    model: TCNConfig = field(default_factory=TCNConfig)
     train: LiftTrainConfig = field(default_factory=LiftTrainConfig)
 
 
@@ -201,7 +189,7 @@ def lift_example(model: torch.nn.Module, skel: Skeleton, batch_size: int) -> tor
 
 def _model_from_config(cfg: LiftConfig, num_joints: int, strided: bool):
     m = cfg.model
-    return build_tcn(num_joints, m.filter_widths, m.channels, m.dropout, m.causal, strided=strided)
+    return build_tcn(m, num_joints, strided=strided)
 
 
 def train(cfg: LiftConfig, run_dir: str | Path, resume: bool = False) -> dict[str, Any]:
@@ -262,12 +250,12 @@ def load_model(path: str | Path, device: str = "cpu", cfg: Any = None) -> tuple[
         raise FileNotFoundError(f"{path}: no model file")
     state = load_checkpoint(path)
     if "model_config" in state:
-        fields = {f.name for f in dataclasses.fields(ModelConfig)}
+        fields = {f.name for f in dataclasses.fields(TCNConfig)}
         if not isinstance(state["model_config"], dict) or set(state["model_config"]) != fields:
             raise CheckpointError(f"{path}: not a lifting model (its model_config has "
                                   f"{sorted(state['model_config']) if isinstance(state['model_config'], dict) else '?'}; "
                                   f"a lifting model's has {sorted(fields)}): a 2D model?")
-        mc, skel = ModelConfig(**state["model_config"]), get_skeleton(str(state.get("skeleton")))
+        mc, skel = TCNConfig(**state["model_config"]), get_skeleton(str(state.get("skeleton")))
         weights = state.get("model")
     else:  # a training checkpoint or an ensemble member: the config says what the model is
         mc = (cfg or load_lift_config(path.parent / "config.yaml")).model
@@ -280,7 +268,7 @@ def load_model(path: str | Path, device: str = "cpu", cfg: Any = None) -> tuple[
                      if s.num_joints == n), None)
         if skel is None:
             raise CheckpointError(f"{path}: a lifting model for {n} joints; no known skeleton has that many")
-    model = build_tcn(skel.num_joints, mc.filter_widths, mc.channels, mc.dropout, mc.causal)
+    model = build_tcn(mc, skel.num_joints)
     try:
         model.load_state_dict(weights)
     except (RuntimeError, TypeError) as e:
@@ -421,7 +409,7 @@ def train_backprojection(cfg: LiftConfig, labeled: list[Sequence], unlabeled: li
     t, m = cfg.train, cfg.model
     torch.manual_seed(t.seed)
     pose = _model_from_config(cfg, skel.num_joints, strided=True)
-    traj = build_tcn(skel.num_joints, m.filter_widths, m.channels, m.dropout, m.causal, strided=True, num_joints_out=1)
+    traj = build_tcn(m, skel.num_joints, strided=True, num_joints_out=1)
     eval_model = _model_from_config(cfg, skel.num_joints, strided=False)
     rf = pose.receptive_field
     lab = WindowSampler([s.keypoints_2d for s in labeled], [s.root_relative_3d() for s in labeled], rf, skel,

@@ -16,7 +16,7 @@ def test_short_training_on_real_humaneva_lowers_error(shared_data, tmp_path):
         "train.batch_size=256", "train.lr=3e-3", "train.progress=false"])
     test_seqs, skel = lift.load_split(cfg.data, cfg.data.subjects_test)
     torch.manual_seed(cfg.train.seed)
-    untrained = lift.build_tcn(15, [3, 3, 3], channels=128)
+    untrained = lift.build_tcn(lift.TCNConfig([3, 3, 3], channels=128), 15)
     before = lift.evaluate_model(untrained, test_seqs, skel)
     after = lift.train(cfg, tmp_path / "run")
     assert after["mpjpe_mm"] < 0.5 * before["mpjpe_mm"]

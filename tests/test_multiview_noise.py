@@ -151,14 +151,14 @@ def test_fused_pseudo_labels_agree_across_views_in_world_frame(tmp_path):
     import torch
 
     from semipose.ensemble.pseudo_labels import pseudo_label, view_groups
-    from semipose.models.tcn import build_tcn
+    from semipose.models.tcn import TCNConfig, build_tcn
 
     seqs, skel, unl_segs, unlabeled = _synthetic_unlabeled(tmp_path)
     groups = view_groups(seqs, unl_segs)
     assert all(len(g) == 3 for g in groups)  # three cameras show the same frames
     assert sorted(i for g in groups for i in g) == list(range(len(unlabeled)))
     torch.manual_seed(0)
-    models = [build_tcn(15, [3, 3], channels=16).eval() for _ in range(2)]
+    models = [build_tcn(TCNConfig([3, 3], channels=16), 15).eval() for _ in range(2)]
     mono, _ = pseudo_label(models, unlabeled, skel, flip=False)
     fused, unc = pseudo_label(models, unlabeled, skel, flip=False, fusion="mean", view_groups=groups)
     for g in groups:

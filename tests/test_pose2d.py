@@ -187,3 +187,32 @@ def test_train_on_mpii_layout_with_pckh(shared_data, tmp_path):
     assert "coco_AP" not in metrics
     saved = torch.load(tmp_path / "run" / "model.pt", weights_only=True)
     assert saved["skeleton"]["name"] == "mpii16" or len(saved["skeleton"]["joints"]) == 16
+
+
+def test_2d_train_keys_reach_the_optimizer_and_old_configs_still_load(shared_data, tmp_path):
+    """amsgrad, lr and lr_final act on the 2D optimizer; the lifting-only keys that 2D configs once
+    carried (without effect) are gone from the 2D section, read from old files and refused as overrides."""
+    import pytest
+
+    from semipose.config import ConfigError, to_dict
+    from semipose.engine import load_checkpoint
+
+    coco = shared_data / "coco_mini"
+    cfg = load_pose2d_config(None, [
+        f"data.train_ann={coco}/annotations/person_keypoints_train2017.json", f"data.train_images={coco}/train2017",
+        f"data.val_ann={coco}/annotations/person_keypoints_val2017.json", f"data.val_images={coco}/val2017",
+        "data.input_size=[64,64]", "model.width=16", "train.epochs=2", "train.batch_size=32", "train.progress=false",
+        "train.precision=fp32", "train.amsgrad=true", "train.lr=2e-3", "train.lr_final=4e-4"])
+    train_pose2d(cfg, tmp_path / "run")
+    group = load_checkpoint(tmp_path / "run" / "checkpoint.pt")["recipe"]["optimizer"]["param_groups"][0]
+    assert group["amsgrad"] is True and group["lr"] == pytest.approx(4e-4)
+    assert load_pose2d_config(None, []).train.amsgrad is False  # the 2D default: plain Adam, as before
+
+    lifting_only = {"bn_momentum", "bn_momentum_final", "bn_decay_epochs", "flip_augment", "val_fraction",
+                    "val_every", "patience"}
+    assert not lifting_only & set(to_dict(cfg)["train"])
+    old = tmp_path / "old.yaml"
+    old.write_text("train:\n  epochs: 3\n  bn_momentum: 0.1\n  flip_augment: true\n  patience: 0\n")
+    assert load_pose2d_config(old, []).train.epochs == 3
+    with pytest.raises(ConfigError, match="bn_momentum"):
+        load_pose2d_config(None, ["train.bn_momentum=0.2"])

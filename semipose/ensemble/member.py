@@ -26,7 +26,7 @@ from ..io import atomic_write_text
 from ..engine.precision import precision_for_run
 from ..lift import LiftTrainConfig, early_stopping, lift_example
 from ..methods.supervised_lift import Schedule, SupervisedLifting
-from ..models.tcn import build_tcn
+from ..models.tcn import TCNConfig, build_tcn
 from ..skeletons import get_skeleton
 
 
@@ -61,7 +61,7 @@ class MemberTask:
     index: int
     seed: int
     groups: list[int]  # recordings this member trains on (repeats allowed: bootstrap)
-    model: dict[str, Any]  # ModelConfig fields
+    model: dict[str, Any]  # TCNConfig fields
     train: dict[str, Any]  # TrainConfig fields
     threads: int = 1
     data_key: str = ""  # TrainingData.fingerprint(): a member of other data is another member
@@ -147,13 +147,14 @@ def train_member(task: MemberTask, data: TrainingData) -> MemberResult:
     idx = [i for g in task.groups for i in data.groups[g]]
     m, t = task.model, task.train
     torch.manual_seed(task.seed)  # the initial weights belong to the member's seed, wherever it runs
-    model = build_tcn(skel.num_joints, m["filter_widths"], m["channels"], m["dropout"], m["causal"], strided=True)
-    eval_model = build_tcn(skel.num_joints, m["filter_widths"], m["channels"], m["dropout"], m["causal"])
+    model_cfg = TCNConfig(**m)
+    model = build_tcn(model_cfg, skel.num_joints, strided=True)
+    eval_model = build_tcn(model_cfg, skel.num_joints)
     if task.init:
         model.load_state_dict(torch.load(io.BytesIO(task.init), map_location="cpu", weights_only=True))
     weights = [data.weights[i] for i in idx] if data.weights is not None else None
     sampler = WindowSampler([data.inputs_2d[i] for i in idx], [data.targets_3d[i] for i in idx],
-                            model.receptive_field, skel, m["causal"], t["flip_augment"], weights)
+                            model.receptive_field, skel, model_cfg.causal, t["flip_augment"], weights)
     device = torch.device("cuda" if t["device"] in ("cuda", "auto") and torch.cuda.is_available() else "cpu")
     settings = LiftTrainConfig(**t)
     epochs = settings.epochs_for(len(sampler))

@@ -176,7 +176,7 @@ def load_members(run_dir: str | Path, cfg: EnsembleRunConfig, skeleton: Skeleton
             raise CheckpointError(f"{path}: trained for another config or data (key {state.get('key')}, this run's "
                                   f"member {i} is {keys[i]}); retrain it with semipose ensemble train -o "
                                   f"{run_dir} --resume")
-        model = build_tcn(skeleton.num_joints, m.filter_widths, m.channels, m.dropout, m.causal)
+        model = build_tcn(m, skeleton.num_joints)
         if not isinstance(state.get("model"), dict):
             raise CheckpointError(f"{path}: no 'model' weights in the member file")
         try:

@@ -11,12 +11,14 @@ Inputs are (batch, frames, joints, 2); outputs (batch, frames - receptive_field 
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Sequence
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..config import POSITIVE, PROBABILITY, ConfigError, checked
 from .common import fast_dropout
 
 
@@ -125,9 +127,25 @@ class TemporalModelStrided(_TemporalBase):
         return x.reshape(b, -1, self.num_joints_out, 3)
 
 
-def build_tcn(num_joints: int, filter_widths: Sequence[int], channels: int = 1024, dropout: float = 0.25,
-              causal: bool = False, strided: bool = False, num_joints_out: int | None = None) -> _TemporalBase:
+@dataclass
+class TCNConfig:
+    """The ``model`` section of a lifting config: VideoPose3D's defaults (receptive field 27)."""
+
+    filter_widths: list[int] = field(default_factory=lambda: [3, 3, 3])
+    channels: int = checked(1024, **POSITIVE)
+    dropout: float = checked(0.25, **PROBABILITY)
+    causal: bool = False
+
+    def validate(self) -> None:
+        if not self.filter_widths or any(w < 1 or w % 2 == 0 for w in self.filter_widths):
+            raise ConfigError(f"model.filter_widths must be odd positive numbers, got {self.filter_widths}")
+
+
+def build_tcn(cfg: TCNConfig, num_joints: int, *, strided: bool = False,
+              num_joints_out: int | None = None) -> _TemporalBase:
+    """The dilated model (any sequence length), or with ``strided`` its weight-compatible variant
+    for training on windows of exactly the receptive field."""
     cls = TemporalModelStrided if strided else TemporalModel
-    return cls(num_joints, 2, num_joints_out or num_joints, filter_widths, causal=causal,
-               dropout=dropout, channels=channels)
+    return cls(num_joints, 2, num_joints_out or num_joints, cfg.filter_widths, causal=cfg.causal,
+               dropout=cfg.dropout, channels=cfg.channels)
 
