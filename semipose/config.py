@@ -4,6 +4,7 @@ Unknown keys, values of the wrong type and values out of range are errors that n
 value and what is allowed, never silently ignored. Ranges and choices are declared beside each field
 with :func:`checked` and enforced here, in one place, for every config.
 """
+
 from __future__ import annotations
 
 import copy
@@ -43,12 +44,24 @@ class Check:
     def ok(self, v: Any) -> bool:
         if self.choices is not None:
             return v in self.choices
-        return not ((self.gt is not None and not v > self.gt) or (self.ge is not None and not v >= self.ge)
-                    or (self.lt is not None and not v < self.lt) or (self.le is not None and not v <= self.le))
+        return not (
+            (self.gt is not None and not v > self.gt)
+            or (self.ge is not None and not v >= self.ge)
+            or (self.lt is not None and not v < self.lt)
+            or (self.le is not None and not v <= self.le)
+        )
 
 
-def checked(default: Any = dataclasses.MISSING, *, default_factory: Any = dataclasses.MISSING, gt=None, ge=None,
-            lt=None, le=None, choices=None) -> Any:
+def checked(
+    default: Any = dataclasses.MISSING,
+    *,
+    default_factory: Any = dataclasses.MISSING,
+    gt=None,
+    ge=None,
+    lt=None,
+    le=None,
+    choices=None,
+) -> Any:
     """A dataclass field whose values the loader checks: ``channels: int = checked(1024, gt=0)``."""
     meta = {"check": Check(gt, ge, lt, le, tuple(choices) if choices is not None else None)}
     if default_factory is not dataclasses.MISSING:
@@ -174,8 +187,9 @@ def to_dict(obj: Any) -> Any:
     return dataclasses.asdict(obj)
 
 
-def load_config(cls: type[T], path: str | Path | None = None, overrides: list[str] | None = None,
-                base: dict | None = None) -> T:
+def load_config(
+    cls: type[T], path: str | Path | None = None, overrides: list[str] | None = None, base: dict | None = None
+) -> T:
     """Defaults of ``cls``, then ``base``, then the YAML file, then the dotted overrides."""
     tree: dict = _deep_merge({}, base or {})
     if path is not None:
@@ -221,7 +235,7 @@ def _deep_merge(a: dict, b: dict) -> dict:
     out = {}
     for k, v in a.items():  # each node copied once: merged sections recurse, the rest are copied whole
         both = k in b and isinstance(v, dict) and isinstance(b[k], dict)
-        out[k] = _deep_merge(v, b[k]) if both else copy.deepcopy(b[k] if k in b else v)
+        out[k] = _deep_merge(v, b[k]) if both else copy.deepcopy(b.get(k, v))
     out.update({k: copy.deepcopy(v) for k, v in b.items() if k not in a})
     return out
 

@@ -1,4 +1,5 @@
 """Atomic file writes: a temporary file in the same folder, then a rename, so nothing is half-written."""
+
 from __future__ import annotations
 
 import io
@@ -6,11 +7,11 @@ import json
 import os
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, IO
+from typing import IO, Any
 
 import numpy as np
-
 
 STALE_TMP_S = 600.0
 

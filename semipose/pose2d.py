@@ -1,10 +1,12 @@
 """Top-down 2D heatmap pose estimation: config, dataset of person crops, the supervised recipe for
 the one training loop, and evaluation (PCK, COCO AP) with optional flip test."""
+
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Iterable
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -16,8 +18,8 @@ from .data.errors import DataError, open_image
 from .data.npz3d import expand_path
 from .data.transforms2d import AUGMENTATIONS, View, crop, invert_affine, sample_view, transform_keypoints, warp_points
 from .engine import TrainConfig, fit, prepare_run_dir, resolve_device, run_summary, set_threads
-from .io import atomic_torch_save, atomic_write_json
 from .engine.precision import precision_for_run
+from .io import atomic_torch_save, atomic_write_json
 from .methods.base import RecipeBase, Schedule, autocast
 from .methods.heatmap_ops import heatmap_loss
 from .metrics.coco import coco_keypoint_eval
@@ -67,8 +69,9 @@ class Pose2DTrainConfig(TrainConfig):
     """The common training settings with the 2D recipes' defaults (plain Adam, as SimpleBaseline)."""
 
     # lifting keys that 2D configs carried before they had their own section, without effect there
-    RETIRED: ClassVar[frozenset[str]] = frozenset({"bn_momentum", "bn_momentum_final", "bn_decay_epochs",
-                                                   "flip_augment", "val_fraction", "val_every", "patience"})
+    RETIRED: ClassVar[frozenset[str]] = frozenset(
+        {"bn_momentum", "bn_momentum_final", "bn_decay_epochs", "flip_augment", "val_fraction", "val_every", "patience"}
+    )
     epochs: int = checked(10, **POSITIVE)
     batch_size: int = checked(32, **POSITIVE)
     lr_final: float | None = checked(1e-5, **POSITIVE)
@@ -108,13 +111,16 @@ def make_codec(d: Pose2DDataConfig) -> HeatmapCodec:
 
 
 def skeleton_to_dict(skel: Skeleton) -> dict[str, Any]:
-    return {k: getattr(skel, k) for k in ("name", "joints", "parents", "joints_left", "joints_right",
-                                           "oks_sigmas", "links")}
+    return {
+        k: getattr(skel, k) for k in ("name", "joints", "parents", "joints_left", "joints_right", "oks_sigmas", "links")
+    }
 
 
 def skeleton_from_dict(d: dict[str, Any]) -> Skeleton:
-    tup = {k: tuple(tuple(x) if isinstance(x, list) else x for x in v) if isinstance(v, (list, tuple)) else v
-           for k, v in d.items()}
+    tup = {
+        k: tuple(tuple(x) if isinstance(x, list) else x for x in v) if isinstance(v, (list, tuple)) else v
+        for k, v in d.items()
+    }
     return Skeleton(**tup)
 
 
@@ -145,8 +151,9 @@ class CropDataset:
 
     def view(self, i: int, rng: np.random.Generator, augmentation: str | None = None) -> View:
         p = self.people[i]
-        return sample_view(p.center, p.scale, self.codec.input_size, augmentation or self.augmentation, rng,
-                           p.keypoints, self._upper)
+        return sample_view(
+            p.center, p.scale, self.codec.input_size, augmentation or self.augmentation, rng, p.keypoints, self._upper
+        )
 
     def image(self, i: int, view: View, photometric=None) -> np.ndarray:
         """The normalised (3, h, w) crop of person ``i`` in ``view``; ``photometric`` may change the [0, 1]
@@ -168,15 +175,24 @@ class CropDataset:
         for s in range(0, len(order), batch_size):
             if len(order) - s == 1 and s > 0:
                 break  # a lone last sample: BatchNorm cannot train on one 1x1 map (hourglass bottom at 64x64)
-            items = [self.sample(int(i), self.view(int(i), rng)) for i in order[s:s + batch_size]]
+            items = [self.sample(int(i), self.view(int(i), rng)) for i in order[s : s + batch_size]]
             yield tuple(torch.from_numpy(np.stack(x)) for x in zip(*items))
 
 
 class SupervisedPose2D(RecipeBase):
     """Recipe for :func:`semipose.engine.fit`: heatmap regression with intermediate supervision."""
 
-    def __init__(self, model: torch.nn.Module, data: CropDataset, schedule: Schedule, batch_size: int,
-                 evaluate_fn, device: torch.device, precision: str = "fp32", amsgrad: bool = False):
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        data: CropDataset,
+        schedule: Schedule,
+        batch_size: int,
+        evaluate_fn,
+        device: torch.device,
+        precision: str = "fp32",
+        amsgrad: bool = False,
+    ):
         super().__init__({"model": model}, schedule, evaluate_fn, device, amsgrad)
         self.model, self.data, self.batch_size, self.precision = self.modules["model"], data, batch_size, precision
 
@@ -203,8 +219,9 @@ class SupervisedPose2D(RecipeBase):
 
 
 @torch.no_grad()
-def predict_people(model: torch.nn.Module, data: CropDataset, flip_test: bool = True, batch_size: int = 64,
-                   method: str = "argmax") -> tuple[np.ndarray, np.ndarray]:
+def predict_people(
+    model: torch.nn.Module, data: CropDataset, flip_test: bool = True, batch_size: int = 64, method: str = "argmax"
+) -> tuple[np.ndarray, np.ndarray]:
     """Keypoints (N, K, 2) in image pixels and their scores (N, K), from the last stack's heatmaps."""
     model.eval()
     device = next(model.parameters()).device
@@ -231,16 +248,25 @@ def evaluate_pose2d(model: torch.nn.Module, data: CropDataset, gt_doc: dict | No
     gt = np.stack([p.keypoints for p in data.people])
     boxes = np.stack([p.bbox for p in data.people])
     at02 = pck(kp, gt[..., :2], gt[..., 2], boxes, 0.2)
-    out: dict[str, Any] = {"pck@0.2": at02["mean"], "pck@0.1": pck(kp, gt[..., :2], gt[..., 2], boxes, 0.1)["mean"],
-                           "pck_per_joint@0.2": at02["per_joint"].tolist()}
+    out: dict[str, Any] = {
+        "pck@0.2": at02["mean"],
+        "pck@0.1": pck(kp, gt[..., :2], gt[..., 2], boxes, 0.1)["mean"],
+        "pck_per_joint@0.2": at02["per_joint"].tolist(),
+    }
     if all(p.headbox is not None for p in data.people) and data.people:
         heads = np.stack([p.headbox for p in data.people])
         at05 = pckh(kp, gt[..., :2], gt[..., 2], heads, 0.5)
         out.update({"pckh@0.5": at05["mean"], "pckh_per_joint@0.5": at05["per_joint"].tolist()})
     if gt_doc is not None:
-        results = [{"image_id": p.image_id, "category_id": 1,
-                    "keypoints": np.column_stack([k, s]).ravel().tolist(), "score": float(s[s > 0.2].mean()) if (s > 0.2).any() else 0.0}
-                   for p, k, s in zip(data.people, kp, sc)]
+        results = [
+            {
+                "image_id": p.image_id,
+                "category_id": 1,
+                "keypoints": np.column_stack([k, s]).ravel().tolist(),
+                "score": float(s[s > 0.2].mean()) if (s > 0.2).any() else 0.0,
+            }
+            for p, k, s in zip(data.people, kp, sc)
+        ]
         stats = coco_keypoint_eval(gt_doc, results)
         out.update({f"coco_{k}": v for k, v in stats.items()})
     return {k: (float(v) if isinstance(v, (np.floating, float)) else v) for k, v in out.items()}
@@ -262,13 +288,30 @@ def train_pose2d(cfg: Pose2DConfig, run_dir: str | Path, resume: bool = False) -
     epochs = t.epochs_for(len(train_data))
     schedule = Schedule.from_train(t, epochs)
     choice = precision_for_run(t.precision, device, model, image_example(d, t.batch_size), t.progress)
-    recipe = SupervisedPose2D(model, train_data, schedule, t.batch_size,
-                              lambda m: evaluate_pose2d(m, val_data, val_doc, t.test_flip), device, choice.used,
-                              t.amsgrad)
-    prepare_run_dir(run_dir, dump_yaml(cfg), t.seed, {
-        "parameters": count_parameters(model), "gflops": count_flops(model, (1, 3, h, w)) / 1e9,
-        "train_instances": len(train_data), "val_instances": len(val_data), "device": str(device),
-        "torch_threads": torch.get_num_threads(), "precision": choice.record()})
+    recipe = SupervisedPose2D(
+        model,
+        train_data,
+        schedule,
+        t.batch_size,
+        lambda m: evaluate_pose2d(m, val_data, val_doc, t.test_flip),
+        device,
+        choice.used,
+        t.amsgrad,
+    )
+    prepare_run_dir(
+        run_dir,
+        dump_yaml(cfg),
+        t.seed,
+        {
+            "parameters": count_parameters(model),
+            "gflops": count_flops(model, (1, 3, h, w)) / 1e9,
+            "train_instances": len(train_data),
+            "val_instances": len(val_data),
+            "device": str(device),
+            "torch_threads": torch.get_num_threads(),
+            "precision": choice.record(),
+        },
+    )
     if t.progress:
         print(describe(model, (1, 3, h, w)))
     history = fit(recipe, run_dir, epochs, t.seed, t.eval_every, resume, t.progress, t.minutes)
@@ -276,8 +319,15 @@ def train_pose2d(cfg: Pose2DConfig, run_dir: str | Path, resume: bool = False) -
         recipe.evaluate()
     metrics = dict(recipe.last_metrics)
     metrics.update(run_summary(history, epochs, t.minutes, choice.used))
-    atomic_torch_save({"model": recipe.model.state_dict(), "model_config": vars(cfg.model) | {},
-                       "joints": list(skel.joints), "skeleton": skeleton_to_dict(skel)}, run_dir / "model.pt")
+    atomic_torch_save(
+        {
+            "model": recipe.model.state_dict(),
+            "model_config": vars(cfg.model) | {},
+            "joints": list(skel.joints),
+            "skeleton": skeleton_to_dict(skel),
+        },
+        run_dir / "model.pt",
+    )
     atomic_write_json(run_dir / "metrics.json", metrics)
     return metrics
 

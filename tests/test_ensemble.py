@@ -1,4 +1,5 @@
 """Ensembles: subsets, statistics, uncertainty measures, and the execution backends."""
+
 import json
 import os
 
@@ -8,11 +9,10 @@ import torch
 
 from semipose.data.npz3d import load_sequences
 from semipose.data.synthetic import write_synthetic_humaneva
-from semipose.ensemble.aggregate import ensemble_mean, ensemble_spread
-from semipose.ensemble.runner import (load_ensemble_config, load_members, member_path, train_ensemble,
-                                      training_data)
-from semipose.ensemble.subsets import cut, draw_subsets, split_labeled
 from semipose.engine import load_checkpoint
+from semipose.ensemble.aggregate import ensemble_mean, ensemble_spread
+from semipose.ensemble.runner import load_ensemble_config, load_members, member_path, train_ensemble, training_data
+from semipose.ensemble.subsets import cut, draw_subsets, split_labeled
 from semipose.metrics.uncertainty import calibration, rank_correlation, sparsification
 
 
@@ -75,7 +75,7 @@ def test_split_labeled_is_contiguous_and_shared_by_cameras(tmp_path):
     assert total == sum(s.num_frames for s in seqs)
     pieces = cut(seqs, labeled)
     first = labeled[0]
-    np.testing.assert_array_equal(pieces[0].keypoints_2d, seqs[first.index].keypoints_2d[first.start:first.stop])
+    np.testing.assert_array_equal(pieces[0].keypoints_2d, seqs[first.index].keypoints_2d[first.start : first.stop])
 
 
 # --- backends ------------------------------------------------------------------------------------------
@@ -83,17 +83,27 @@ def test_split_labeled_is_contiguous_and_shared_by_cameras(tmp_path):
 
 def _tiny_sequences(tmp_path):
     root = write_synthetic_humaneva(tmp_path / "data", frames=40, seed=1, subjects=("S1",), splits=("Train",))
-    seqs, _ = load_sequences(root / "data_3d_humaneva15.npz", root / "data_2d_humaneva15_gt.npz",
-                             root / "cameras.json", ["Train/S1"])
+    seqs, _ = load_sequences(
+        root / "data_3d_humaneva15.npz", root / "data_2d_humaneva15_gt.npz", root / "cameras.json", ["Train/S1"]
+    )
     return seqs
 
 
 def _tiny(tmp_path, *overrides):
     from semipose.skeletons import HUMANEVA15
 
-    cfg = load_ensemble_config(None, ["model.channels=16", "model.filter_widths=[3,3]", "train.epochs=1",
-                                      "train.batch_size=64", "ensemble.members=3", "ensemble.subset=disjoint",
-                                      *overrides])
+    cfg = load_ensemble_config(
+        None,
+        [
+            "model.channels=16",
+            "model.filter_widths=[3,3]",
+            "train.epochs=1",
+            "train.batch_size=64",
+            "ensemble.members=3",
+            "ensemble.subset=disjoint",
+            *overrides,
+        ],
+    )
     return cfg, training_data(_tiny_sequences(tmp_path), HUMANEVA15)
 
 
@@ -119,7 +129,9 @@ def test_local_pool_equals_in_process_and_members_differ(tmp_path):
     for i in range(3):
         for k, v in _weights(tmp_path / "one", i).items():
             torch.testing.assert_close(_weights(tmp_path / "two", i)[k], v, rtol=0, atol=0)
-    assert not torch.equal(_weights(tmp_path / "one", 0)["shrink.weight"], _weights(tmp_path / "one", 1)["shrink.weight"])
+    assert not torch.equal(
+        _weights(tmp_path / "one", 0)["shrink.weight"], _weights(tmp_path / "one", 1)["shrink.weight"]
+    )
     groups = [m["groups"] for m in s1["members"]]
     assert len({g for gs in groups for g in gs}) == sum(len(g) for g in groups)  # disjoint
 
@@ -157,6 +169,7 @@ def test_resume_trains_only_unfinished_members(tmp_path):
     third = train_ensemble(cfg2, tmp_path / "run", data, resume=True, progress=False)
     assert [m["status"] for m in third["members"]] == ["done"] * 3
     from semipose.skeletons import HUMANEVA15
+
     assert len(load_members(tmp_path / "run", cfg2, HUMANEVA15)) == 3
 
 
@@ -182,7 +195,9 @@ def test_members_can_start_from_given_weights(tmp_path):
             torch.testing.assert_close(_weights(tmp_path / "student", 0)[k], v, rtol=0, atol=1e-6)
     scratch, _ = _tiny(tmp_path, "ensemble.members=1", "ensemble.subset=full", "train.lr=1e-12", "train.seed=99")
     train_ensemble(scratch, tmp_path / "scratch", data, progress=False)
-    assert not torch.equal(_weights(tmp_path / "scratch", 0)["shrink.weight"], _weights(tmp_path / "teacher", 0)["shrink.weight"])
+    assert not torch.equal(
+        _weights(tmp_path / "scratch", 0)["shrink.weight"], _weights(tmp_path / "teacher", 0)["shrink.weight"]
+    )
     # the starting point is part of what a member is
     from semipose.ensemble.runner import make_tasks
 

@@ -36,7 +36,7 @@ def test_strided_equals_dilated_on_same_weights(widths, causal):
     seq = torch.randn(1, frames + rf - 1, 15, 2)
     with torch.no_grad():
         whole = dilated(seq)[0]  # every frame in one pass
-        windows = torch.stack([seq[0, t:t + rf] for t in range(frames)])
+        windows = torch.stack([seq[0, t : t + rf] for t in range(frames)])
         one_by_one = strided(windows)[:, 0]
     torch.testing.assert_close(whole, one_by_one, rtol=1e-4, atol=1e-5)
 
@@ -64,8 +64,15 @@ def test_strided_rejects_wrong_length_and_joint_count():
 
 def test_videopose3d_parameter_names():
     names = set(build_tcn(TCNConfig([3, 3, 3], channels=16), 15).state_dict())
-    assert {"expand_conv.weight", "expand_bn.running_mean", "layers_conv.0.weight", "layers_conv.3.weight",
-            "layers_bn.3.weight", "shrink.weight", "shrink.bias"} <= names
+    assert {
+        "expand_conv.weight",
+        "expand_bn.running_mean",
+        "layers_conv.0.weight",
+        "layers_conv.3.weight",
+        "layers_bn.3.weight",
+        "shrink.weight",
+        "shrink.bias",
+    } <= names
     assert isinstance(build_tcn(TCNConfig([3]), 15, strided=True), TemporalModelStrided)
     assert isinstance(build_tcn(TCNConfig([3]), 15), TemporalModel)
 

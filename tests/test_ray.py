@@ -1,14 +1,14 @@
 """The Ray backend on a local Ray instance: same members as the local backend, retries, failures kept apart."""
+
 import os
 
 import pytest
 import torch
+from test_ensemble import _tiny
 
 from semipose.engine import load_checkpoint
 from semipose.ensemble import backends
 from semipose.ensemble.runner import member_path, train_ensemble
-
-from test_ensemble import _tiny
 
 try:
     import ray

@@ -1,4 +1,5 @@
 """The ssl-3d study end to end at toy size: every arm, both 2D conditions, paired rows, resume."""
+
 import json
 
 import numpy as np
@@ -9,11 +10,26 @@ from semipose.studies import ssl_3d
 
 def test_ssl3d_study_runs_every_arm_in_both_conditions(tmp_path):
     root = write_synthetic_humaneva(tmp_path / "data", frames=60, seed=0)
-    cfg = ssl_3d.load(None, "quick", [
-        f"data.root={root}", "model.channels=16", "model.filter_widths=[3,3]", "train.samples=3000",
-        "train.batch_size=64", "train.progress=false", "train.precision=fp32", "ensemble.members=2",
-        "ensemble.workers=1", "ssl.labeled_fraction=0.3", "study.seeds=[0]", "study.conditions=[gt,detector]",
-        "backprojection.warmup_fraction=0.3", f"study.arms=[{','.join(ssl_3d.ARMS)}]"])
+    cfg = ssl_3d.load(
+        None,
+        "quick",
+        [
+            f"data.root={root}",
+            "model.channels=16",
+            "model.filter_widths=[3,3]",
+            "train.samples=3000",
+            "train.batch_size=64",
+            "train.progress=false",
+            "train.precision=fp32",
+            "ensemble.members=2",
+            "ensemble.workers=1",
+            "ssl.labeled_fraction=0.3",
+            "study.seeds=[0]",
+            "study.conditions=[gt,detector]",
+            "backprojection.warmup_fraction=0.3",
+            f"study.arms=[{','.join(ssl_3d.ARMS)}]",
+        ],
+    )
     out = tmp_path / "study"
     result = ssl_3d.run(cfg, out, progress=False)
     rows = result["rows"]
@@ -31,8 +47,16 @@ def test_ssl3d_study_runs_every_arm_in_both_conditions(tmp_path):
         assert r["paired_with"] == ("labeled only, from the teacher" if from_teacher else "labeled only"), r
     lo_ft = [r for r in rows if r["method"].startswith("labeled only, from the teacher")]
     assert len(lo_ft) == 2 and all(r["gain_vs_labeled_only_mean"] == 0.0 for r in lo_ft)
-    for name in ("ssl_3d.md", "ssl_3d.csv", "ssl_3d.json", "ssl_3d.png", "ssl_3d_validation_gt.png",
-                 "ssl_3d_validation_detector.png", "config.yaml", "run_info.json"):
+    for name in (
+        "ssl_3d.md",
+        "ssl_3d.csv",
+        "ssl_3d.json",
+        "ssl_3d.png",
+        "ssl_3d_validation_gt.png",
+        "ssl_3d_validation_detector.png",
+        "config.yaml",
+        "run_info.json",
+    ):
         assert (out / name).is_file(), name
     info = result["per_seed"]["gt"][0]["info"]
     assert info["pseudo_label_fused"]["p_mpjpe_mm"] > 0 and info["validation_frames"] > 0

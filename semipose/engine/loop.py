@@ -4,14 +4,16 @@ A method is a :class:`Recipe`; the loop asks it for batches, steps and evaluatio
 whatever state it returns. Epoch ``e`` draws its batches from ``numpy.random.default_rng([seed, e])``
 and the torch RNG state is checkpointed, so a resumed run continues exactly where it stopped.
 """
+
 from __future__ import annotations
 
 import csv
 import io
 import math
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Callable, Iterable, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -48,8 +50,9 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # truncated zip, random bytes, a pickle with code in it: all refused alike
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise CheckpointError(f"{path}: not a readable model or checkpoint file (truncated or corrupt?): "
-                              f"{first[:200]}") from None
+        raise CheckpointError(
+            f"{path}: not a readable model or checkpoint file (truncated or corrupt?): {first[:200]}"
+        ) from None
     if not isinstance(state, dict):
         raise CheckpointError(f"{path}: expected a semipose model or checkpoint (a dict), got {type(state).__name__}")
     return state
@@ -66,10 +69,18 @@ def _write_log(path: Path, history: list[dict[str, float]]) -> None:
     atomic_write_text(path, buf.getvalue())
 
 
-def fit(recipe: Recipe, run_dir: str | Path, epochs: int, seed: int, eval_every: int = 0,
-        resume: bool = False, progress: bool = True, minutes: float | None = None,
-        clock: Callable[[], float] = time.perf_counter,
-        checkpoint_every_s: float = 30.0) -> list[dict[str, float]]:
+def fit(
+    recipe: Recipe,
+    run_dir: str | Path,
+    epochs: int,
+    seed: int,
+    eval_every: int = 0,
+    resume: bool = False,
+    progress: bool = True,
+    minutes: float | None = None,
+    clock: Callable[[], float] = time.perf_counter,
+    checkpoint_every_s: float = 30.0,
+) -> list[dict[str, float]]:
     """Train ``recipe`` for ``epochs`` epochs, checkpointing as it goes; returns the per-epoch log.
 
     ``eval_every``: evaluate every that many epochs (0: after the last epoch only).
@@ -104,12 +115,27 @@ def fit(recipe: Recipe, run_dir: str | Path, epochs: int, seed: int, eval_every:
         raise TypeError(f"{type(recipe).__name__} has no set_progress: it cannot train under a time budget")
     per_epoch = recipe.num_samples()
     if budget_s is None:
-        bar = tqdm(total=per_epoch * epochs, initial=per_epoch * start, unit="sample", unit_scale=True,
-                   disable=not progress or finished, dynamic_ncols=True, mininterval=1.0, desc="train")
+        bar = tqdm(
+            total=per_epoch * epochs,
+            initial=per_epoch * start,
+            unit="sample",
+            unit_scale=True,
+            disable=not progress or finished,
+            dynamic_ncols=True,
+            mininterval=1.0,
+            desc="train",
+        )
     else:  # the bar counts seconds of the budget; the rate in samples/s goes with the postfix
-        bar = tqdm(total=round(budget_s), initial=min(train_s, budget_s), unit="s", disable=not progress or finished,
-                   dynamic_ncols=True, mininterval=1.0, desc=f"train ({minutes:g} min budget)",
-                   bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total_fmt} s [{elapsed}<{remaining}{postfix}]")
+        bar = tqdm(
+            total=round(budget_s),
+            initial=min(train_s, budget_s),
+            unit="s",
+            disable=not progress or finished,
+            dynamic_ncols=True,
+            mininterval=1.0,
+            desc=f"train ({minutes:g} min budget)",
+            bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total_fmt} s [{elapsed}<{remaining}{postfix}]",
+        )
     epoch, last_save = start, -math.inf
     while not finished:
         t0 = clock()
@@ -157,9 +183,20 @@ def fit(recipe: Recipe, run_dir: str | Path, epochs: int, seed: int, eval_every:
         row.update(train_s=train_s, eval_s=eval_s, elapsed_s=train_s + eval_s)
         history.append(row)
         if finished or clock() - last_save >= checkpoint_every_s:
-            atomic_torch_save({"epoch": epoch, "recipe": recipe.state_dict(), "torch_rng": torch.get_rng_state(),
-                               "elapsed_s": train_s + eval_s, "train_s": train_s, "eval_s": eval_s,
-                               "finished": finished, "stopped": stopping, "history": history}, ckpt_path)
+            atomic_torch_save(
+                {
+                    "epoch": epoch,
+                    "recipe": recipe.state_dict(),
+                    "torch_rng": torch.get_rng_state(),
+                    "elapsed_s": train_s + eval_s,
+                    "train_s": train_s,
+                    "eval_s": eval_s,
+                    "finished": finished,
+                    "stopped": stopping,
+                    "history": history,
+                },
+                ckpt_path,
+            )
             _write_log(run_dir / "log.csv", history)
             last_save = clock()
         if progress:

@@ -4,6 +4,7 @@ Everything here is picklable and self-contained, so the same task trains the sam
 process, in a local worker process or in a Ray task on another machine: the member's seed, data
 subset, model and schedule are all in the task, and its weights come back as bytes.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -22,8 +23,8 @@ import torch
 
 from ..data.windows import WindowSampler
 from ..engine import fit, load_checkpoint
-from ..io import atomic_write_text
 from ..engine.precision import precision_for_run
+from ..io import atomic_write_text
 from ..lift import LiftTrainConfig, early_stopping, lift_example
 from ..methods.supervised_lift import Schedule, SupervisedLifting
 from ..models.tcn import TCNConfig, build_tcn
@@ -49,8 +50,13 @@ class TrainingData:
     def fingerprint(self) -> str:
         """A hash of the data's content (inputs, targets, weights, grouping)."""
         h = hashlib.sha256(json.dumps([self.skeleton, self.groups]).encode())
-        for arrays in (self.inputs_2d, self.targets_3d, self.weights or [], self.val_inputs_2d or [],
-                       self.val_targets_3d or []):
+        for arrays in (
+            self.inputs_2d,
+            self.targets_3d,
+            self.weights or [],
+            self.val_inputs_2d or [],
+            self.val_targets_3d or [],
+        ):
             for a in arrays:
                 h.update(np.ascontiguousarray(a).tobytes())
         return h.hexdigest()[:16]
@@ -76,8 +82,13 @@ class MemberTask:
 
     def key(self) -> str:
         """Identifies what the member is (not how it is run): resume skips members with the same key."""
-        what = {"seed": self.seed, "groups": self.groups, "model": self.model, "data": self.data_key,
-                "train": {k: v for k, v in self.train.items() if k not in ("progress", "threads", "device")}}
+        what = {
+            "seed": self.seed,
+            "groups": self.groups,
+            "model": self.model,
+            "data": self.data_key,
+            "train": {k: v for k, v in self.train.items() if k not in ("progress", "threads", "device")},
+        }
         if self.init:  # (absent otherwise, so members trained before this option keep their keys)
             what["init"] = hashlib.sha256(self.init).hexdigest()[:16]
         return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:16]
@@ -127,7 +138,7 @@ def _checkpoint_epoch(work: Path | None) -> int | None:
         return None
     try:
         return int(load_checkpoint(work / "checkpoint.pt")["epoch"]) + 1
-    except Exception:  # noqa: BLE001 - an unreadable checkpoint: fit starts afresh over it
+    except Exception:
         (work / "checkpoint.pt").unlink(missing_ok=True)
         return None
 
@@ -153,8 +164,15 @@ def train_member(task: MemberTask, data: TrainingData) -> MemberResult:
     if task.init:
         model.load_state_dict(torch.load(io.BytesIO(task.init), map_location="cpu", weights_only=True))
     weights = [data.weights[i] for i in idx] if data.weights is not None else None
-    sampler = WindowSampler([data.inputs_2d[i] for i in idx], [data.targets_3d[i] for i in idx],
-                            model.receptive_field, skel, model_cfg.causal, t["flip_augment"], weights)
+    sampler = WindowSampler(
+        [data.inputs_2d[i] for i in idx],
+        [data.targets_3d[i] for i in idx],
+        model.receptive_field,
+        skel,
+        model_cfg.causal,
+        t["flip_augment"],
+        weights,
+    )
     device = torch.device("cuda" if t["device"] in ("cuda", "auto") and torch.cuda.is_available() else "cpu")
     settings = LiftTrainConfig(**t)
     epochs = settings.epochs_for(len(sampler))
@@ -164,16 +182,18 @@ def train_member(task: MemberTask, data: TrainingData) -> MemberResult:
     early = None
     if data.val_inputs_2d and data.val_targets_3d:
         early = early_stopping(settings, data.val_inputs_2d, data.val_targets_3d, skel)
-    recipe = SupervisedLifting(model, eval_model, sampler, schedule, t["batch_size"], lambda _: {},
-                               device, choice.used, t["amsgrad"], early)
+    recipe = SupervisedLifting(
+        model, eval_model, sampler, schedule, t["batch_size"], lambda _: {}, device, choice.used, t["amsgrad"], early
+    )
     work = _work_dir(task)
     resumed_at = _checkpoint_epoch(work)
     if work is None:
         with tempfile.TemporaryDirectory(prefix="semipose-member-") as tmp:
             history = fit(recipe, tmp, epochs, task.seed, eval_every=0, progress=False, minutes=t.get("minutes"))
     else:
-        history = fit(recipe, work, epochs, task.seed, eval_every=0, resume=True, progress=False,
-                      minutes=t.get("minutes"))
+        history = fit(
+            recipe, work, epochs, task.seed, eval_every=0, resume=True, progress=False, minutes=t.get("minutes")
+        )
     if early is not None:
         record_extra = {"val_best_mm": early.best, "val_best_epoch": early.best_epoch, "epochs_run": len(history)}
     else:
@@ -181,9 +201,22 @@ def train_member(task: MemberTask, data: TrainingData) -> MemberResult:
     key = task.key()
     buf = io.BytesIO()
     # threads change results at the bit level (a different reduction order), so the record keeps them
-    record = {"threads": torch.get_num_threads(), "precision": choice.record(), "host": platform.node(),
-              **record_extra, **({"resumed_after_epoch": resumed_at} if resumed_at is not None else {})}
-    torch.save({"model": {k: v.cpu() for k, v in model.state_dict().items()}, "history": history, "key": key,
-                "seed": task.seed, "groups": task.groups, "record": record}, buf)
+    record = {
+        "threads": torch.get_num_threads(),
+        "precision": choice.record(),
+        "host": platform.node(),
+        **record_extra,
+        **({"resumed_after_epoch": resumed_at} if resumed_at is not None else {}),
+    }
+    torch.save(
+        {
+            "model": {k: v.cpu() for k, v in model.state_dict().items()},
+            "history": history,
+            "key": key,
+            "seed": task.seed,
+            "groups": task.groups,
+            "record": record,
+        },
+        buf,
+    )
     return MemberResult(task.index, key, buf.getvalue(), time.perf_counter() - t0, sampler.num_frames, record)
-

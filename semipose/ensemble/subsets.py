@@ -3,6 +3,7 @@
 Members draw *whole sequences* (a subject's action chunk with all its camera views), so every
 training window stays inside one contiguous recording and no motion leaks between disjoint subsets.
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -23,8 +24,14 @@ def group_sequences(sequences: list[Sequence]) -> list[list[int]]:
     return [groups[k] for k in sorted(groups)]
 
 
-def draw_subsets(group_frames: list[int], members: int, mode: str, fraction: float | None = None,
-                 frames: int | None = None, seed: int = 0) -> list[list[int]]:
+def draw_subsets(
+    group_frames: list[int],
+    members: int,
+    mode: str,
+    fraction: float | None = None,
+    frames: int | None = None,
+    seed: int = 0,
+) -> list[list[int]]:
     """Group indices for each member (repeats allowed in ``bootstrap`` mode).
 
     Size: ``frames`` (a count) or ``fraction`` of all frames; by default 1/members for ``disjoint``,
@@ -115,6 +122,14 @@ def cut(sequences: list[Sequence], segments: list[Segment]) -> list[Sequence]:
     out = []
     for seg in segments:
         s = sequences[seg.index]
-        out.append(Sequence(s.subject, s.action, s.camera_index, s.keypoints_2d[seg.start:seg.stop],
-                            s.positions_3d[seg.start:seg.stop], s.camera))
+        out.append(
+            Sequence(
+                s.subject,
+                s.action,
+                s.camera_index,
+                s.keypoints_2d[seg.start : seg.stop],
+                s.positions_3d[seg.start : seg.stop],
+                s.camera,
+            )
+        )
     return out

@@ -18,11 +18,13 @@ With Joint Cutout the hard view of a network is blanked around 5 joints that the
 (PoseCons: the network itself) found on the easy view. The collapse monitor follows the maximum
 responses on the unlabeled easy views.
 """
+
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -30,8 +32,17 @@ import torch
 from ..config import FRACTION, POSITIVE, ConfigError, checked
 from ..data.transforms2d import AUGMENTATIONS, warp_heatmaps
 from .base import RecipeBase, Schedule, autocast
-from .heatmap_ops import aggregate_views, apply_cutout, argmax_coords, cutout_boxes, heatmap_loss, max_response, \
-    select_targets, threshold_and_refine, view_uncertainty
+from .heatmap_ops import (
+    aggregate_views,
+    apply_cutout,
+    argmax_coords,
+    cutout_boxes,
+    heatmap_loss,
+    max_response,
+    select_targets,
+    threshold_and_refine,
+    view_uncertainty,
+)
 
 METHODS = ("supervised", "pseudo_label", "posecons", "posedual", "denoised")
 DUAL = ("posedual", "denoised")
@@ -78,8 +89,10 @@ class MethodConfig:
             if aug not in AUGMENTATIONS:
                 raise ConfigError(f"method.{key} must be one of {sorted(AUGMENTATIONS)}, got {aug!r}")
             if AUGMENTATIONS[aug].flip_prob or AUGMENTATIONS[aug].half_body_prob:
-                raise ConfigError(f"method.{key}={aug!r} flips or crops half bodies; views of one person must "
-                                  "map onto each other by an affine warp")
+                raise ConfigError(
+                    f"method.{key}={aug!r} flips or crops half bodies; views of one person must "
+                    "map onto each other by an affine warp"
+                )
         if self.aggregate not in ("max", "mean"):
             raise ConfigError(f"method.aggregate must be max or mean, got {self.aggregate!r}")
         if self.weak_views < 1 or self.strong_views < 0:
@@ -128,9 +141,12 @@ class CollapseMonitor:
         collapsed = mean < self.cfg.drop * self.peak and low > self.cfg.low_share
         if collapsed and self.collapsed_at is None:
             self.collapsed_at = epoch + 1
-            warnings.warn(f"training collapsed at epoch {epoch + 1}: mean maximum response on unlabeled data "
-                          f"{mean:.3f} (best {self.peak:.3f}), {low:.0%} of joints below {self.cfg.low_response}",
-                          RuntimeWarning, stacklevel=2)
+            warnings.warn(
+                f"training collapsed at epoch {epoch + 1}: mean maximum response on unlabeled data "
+                f"{mean:.3f} (best {self.peak:.3f}), {low:.0%} of joints below {self.cfg.low_response}",
+                RuntimeWarning,
+                stacklevel=2,
+            )
         return {"unl_max_response": mean, "unl_low_share": low, "collapsed": float(collapsed)}
 
     def state_dict(self) -> dict[str, Any]:
@@ -171,11 +187,22 @@ class SemiSupervisedPose2D(RecipeBase):
     """Recipe for :func:`semipose.engine.fit`. ``batches_fn(epoch, rng)`` yields dicts with ``labeled``
     (images, heatmaps, weights) and, unless supervised, ``unlabeled`` (see :mod:`semipose.pose2d_ssl`)."""
 
-    def __init__(self, nets: list[torch.nn.Module], method: MethodConfig, collapse: CollapseConfig,
-                 schedule: Schedule, batches_fn: Callable, num_samples: int,
-                 evaluate_fn: Callable[[torch.nn.Module], dict[str, Any]], device: torch.device,
-                 sigma: float, input_size: tuple[int, int], precision: str = "fp32", seed: int = 0,
-                 amsgrad: bool = False):
+    def __init__(
+        self,
+        nets: list[torch.nn.Module],
+        method: MethodConfig,
+        collapse: CollapseConfig,
+        schedule: Schedule,
+        batches_fn: Callable,
+        num_samples: int,
+        evaluate_fn: Callable[[torch.nn.Module], dict[str, Any]],
+        device: torch.device,
+        sigma: float,
+        input_size: tuple[int, int],
+        precision: str = "fp32",
+        seed: int = 0,
+        amsgrad: bool = False,
+    ):
         super().__init__({f"net{i + 1}": n for i, n in enumerate(nets)}, schedule, evaluate_fn, device, amsgrad)
         self.nets = list(self.modules.values())
         self.method, self.batches_fn, self._num_samples = method, batches_fn, num_samples
@@ -268,8 +295,14 @@ class SemiSupervisedPose2D(RecipeBase):
         stride = hard.shape[-1] / teacher_hm_in_hard.shape[-1]
         centers = argmax_coords(teacher_hm_in_hard) * stride
         s = m.cutout_scale(hard.shape[-2])
-        boxes = cutout_boxes(centers, (hard.shape[-1], hard.shape[-2]), self.generator, m.cutout_joints,
-                             (m.cutout_half_size[0] * s, m.cutout_half_size[1] * s), m.cutout_jitter * s)
+        boxes = cutout_boxes(
+            centers,
+            (hard.shape[-1], hard.shape[-2]),
+            self.generator,
+            m.cutout_joints,
+            (m.cutout_half_size[0] * s, m.cutout_half_size[1] * s),
+            m.cutout_jitter * s,
+        )
         return apply_cutout(hard, boxes.to(hard.device))
 
 
@@ -320,8 +353,9 @@ def _denoised(recipe: SemiSupervisedPose2D, u: dict[str, Any]) -> torch.Tensor:
     loss = 0.0
     for s, o in ((0, 1), (1, 0)):
         if m.select:
-            target, w, _ = select_targets(pseudo[s], pseudo[o], uncertainty[s], uncertainty[o], m.margin,
-                                          weights[s], weights[o])
+            target, w, _ = select_targets(
+                pseudo[s], pseudo[o], uncertainty[s], uncertainty[o], m.margin, weights[s], weights[o]
+            )
         else:  # cross-teaching as in DualPose: the other student's targets
             target, w = pseudo[o], weights[o]
         hard = recipe._cutout(u["hard"], target)
@@ -330,5 +364,8 @@ def _denoised(recipe: SemiSupervisedPose2D, u: dict[str, Any]) -> torch.Tensor:
 
 
 UNSUPERVISED: dict[str, Callable[[SemiSupervisedPose2D, dict[str, Any]], torch.Tensor]] = {
-    "pseudo_label": _pseudo_label, "posecons": _posecons, "posedual": _posedual, "denoised": _denoised,
+    "pseudo_label": _pseudo_label,
+    "posecons": _posecons,
+    "posedual": _posedual,
+    "denoised": _denoised,
 }

@@ -5,6 +5,7 @@ Ground truth is a COCO keypoint document (dict), results a list of ``{"image_id"
 are matched greedily by score at each OKS threshold (0.50:0.05:0.95), 20 detections per image, and
 precision is interpolated at 101 recall points, for all areas, medium (32^2-96^2) and large objects.
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -14,7 +15,7 @@ import numpy as np
 
 IOU_THRESHOLDS = np.linspace(0.5, 0.95, int(np.round((0.95 - 0.5) / 0.05)) + 1, endpoint=True)
 RECALL_THRESHOLDS = np.linspace(0.0, 1.00, int(np.round((1.00 - 0.0) / 0.01)) + 1, endpoint=True)
-AREA_RANGES = {"all": (0.0, 1e10), "medium": (32.0 ** 2, 96.0 ** 2), "large": (96.0 ** 2, 1e10)}
+AREA_RANGES = {"all": (0.0, 1e10), "medium": (32.0**2, 96.0**2), "large": (96.0**2, 1e10)}
 MAX_DETS = 20
 STAT_NAMES = ("AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl")
 
@@ -39,7 +40,7 @@ def oks_matrix(dts: list[dict], gts: list[dict], sigmas: np.ndarray) -> np.ndarr
                 z = np.zeros(k)
                 dx = np.maximum(z, x0 - xd) + np.maximum(z, xd - x1)
                 dy = np.maximum(z, y0 - yd) + np.maximum(z, yd - y1)
-            e = (dx ** 2 + dy ** 2) / var / (gt["area"] + np.spacing(1)) / 2
+            e = (dx**2 + dy**2) / var / (gt["area"] + np.spacing(1)) / 2
             if k1 > 0:
                 e = e[vg > 0]
             ious[i, j] = np.sum(np.exp(-e)) / e.shape[0]
@@ -153,10 +154,18 @@ def coco_keypoint_eval(gt_doc: dict, results: list[dict], sigmas: np.ndarray | N
         return float(valid.mean()) if valid.size else -1.0
 
     i50, i75 = int(np.argmin(np.abs(IOU_THRESHOLDS - 0.5))), int(np.argmin(np.abs(IOU_THRESHOLDS - 0.75)))
-    stats = [summarize(precision[:, :, :, 0]), summarize(precision[i50, :, :, 0]), summarize(precision[i75, :, :, 0]),
-             summarize(precision[:, :, :, 1]), summarize(precision[:, :, :, 2]),
-             summarize(recall[:, :, 0]), summarize(recall[i50, :, 0]), summarize(recall[i75, :, 0]),
-             summarize(recall[:, :, 1]), summarize(recall[:, :, 2])]
+    stats = [
+        summarize(precision[:, :, :, 0]),
+        summarize(precision[i50, :, :, 0]),
+        summarize(precision[i75, :, :, 0]),
+        summarize(precision[:, :, :, 1]),
+        summarize(precision[:, :, :, 2]),
+        summarize(recall[:, :, 0]),
+        summarize(recall[i50, :, 0]),
+        summarize(recall[i75, :, 0]),
+        summarize(recall[:, :, 1]),
+        summarize(recall[:, :, 2]),
+    ]
     return dict(zip(STAT_NAMES, stats))
 
 

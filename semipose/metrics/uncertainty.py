@@ -10,6 +10,7 @@ All functions take flat arrays of uncertainties ``u`` and actual errors ``e`` (o
   error norm is then chi-distributed with 3 degrees of freedom, so a fraction p of errors should fall
   within ``sigma * chi3.ppf(p)``. The curve pairs p with the observed fraction.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -55,4 +56,3 @@ def calibration(u: np.ndarray, e: np.ndarray, levels: np.ndarray | None = None) 
     sigma = np.maximum(u / np.sqrt(3.0), 1e-12)
     observed = np.array([(e <= sigma * stats.chi.ppf(p, 3)).mean() for p in levels])
     return {"expected": levels, "observed": observed, "error": float(np.abs(observed - levels).mean())}
-

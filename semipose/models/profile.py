@@ -1,4 +1,5 @@
 """Parameter counts, sizes and FLOPs of a model, by forward hooks on its convolutions and linears."""
+
 from __future__ import annotations
 
 import torch
@@ -43,5 +44,7 @@ def count_flops(model: nn.Module, input_shape: tuple[int, ...]) -> int:
 
 def describe(model: nn.Module, input_shape: tuple[int, ...]) -> str:
     n = count_parameters(model)
-    return (f"{type(model).__name__}: {n / 1e6:.2f} M parameters ({n * 4 / 2 ** 20:.1f} MiB fp32), "
-            f"{count_flops(model, input_shape) / 1e9:.2f} GFLOPs per {tuple(input_shape)} input")
+    return (
+        f"{type(model).__name__}: {n / 1e6:.2f} M parameters ({n * 4 / 2**20:.1f} MiB fp32), "
+        f"{count_flops(model, input_shape) / 1e9:.2f} GFLOPs per {tuple(input_shape)} input"
+    )

@@ -9,10 +9,11 @@ Two forms share one set of weights (and VideoPose3D's parameter names, so its ch
 
 Inputs are (batch, frames, joints, 2); outputs (batch, frames - receptive_field + 1, joints_out, 3).
 """
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import torch
 import torch.nn as nn
@@ -23,9 +24,16 @@ from .common import fast_dropout
 
 
 class _TemporalBase(nn.Module):
-    def __init__(self, num_joints_in: int, in_features: int, num_joints_out: int,
-                 filter_widths: Sequence[int], causal: bool = False, dropout: float = 0.25,
-                 channels: int = 1024):
+    def __init__(
+        self,
+        num_joints_in: int,
+        in_features: int,
+        num_joints_out: int,
+        filter_widths: Sequence[int],
+        causal: bool = False,
+        dropout: float = 0.25,
+        channels: int = 1024,
+    ):
         super().__init__()
         for fw in filter_widths:
             if fw % 2 == 0:
@@ -68,8 +76,9 @@ class _TemporalBase(nn.Module):
 
     def _check(self, x: torch.Tensor) -> None:
         if x.dim() != 4 or x.shape[-2:] != (self.num_joints_in, self.in_features):
-            raise ValueError(f"expected input (batch, frames, {self.num_joints_in}, {self.in_features}), "
-                             f"got {tuple(x.shape)}")
+            raise ValueError(
+                f"expected input (batch, frames, {self.num_joints_in}, {self.in_features}), got {tuple(x.shape)}"
+            )
 
 
 class TemporalModel(_TemporalBase):
@@ -84,7 +93,7 @@ class TemporalModel(_TemporalBase):
         for i, fw in enumerate(self.filter_widths[1:]):
             pad = (fw - 1) * dilation // 2
             shift = pad if self.causal else 0
-            res = x[:, :, pad + shift: x.shape[2] - pad + shift]
+            res = x[:, :, pad + shift : x.shape[2] - pad + shift]
             x = self.drop(self.relu(self.layers_bn[2 * i](self.layers_conv[2 * i](x))))
             x = res + self.drop(self.relu(self.layers_bn[2 * i + 1](self.layers_conv[2 * i + 1](x))))
             dilation *= fw
@@ -96,8 +105,7 @@ class TemporalModelStrided(_TemporalBase):
     """Strided variant for training on single-frame windows; same weights as :class:`TemporalModel`."""
 
     def _bn(self, x: torch.Tensor, bn: nn.BatchNorm1d) -> torch.Tensor:
-        return F.batch_norm(x, bn.running_mean, bn.running_var, bn.weight, bn.bias,
-                            self.training, bn.momentum, bn.eps)
+        return F.batch_norm(x, bn.running_mean, bn.running_var, bn.weight, bn.bias, self.training, bn.momentum, bn.eps)
 
     @staticmethod
     def _strided_conv(x: torch.Tensor, conv: nn.Conv1d, width: int) -> torch.Tensor:
@@ -141,11 +149,18 @@ class TCNConfig:
             raise ConfigError(f"model.filter_widths must be odd positive numbers, got {self.filter_widths}")
 
 
-def build_tcn(cfg: TCNConfig, num_joints: int, *, strided: bool = False,
-              num_joints_out: int | None = None) -> _TemporalBase:
+def build_tcn(
+    cfg: TCNConfig, num_joints: int, *, strided: bool = False, num_joints_out: int | None = None
+) -> _TemporalBase:
     """The dilated model (any sequence length), or with ``strided`` its weight-compatible variant
     for training on windows of exactly the receptive field."""
     cls = TemporalModelStrided if strided else TemporalModel
-    return cls(num_joints, 2, num_joints_out or num_joints, cfg.filter_widths, causal=cfg.causal,
-               dropout=cfg.dropout, channels=cfg.channels)
-
+    return cls(
+        num_joints,
+        2,
+        num_joints_out or num_joints,
+        cfg.filter_widths,
+        causal=cfg.causal,
+        dropout=cfg.dropout,
+        channels=cfg.channels,
+    )

@@ -2,6 +2,7 @@
 
 ``STUDIES`` maps the command name to (module runner, shipped base config, presets).
 """
+
 from __future__ import annotations
 
 from . import denoise_ablation, easy_hard, ensemble_size, hourglass_variants, pseudo_label_rounds, ssl_2d, ssl_3d
