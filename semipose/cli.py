@@ -14,6 +14,7 @@ from pathlib import Path
 
 from .config import ConfigError, config_path
 from .data.errors import DataError
+from .studies import STUDIES, get_study
 
 
 def positive_int(text: str) -> int:
@@ -182,9 +183,8 @@ def _cmd_ensemble_evaluate(args: argparse.Namespace) -> int:
 
 def _cmd_study(args: argparse.Namespace) -> int:
     from .engine import RUN_CONTROL_KEYS, run_directory
-    from .studies import STUDIES
 
-    study = STUDIES[args.name]
+    study = get_study(args.name)
     if args.preset not in study.PRESETS:
         raise ConfigError(f"study {args.name}: unknown preset {args.preset!r}; expected one of {sorted(study.PRESETS)}")
     out, cfg = _claim(
@@ -407,18 +407,7 @@ def build_parser() -> argparse.ArgumentParser:
     pp.set_defaults(func=_cmd_pose2d_predict)
 
     st = sub.add_parser("study", help="run a study: tables and plots in one command")
-    st.add_argument(
-        "name",
-        choices=[
-            "ensemble-size",
-            "pseudo-label-rounds",
-            "ssl-3d",
-            "hourglass-variants",
-            "ssl-2d",
-            "denoise-ablation",
-            "easy-hard",
-        ],
-    )
+    st.add_argument("name", choices=list(STUDIES))
     st.add_argument(
         "--preset",
         default="quick",

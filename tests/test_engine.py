@@ -53,6 +53,15 @@ class TinyRecipe:
         self.model.load_state_dict(s["model"])
         self.opt.load_state_dict(s["opt"])
 
+    def end_epoch(self, epoch):
+        return {}
+
+    def should_stop(self):
+        return False
+
+    def end_training(self):
+        pass
+
 
 @pytest.mark.parametrize("every_s, saved_epoch", [(0.0, 3), (3600.0, 0)])
 def test_resume_continues_exactly(tmp_path, every_s, saved_epoch):

@@ -146,6 +146,9 @@ class _StopsAfterTwo:
     def load_state_dict(self, state):
         pass
 
+    def end_training(self):
+        pass
+
 
 def test_loop_stops_when_a_recipe_asks(tmp_path):
     recipe = _StopsAfterTwo()

@@ -25,6 +25,8 @@ CHECKPOINT = "checkpoint.pt"
 
 
 class Recipe(Protocol):
+    """What the loop asks of a method (``methods.base.RecipeBase`` implements the hooks as no-ops)."""
+
     def num_samples(self) -> int: ...  # samples in one epoch, for the progress bar
     def start_epoch(self, epoch: int, num_epochs: int) -> dict[str, float]: ...  # schedules; returns e.g. lr
     def batches(self, epoch: int, rng: np.random.Generator) -> Iterable[Any]: ...
@@ -32,6 +34,12 @@ class Recipe(Protocol):
     def evaluate(self) -> dict[str, float]: ...
     def state_dict(self) -> dict[str, Any]: ...
     def load_state_dict(self, state: dict[str, Any]) -> None: ...
+    # hooks: after each epoch's steps, statistics for the log (validation, a collapse monitor) ...
+    def end_epoch(self, epoch: int) -> dict[str, float]: ...
+    # ... then whether to end training early (early stopping, a collapse) ...
+    def should_stop(self) -> bool: ...
+    # ... and once, before the final evaluation (e.g. the best-validated weights replace the last)
+    def end_training(self) -> None: ...
     # Needed only under a time budget: schedules at a fraction of it; returns e.g. lr for the log.
     def set_progress(self, fraction: float) -> dict[str, float]: ...
 
@@ -110,8 +118,7 @@ def fit(
         finished = stopped or (start >= epochs if budget_s is None else train_s >= budget_s)
     else:
         torch.manual_seed(seed)
-    set_progress = getattr(recipe, "set_progress", None) if budget_s is not None else None
-    if budget_s is not None and set_progress is None:
+    if budget_s is not None and not callable(getattr(recipe, "set_progress", None)):
         raise TypeError(f"{type(recipe).__name__} has no set_progress: it cannot train under a time budget")
     per_epoch = recipe.num_samples()
     if budget_s is None:
@@ -143,14 +150,14 @@ def fit(
         sums: dict[str, float] = {}
         n_total, out_of_time = 0, False
         for batch in recipe.batches(epoch, np.random.default_rng([seed, epoch])):
-            if set_progress is not None:  # under a time budget
+            if budget_s is not None:  # under a time budget
                 spent = train_s + clock() - t0
                 if spent >= budget_s:
                     out_of_time = True
                     if not n_total:  # no time left for this epoch's first step: log the schedules' end
-                        row.update(set_progress(1.0))
+                        row.update(recipe.set_progress(1.0))
                     break
-                row.update(set_progress(spent / budget_s))
+                row.update(recipe.set_progress(spent / budget_s))
                 bar.update(min(spent, budget_s) - bar.n)
             out = recipe.train_step(batch)
             n = int(out.pop("n"))
@@ -164,18 +171,17 @@ def fit(
         train_s += epoch_train_s
         row.update({k: v / max(1, n_total) for k, v in sums.items()})
         row["samples_per_s"] = n_total / max(epoch_train_s, 1e-9)
-        if hasattr(recipe, "end_epoch"):  # optional: per-epoch statistics (a collapse monitor, validation)
-            v0 = clock()
-            row.update(recipe.end_epoch(epoch))
-            eval_s += clock() - v0  # validation is evaluation: not charged to a time budget
-        stopping = getattr(recipe, "should_stop", lambda: False)()  # optional: a recipe may end training early
+        v0 = clock()
+        row.update(recipe.end_epoch(epoch))  # per-epoch statistics (validation, a collapse monitor)
+        eval_s += clock() - v0  # validation is evaluation: not charged to a time budget
+        stopping = recipe.should_stop()
         if budget_s is None:
             finished = epoch == epochs - 1 or stopping
         else:
             finished = out_of_time or train_s >= budget_s or stopping
             row["budget_fraction"] = min(1.0, train_s / budget_s)
-        if finished:  # optional: e.g. the best-validated weights replace the last ones
-            getattr(recipe, "end_training", lambda: None)()
+        if finished:
+            recipe.end_training()
         if finished or (eval_every and (epoch + 1) % eval_every == 0):
             e0 = clock()
             row.update(recipe.evaluate())

@@ -90,6 +90,9 @@ class EarlyStopping:
 
 
 class RecipeBase:
+    """A recipe for :func:`semipose.engine.fit` (see ``engine.loop.Recipe``) with every hook
+    implemented: validation and early stopping when given, else no-ops."""
+
     def __init__(
         self,
         modules: dict[str, torch.nn.Module],

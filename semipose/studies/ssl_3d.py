@@ -85,6 +85,9 @@ ARMS = {
     "labeled_only_from_teacher": "labeled only, from the teacher (baseline of the from-teacher arms)",
     "all_labeled_from_teacher": "all labeled, from the teacher (bound of the from-teacher arms)",
 }
+# the arms that need no teacher ensemble (every other arm uses its pseudo-labels or weights)
+WITHOUT_TEACHER = frozenset({"labeled_only", "all_labeled", "pseudo_triangulated", "backprojection"})
+SHORT = {"labeled_only": "labeled only", "labeled_only_from_teacher": "labeled only, from the teacher"}
 # the from-teacher arms are paired with these instead of labeled-only / all-labeled, when the study has them
 BASELINE_FROM_TEACHER = ("labeled_only_from_teacher", "all_labeled_from_teacher")
 CONDITIONS = {"gt": "ground-truth 2D", "detector": "detector-like 2D"}
@@ -208,15 +211,10 @@ def run_seed(c: SSL3DStudyConfig, out: Path, progress: bool) -> dict[str, Any]:
         },
     )
     results: dict[str, dict[str, Any]] = {}
-    needs_teacher = [
-        a
-        for a in arms
-        if (a.startswith(("pseudo", "noisy")) or a.endswith("from_teacher") or a.startswith("backprojection_pseudo"))
-        and a != "pseudo_triangulated"
-    ]
+    needs_teacher = [a for a in arms if a not in WITHOUT_TEACHER]
     views = view_groups(train_all, unl_segs)
     names = ([x.subject for x in unlabeled], [x.action_name for x in unlabeled])
-    if any(a.startswith("pseudo_triangulated") for a in arms):
+    if {"pseudo_triangulated", "pseudo_triangulated_from_teacher"} & set(arms):
         tri_cfg = dataclasses.replace(s, fusion="triangulate")
         smooth, info["triangulation"] = resolve_smoothing(tri_cfg, labeled + val)
         tri, tri_uncertainty = triangulated_labels(unlabeled, views, s.outlier_px, smooth)
@@ -350,12 +348,18 @@ def run(cfg: SSL3DStudyConfig, out_dir: Path, progress: bool = True) -> dict[str
         }
         for cond, runs in per_seed.items()
     }
-    for r in rows:
-        r["method"] = ARMS[r["method"]]
-        r["paired_with"] = ARMS[r["paired_with"]].split(" (")[0]
-        r["condition"] = CONDITIONS[r["condition"]]
-    write_table(rows, out_dir / TABLE)
-    plot(rows, out_dir / f"{TABLE}.png")
+    # rows keep the arm and condition ids (ssl_3d.json); the tables and the plot show their labels
+    shown = [
+        {
+            **r,
+            "method": ARMS[r["method"]],
+            "paired_with": SHORT[r["paired_with"]],
+            "condition": CONDITIONS[r["condition"]],
+        }
+        for r in rows
+    ]
+    write_table(shown, out_dir / TABLE)
+    plot(shown, out_dir / f"{TABLE}.png")
     for condition in cfg.study.conditions:
         seed = cfg.study.seeds[0]
         curves = validation_curves(out_dir / condition / f"seed{seed}", arms)
