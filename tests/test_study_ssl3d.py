@@ -45,6 +45,12 @@ def test_ssl3d_study_runs_every_arm_in_both_conditions(tmp_path):
     for r in rows:
         from_teacher = r["method"].endswith("from_teacher")
         assert r["paired_with"] == ("labeled_only_from_teacher" if from_teacher else "labeled_only"), r
+    # labeled-only is the teacher's first member: reused, not trained twice
+    seed_dir = out / "gt" / "seed0"
+    reused = seed_dir / "labeled_only/members/member_00.pt"
+    assert reused.read_bytes() == (seed_dir / "teacher/members/member_00.pt").read_bytes()
+    status = json.loads((seed_dir / "labeled_only/ensemble.json").read_text())
+    assert status["members"][0]["status"] == "done (earlier run)"
     lo_ft = [r for r in rows if r["method"] == "labeled_only_from_teacher"]
     assert len(lo_ft) == 2 and all(r["gain_vs_labeled_only_mean"] == 0.0 for r in lo_ft)
     table = (out / "ssl_3d.md").read_text()
