@@ -111,7 +111,7 @@ def apply_overrides(tree: dict, overrides: list[str]) -> dict:
 
 def _coerce(value: Any, tp: Any, where: str) -> Any:
     origin = typing.get_origin(tp)
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         if value is None:
             return tp()
         if not isinstance(value, dict):
@@ -169,13 +169,14 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
 
 def from_dict(cls: type[T], data: dict, where: str = "") -> T:
     hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
+    fields = dataclasses.fields(typing.cast(Any, cls))
+    names = {f.name for f in fields}
     unknown = set(data) - names
     if unknown:
         raise ConfigError(f"{where or 'config'}: unknown key(s) {sorted(unknown)}; known: {sorted(names)}")
     kwargs = {k: _coerce(v, hints[k], f"{where}.{k}" if where else k) for k, v in data.items()}
     obj = cls(**kwargs)
-    for f in dataclasses.fields(cls):
+    for f in fields:
         _check_field(obj, f, f"{where}.{f.name}" if where else f.name)
     check = getattr(obj, "validate", None)
     if callable(check):
@@ -220,7 +221,7 @@ def drop_retired(cls: Any, tree: dict) -> dict:
     runs stay readable. Only files go through this; an override naming a retired key is unknown."""
     if not dataclasses.is_dataclass(cls) or not isinstance(tree, dict):
         return tree
-    retired = getattr(cls, "RETIRED", frozenset())
+    retired: frozenset[str] = getattr(cls, "RETIRED", frozenset())
     hints = typing.get_type_hints(cls)
     return {k: drop_retired(hints.get(k), v) for k, v in tree.items() if k not in retired}
 

@@ -32,7 +32,7 @@ from .methods.base import EarlyStopping
 from .methods.supervised_lift import Schedule, SupervisedLifting
 from .metrics.mpjpe import evaluate_sequences
 from .models.profile import count_parameters
-from .models.tcn import TCNConfig, TemporalModel, build_tcn
+from .models.tcn import TCNConfig, TemporalModel, TemporalModelStrided, build_tcn
 from .plots import plot_training_curve
 from .skeletons import Skeleton, get_skeleton
 
@@ -222,15 +222,10 @@ def early_stopping(
     return EarlyStopping(lambda m: validation_error(m, inputs, targets, skel), t.val_every, t.patience)
 
 
-def lift_example(model: torch.nn.Module, skel: Skeleton, batch_size: int) -> torch.Tensor:
+def lift_example(model: TemporalModel | TemporalModelStrided, skel: Skeleton, batch_size: int) -> torch.Tensor:
     """A training batch's input shape for the precision micro-benchmark (random, from a fixed generator)."""
     g = torch.Generator().manual_seed(0)
     return torch.randn(batch_size, model.receptive_field, skel.num_joints, 2, generator=g)
-
-
-def _model_from_config(cfg: LiftConfig, num_joints: int, strided: bool):
-    m = cfg.model
-    return build_tcn(m, num_joints, strided=strided)
 
 
 def train(cfg: LiftConfig, run_dir: str | Path, resume: bool = False) -> dict[str, Any]:
@@ -244,8 +239,8 @@ def train(cfg: LiftConfig, run_dir: str | Path, resume: bool = False) -> dict[st
     test_seqs, _ = load_split(cfg.data, cfg.data.subjects_test)
     train_seqs, early = hold_out(train_seqs, skel, cfg.train)
     torch.manual_seed(cfg.train.seed)  # initial weights from the run's seed
-    model = _model_from_config(cfg, skel.num_joints, strided=True)
-    eval_model = _model_from_config(cfg, skel.num_joints, strided=False)
+    model = build_tcn(cfg.model, skel.num_joints, strided=True)
+    eval_model = build_tcn(cfg.model, skel.num_joints)
     sampler = WindowSampler(
         [s.keypoints_2d for s in train_seqs],
         [s.root_relative_3d() for s in train_seqs],
@@ -289,6 +284,7 @@ def train(cfg: LiftConfig, run_dir: str | Path, resume: bool = False) -> dict[st
     history = fit(recipe, run_dir, epochs, t.seed, t.eval_every, resume, t.progress, t.minutes)
     if recipe.last_metrics is None:  # resumed a run that had already finished
         recipe.evaluate()
+    assert recipe.last_metrics is not None
     metrics = dict(recipe.last_metrics)
     metrics.update(run_summary(history, epochs, t.minutes, choice.used))
     if early is not None:
@@ -326,6 +322,8 @@ def load_model(path: str | Path, device: str = "cpu", cfg: Any = None) -> tuple[
             )
         mc, skel = TCNConfig(**state["model_config"]), get_skeleton(str(state.get("skeleton")))
         weights = state.get("model")
+        if not isinstance(weights, dict):
+            raise CheckpointError(f"{path}: no 'model' weights in the file")
     else:  # a training checkpoint or an ensemble member: the config says what the model is
         mc = (cfg or load_lift_config(path.parent / "config.yaml")).model
         weights = state["recipe"].get("model") if isinstance(state.get("recipe"), dict) else state.get("model")
@@ -335,12 +333,10 @@ def load_model(path: str | Path, device: str = "cpu", cfg: Any = None) -> tuple[
                 f"with 'expand_conv.weight')"
             )
         n = weights["expand_conv.weight"].shape[1] // 2
-        skel = next(
-            (s for s in (get_skeleton(x) for x in ("humaneva15", "h36m17", "coco17", "mpii16")) if s.num_joints == n),
-            None,
-        )
-        if skel is None:
+        found = [s for s in map(get_skeleton, ("humaneva15", "h36m17", "coco17", "mpii16")) if s.num_joints == n]
+        if not found:
             raise CheckpointError(f"{path}: a lifting model for {n} joints; no known skeleton has that many")
+        skel = found[0]
     model = build_tcn(mc, skel.num_joints)
     try:
         model.load_state_dict(weights)
@@ -475,6 +471,13 @@ def default_run_dir(kind: str) -> Path:
     return Path("runs") / f"{kind}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
 
 
+def _intrinsics(s: Sequence) -> np.ndarray:
+    try:
+        return s.require_camera(intrinsics=True).intrinsics_normalized()
+    except ValueError as e:
+        raise ValueError(f"back-projection needs camera intrinsics: {e}") from None
+
+
 def train_backprojection(
     cfg: LiftConfig,
     labeled: list[Sequence],
@@ -499,17 +502,15 @@ def train_backprojection(
     for early stopping (``train.val_every``, ``train.patience``)."""
     from .methods.backprojection import BackProjectionLifting, flip_intrinsics, flip_trajectory
 
-    for s in unlabeled:
-        if s.camera is None or s.camera.focal is None:
-            raise ValueError(f"{s.subject}/{s.action}: back-projection needs camera intrinsics")
+    intrinsics = [_intrinsics(s) for s in unlabeled]  # refuses sequences without cameras before any work
     run_dir = Path(run_dir)
     set_threads(cfg.train.threads)
     device = resolve_device(cfg.train.device)
     t, m = cfg.train, cfg.model
     torch.manual_seed(t.seed)
-    pose = _model_from_config(cfg, skel.num_joints, strided=True)
+    pose = build_tcn(cfg.model, skel.num_joints, strided=True)
     traj = build_tcn(m, skel.num_joints, strided=True, num_joints_out=1)
-    eval_model = _model_from_config(cfg, skel.num_joints, strided=False)
+    eval_model = build_tcn(cfg.model, skel.num_joints)
     rf = pose.receptive_field
     lab = WindowSampler(
         [s.keypoints_2d for s in labeled],
@@ -530,7 +531,7 @@ def train_backprojection(
         m.causal,
         t.flip_augment,
         pseudo_weights,
-        aux=[np.repeat(s.camera.intrinsics_normalized()[None], s.num_frames, 0) for s in unlabeled],
+        aux=[np.repeat(k[None], s.num_frames, 0) for k, s in zip(intrinsics, unlabeled)],
         aux_flip=flip_intrinsics,
     )
     epochs = t.epochs_for(len(lab))
@@ -572,6 +573,7 @@ def train_backprojection(
     history = fit(recipe, run_dir, epochs, t.seed, t.eval_every, resume, t.progress, t.minutes)
     if recipe.last_metrics is None:
         recipe.evaluate()
+    assert recipe.last_metrics is not None
     metrics = dict(recipe.last_metrics)
     metrics.update(run_summary(history, epochs, t.minutes, choice.used))
     _save_model(run_dir / "model.pt", recipe.eval_model, cfg, skel)

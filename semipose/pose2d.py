@@ -3,6 +3,7 @@ the one training loop, and evaluation (PCK, COCO AP) with optional flip test."""
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -121,7 +122,7 @@ def skeleton_from_dict(d: dict[str, Any]) -> Skeleton:
         k: tuple(tuple(x) if isinstance(x, list) else x for x in v) if isinstance(v, (list, tuple)) else v
         for k, v in d.items()
     }
-    return Skeleton(**tup)
+    return Skeleton(**typing.cast(dict[str, Any], tup))
 
 
 def build_model(m: Pose2DModelConfig, num_joints: int) -> torch.nn.Module:
@@ -254,7 +255,7 @@ def evaluate_pose2d(model: torch.nn.Module, data: CropDataset, gt_doc: dict | No
         "pck_per_joint@0.2": at02["per_joint"].tolist(),
     }
     if all(p.headbox is not None for p in data.people) and data.people:
-        heads = np.stack([p.headbox for p in data.people])
+        heads = np.stack([p.headbox for p in data.people if p.headbox is not None])
         at05 = pckh(kp, gt[..., :2], gt[..., 2], heads, 0.5)
         out.update({"pckh@0.5": at05["mean"], "pckh_per_joint@0.5": at05["per_joint"].tolist()})
     if gt_doc is not None:
@@ -317,6 +318,7 @@ def train_pose2d(cfg: Pose2DConfig, run_dir: str | Path, resume: bool = False) -
     history = fit(recipe, run_dir, epochs, t.seed, t.eval_every, resume, t.progress, t.minutes)
     if recipe.last_metrics is None:
         recipe.evaluate()
+    assert recipe.last_metrics is not None
     metrics = dict(recipe.last_metrics)
     metrics.update(run_summary(history, epochs, t.minutes, choice.used))
     atomic_torch_save(

@@ -99,7 +99,7 @@ def instances_from_detections(
         path = image_dir / names[d["image_id"]]
         if not path.is_file():
             raise DataError(f"{det_file}: detection {n}: image file {path} not found")
-        people.append(_instance(path, d["image_id"], n, bbox, num_joints, aspect))
+        people.append(_instance(path, int(d["image_id"]), n, bbox, num_joints, aspect))
         scores.append(float(d["score"]))
     return people, scores
 
@@ -285,6 +285,7 @@ def evaluate_detections(
     if d.format != "coco":
         raise DataError(f"{detections}: evaluation with detected boxes needs a COCO-format validation set")
     _, _, doc = load_people(d, "val")
+    assert doc is not None  # a COCO-format set comes with its document
     aspect = d.input_size[0] / d.input_size[1]
     people, box_scores = instances_from_detections(
         expand_path(detections),

@@ -87,6 +87,7 @@ def split_protocol(cfg: SSL2DConfig) -> tuple[list[PersonInstance], list[PersonI
     else:
         aspect = cfg.data.input_size[0] / cfg.data.input_size[1]
         labeled = people
+        assert s.unlabeled_ann and s.unlabeled_images  # checked by SSLDataConfig.validate
         unlabeled, _, _ = load_coco_keypoints(expand_path(s.unlabeled_ann), expand_path(s.unlabeled_images), aspect)
     if s.max_unlabeled is not None:
         unlabeled = unlabeled[: s.max_unlabeled]
@@ -128,7 +129,7 @@ class SemiBatches:
             if n - s == 1 and s > 0:
                 break  # a lone last sample: BatchNorm cannot train on one 1x1 map
             lab = [self.labeled.sample(int(i), self.labeled.view(int(i), rng)) for i in lab_order[s : s + B]]
-            batch = {"labeled": tuple(torch.from_numpy(np.stack(x)) for x in zip(*lab))}
+            batch: dict[str, Any] = {"labeled": tuple(torch.from_numpy(np.stack(x)) for x in zip(*lab))}
             if self.method.name != "supervised":
                 batch["unlabeled"] = self._unlabeled([int(i) for i in unl_order[s : s + B]], rng)
             yield batch
@@ -136,6 +137,7 @@ class SemiBatches:
     def _unlabeled(self, idx: list[int], rng: np.random.Generator) -> dict[str, Any]:
         m = self.method
         if m.name == "pseudo_label":
+            assert self.pseudo is not None  # the pseudo-labeled people come with this method
             items = [self.pseudo.sample(i, self.pseudo.view(i, rng)) for i in idx]
             images, targets, weights = (torch.from_numpy(np.stack(x)) for x in zip(*items))
             return {"hard": images, "targets": targets, "target_weights": weights}
@@ -230,7 +232,7 @@ def train_ssl2d(
         lambda net: evaluate_pose2d(net, val, val_doc, t.test_flip),
         device,
         d.sigma,
-        tuple(d.input_size),
+        (d.input_size[0], d.input_size[1]),
         choice.used,
         t.seed,
         t.amsgrad,
@@ -243,6 +245,7 @@ def train_ssl2d(
     history = fit(recipe, run_dir, epochs, t.seed, t.eval_every, resume, progress, t.minutes)
     if recipe.last_metrics is None:
         recipe.evaluate()
+    assert recipe.last_metrics is not None
     metrics = dict(recipe.last_metrics)
     metrics.update(run_summary(history, epochs, t.minutes, choice.used))
     metrics.update(

@@ -107,6 +107,7 @@ class LocalBackend:
                 }
                 queue = []
                 broken = False
+                err: BaseException | None = None
                 while running:
                     done, _ = wait(running, return_when=FIRST_COMPLETED)
                     for fut in done:
@@ -127,6 +128,7 @@ class LocalBackend:
                                     attempt + 1,
                                 )
                         else:
+                            assert err is not None
                             failures.append(
                                 MemberFailure(task.index, f"{type(err).__name__}: {err}", _format(err), attempt + 1)
                             )

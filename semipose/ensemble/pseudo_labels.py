@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -179,7 +180,7 @@ def pseudo_label(
         labels[i] = ensemble_mean(p).astype(np.float32)
         spreads[i] = ensemble_spread(raw[i]).mean(axis=1) if len(p) > 1 else np.zeros(p.shape[1])
     for group in groups:
-        fused = fuse_views([preds[i] for i in group], [unlabeled[i].camera.R for i in group], fusion)
+        fused = fuse_views([preds[i] for i in group], [unlabeled[i].require_camera().R for i in group], fusion)
         uncertainty = np.sqrt(fused.spread**2 + fused.disagreement**2).mean(axis=1)
         for k, i in enumerate(group):
             labels[i], spreads[i] = fused.per_view[k], uncertainty
@@ -275,18 +276,17 @@ def triangulate_group(views: list[Sequence], outlier_px: float | None = None) ->
     """Root-relative 3D in each view's camera frame from triangulating the views' 2D keypoints, and
     each frame's uncertainty: the RMS reprojection residual turned into metres at each joint's depth
     (residual / focal * depth), averaged over joints, so it shares units with the ensemble spread."""
-    cams = [v.camera for v in views]
-    if any(c is None or c.focal is None for c in cams):
-        raise ValueError(
-            f"ssl.fusion=triangulate needs cameras with intrinsics; {views[0].subject} {views[0].action} has none"
-        )
+    try:
+        cams = [v.require_camera(intrinsics=True) for v in views]
+    except ValueError as e:
+        raise ValueError(f"ssl.fusion=triangulate needs cameras with intrinsics; {e}") from None
     pixels = [image_coordinates(v.keypoints_2d, c.res_w, c.res_h) for v, c in zip(views, cams)]
     tri = triangulate(pixels, [c.projection_matrix() for c in cams], outlier_px)
     per_view, depth = [], []
     for c in cams:
         X = c.world_to_camera(tri.world.astype(np.float64))
         per_view.append((X - X[:, :1]).astype(np.float32))
-        depth.append(np.abs(X[..., 2]) / float(np.mean(c.focal)))
+        depth.append(np.abs(X[..., 2]) / float(np.mean(typing.cast(np.ndarray, c.focal))))
     metres = tri.residual * np.mean(depth, axis=0)
     return per_view, metres.mean(axis=1).astype(np.float32)
 
@@ -451,6 +451,7 @@ def run_pseudo_label_rounds(cfg: SSL3DConfig, out_dir: str | Path, progress: boo
                         "ssl.replace_teacher=if_better needs held-out labeled data (train.val_fraction > 0)"
                     )
                 new_val = _ensemble_val_error(round_models, val, skel)
+                assert teacher_val is not None  # val is not empty
                 rows[-1]["teacher_replaced"] = new_val < teacher_val
                 if new_val >= teacher_val:  # the current teacher stays; its pseudo-labels too
                     continue

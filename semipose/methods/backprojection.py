@@ -72,7 +72,7 @@ class BackProjectionLifting(RecipeBase):
         if labeled._aux is None or unlabeled._aux is None:
             raise ValueError("labeled windows need the root trajectory, unlabeled windows the camera intrinsics")
         super().__init__({"model": pose, "traj": traj}, schedule, evaluate_fn, device, amsgrad, early_stopping)
-        self.pose, self.traj, self.eval_model = self.modules["model"], self.modules["traj"], eval_model.to(device)
+        self.pose, self.traj, self.eval_model = pose, traj, eval_model.to(device)  # (RecipeBase moved pose, traj)
         self.labeled, self.unlabeled = labeled, unlabeled
         self.parents = torch.tensor(parents[1:])
         self.batch_size, self.warmup, self.bone_length_term, self.precision = (
@@ -121,6 +121,7 @@ class BackProjectionLifting(RecipeBase):
         x = torch.cat([lab.inputs, unl.inputs]) if semi else lab.inputs
         x = x.to(self.device)
         y = lab.targets.to(self.device)
+        assert lab.aux is not None  # the samplers' aux arrays were checked in __init__
         traj_true = lab.aux.to(self.device)[:, None, None, :]  # (B, 1, 1, 3)
         with autocast(self.device, self.precision):
             pose = self.pose(x)
@@ -132,6 +133,7 @@ class BackProjectionLifting(RecipeBase):
         loss = loss_pose + loss_traj
         out = {"loss_3d": float(loss_pose.detach()), "loss_traj": float(loss_traj.detach())}
         if semi:
+            assert unl.aux is not None
             cam = unl.aux.to(self.device)
             centre = unl.inputs.shape[1] // 2 if not self.pose.causal else unl.inputs.shape[1] - 1
             target_2d = unl.inputs[:, centre : centre + 1].to(self.device)

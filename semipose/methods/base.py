@@ -42,7 +42,7 @@ class Schedule:
             return self.lr * (self.lr_final / self.lr) ** (epoch / (self.epochs - 1))
         return self.lr * self.lr_decay**epoch
 
-    def bn_momentum_at(self, epoch: int) -> float:
+    def bn_momentum_at(self, epoch: float) -> float:
         span = self.bn_decay_epochs or self.epochs
         return self.bn_momentum * math.exp(-epoch / span * math.log(self.bn_momentum / self.bn_momentum_final))
 
@@ -72,7 +72,7 @@ class EarlyStopping:
     restored when training ends; with ``patience > 0`` training stops after that many validations
     without an improvement of more than ``min_delta``."""
 
-    validate: Callable[[torch.nn.Module], float]
+    validate: Callable[[Any], float]
     every: int = 1
     patience: int = 0
     min_delta: float = 0.0
@@ -97,7 +97,7 @@ class RecipeBase:
         self,
         modules: dict[str, torch.nn.Module],
         schedule: Schedule,
-        evaluate_fn: Callable[[torch.nn.Module], dict[str, Any]],
+        evaluate_fn: Callable[[Any], dict[str, Any]],
         device: torch.device,
         amsgrad: bool = False,
         early_stopping: EarlyStopping | None = None,

@@ -121,7 +121,8 @@ class CollapseConfig:
 
 class CollapseMonitor:
     def __init__(self, cfg: CollapseConfig):
-        self.cfg, self.peak, self.collapsed_at = cfg, 0.0, None
+        self.cfg, self.peak = cfg, 0.0
+        self.collapsed_at: int | None = None
         self._sum = self._low = self._n = 0.0
 
     def update(self, responses: torch.Tensor) -> None:
@@ -272,7 +273,7 @@ class SemiSupervisedPose2D(RecipeBase):
 
     def train_step(self, batch: dict[str, Any]) -> dict[str, float]:
         images, heatmaps, weights = (t.to(self.device) for t in batch["labeled"])
-        loss = sum(heatmap_loss(self._forward(n, images), heatmaps, weights) for n in self.nets)
+        loss = torch.stack([heatmap_loss(self._forward(n, images), heatmaps, weights) for n in self.nets]).sum()
         out: dict[str, float] = {"sup_loss": float(loss.detach())}
         if "unlabeled" in batch:
             u = {k: (v.to(self.device) if isinstance(v, torch.Tensor) else v) for k, v in batch["unlabeled"].items()}
@@ -327,7 +328,7 @@ def _posedual(recipe: SemiSupervisedPose2D, u: dict[str, Any]) -> torch.Tensor:
     targets = [recipe._to_hard(recipe._teach(n, u["easy"]), u["easy_to_hard"]) for n in (a, b)]
     recipe.monitor.update(max_response(targets[0]))
     ones = torch.ones(targets[0].shape[:2], device=targets[0].device)
-    loss = 0.0
+    loss = torch.zeros((), device=ones.device)
     for student, teacher_target in ((a, targets[1]), (b, targets[0])):
         hard = recipe._cutout(u["hard"], teacher_target)
         loss = loss + heatmap_loss(recipe._forward(student, hard), teacher_target, ones)
@@ -350,7 +351,7 @@ def _denoised(recipe: SemiSupervisedPose2D, u: dict[str, Any]) -> torch.Tensor:
         pseudo.append(target)
         weights.append(w)
         uncertainty.append(view_uncertainty(hm))
-    loss = 0.0
+    loss = torch.zeros((), device=views.device)
     for s, o in ((0, 1), (1, 0)):
         if m.select:
             target, w, _ = select_targets(

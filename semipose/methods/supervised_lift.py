@@ -37,7 +37,7 @@ class SupervisedLifting(RecipeBase):
         early_stopping: EarlyStopping | None = None,
     ):
         super().__init__({"model": model}, schedule, evaluate_fn, device, amsgrad, early_stopping)
-        self.model, self.eval_model = self.modules["model"], eval_model.to(device)
+        self.model, self.eval_model = model, eval_model.to(device)  # (RecipeBase moved the model)
         self.sampler, self.batch_size, self.precision = sampler, batch_size, precision
 
     def num_samples(self) -> int:

@@ -114,11 +114,10 @@ def coco_keypoint_eval(gt_doc: dict, results: list[dict], sigmas: np.ndarray | N
     for k, cat in enumerate(cats):
         per_image = []
         for img in img_ids:
-            g = gts.get((img, cat), [])
-            d = sorted(dts.get((img, cat), []), key=lambda x: -x["score"])  # stable, like mergesort
-            d = d[:MAX_DETS]
-            ious = oks_matrix(d, g, sigmas) if g and d else np.zeros((0, 0))
-            per_image.append((g, d, ious))
+            img_gts = gts.get((img, cat), [])
+            img_dts = sorted(dts.get((img, cat), []), key=lambda x: -x["score"])[:MAX_DETS]  # stable, like mergesort
+            ious = oks_matrix(img_dts, img_gts, sigmas) if img_gts and img_dts else np.zeros((0, 0))
+            per_image.append((img_gts, img_dts, ious))
         for a, area in enumerate(AREA_RANGES.values()):
             E = [e for e in (_evaluate_image(g, d, i, area) for g, d, i in per_image) if e is not None]
             if not E:

@@ -7,6 +7,8 @@ a per-frame scale; MPJVE the error of the first differences along the time axis 
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 
@@ -103,7 +105,7 @@ def evaluate_sequences(
         if n >= 2:
             c["mpjve"].append(mpjve(p, t) * 1000.0 * n)
             c["vel_frames"].append(n)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for (a, s), c in sorted(cells.items()):
         frames, vframes = sum(c["frames"]), sum(c["vel_frames"])
         row = {"action": a, "subject": s, "frames": frames}

@@ -13,6 +13,8 @@ All functions take flat arrays of uncertainties ``u`` and actual errors ``e`` (o
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from scipy import stats
 
@@ -40,7 +42,7 @@ def _remaining_mean(order: np.ndarray, e: np.ndarray, fractions: np.ndarray) -> 
     return suffix[k] / (n - k)
 
 
-def sparsification(u: np.ndarray, e: np.ndarray, steps: int = 50) -> dict[str, np.ndarray | float]:
+def sparsification(u: np.ndarray, e: np.ndarray, steps: int = 50) -> dict[str, Any]:
     u, e = _flat(u, e)
     fractions = np.arange(steps) / steps
     by_u = _remaining_mean(np.argsort(-u, kind="stable"), e, fractions)
@@ -50,7 +52,7 @@ def sparsification(u: np.ndarray, e: np.ndarray, steps: int = 50) -> dict[str, n
     return {"fractions": fractions, "curve": by_u, "oracle": oracle, "ause": ause}
 
 
-def calibration(u: np.ndarray, e: np.ndarray, levels: np.ndarray | None = None) -> dict[str, np.ndarray]:
+def calibration(u: np.ndarray, e: np.ndarray, levels: np.ndarray | None = None) -> dict[str, Any]:
     u, e = _flat(u, e)
     levels = np.linspace(0.05, 0.95, 19) if levels is None else np.asarray(levels)
     sigma = np.maximum(u / np.sqrt(3.0), 1e-12)

@@ -52,7 +52,11 @@ class Bottleneck(nn.Module):
         return self.relu(self.bn3(self.conv3(out)) + idt)
 
 
-RESNETS = {18: (BasicBlock, [2, 2, 2, 2]), 34: (BasicBlock, [3, 4, 6, 3]), 50: (Bottleneck, [3, 4, 6, 3])}
+RESNETS: dict[int, tuple[type[BasicBlock] | type[Bottleneck], list[int]]] = {
+    18: (BasicBlock, [2, 2, 2, 2]),
+    34: (BasicBlock, [3, 4, 6, 3]),
+    50: (Bottleneck, [3, 4, 6, 3]),
+}
 
 
 class SimpleBaseline(nn.Module):
@@ -91,7 +95,8 @@ class SimpleBaseline(nn.Module):
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         x = self.maxpool(self.relu(self.bn1(self.conv1(images))))
-        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        for i in range(1, 5):  # layer1..layer4 (torchvision's names, so its weights load)
+            x = getattr(self, f"layer{i}")(x)
         return self.final_layer(self.deconv_layers(x))[:, None]
 
 

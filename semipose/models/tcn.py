@@ -12,6 +12,7 @@ Inputs are (batch, frames, joints, 2); outputs (batch, frames - receptive_field 
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -67,9 +68,8 @@ class _TemporalBase(nn.Module):
         return frames
 
     def set_bn_momentum(self, momentum: float) -> None:
-        self.expand_bn.momentum = momentum
-        for bn in self.layers_bn:
-            bn.momentum = momentum
+        for bn in [self.expand_bn, *self.layers_bn]:
+            typing.cast(nn.BatchNorm1d, bn).momentum = momentum
 
     def drop(self, x: torch.Tensor) -> torch.Tensor:
         return fast_dropout(x, self.dropout, self.training)
@@ -105,7 +105,9 @@ class TemporalModelStrided(_TemporalBase):
     """Strided variant for training on single-frame windows; same weights as :class:`TemporalModel`."""
 
     def _bn(self, x: torch.Tensor, bn: nn.BatchNorm1d) -> torch.Tensor:
-        return F.batch_norm(x, bn.running_mean, bn.running_var, bn.weight, bn.bias, self.training, bn.momentum, bn.eps)
+        return F.batch_norm(
+            x, bn.running_mean, bn.running_var, bn.weight, bn.bias, self.training, float(bn.momentum or 0.0), bn.eps
+        )
 
     @staticmethod
     def _strided_conv(x: torch.Tensor, conv: nn.Conv1d, width: int) -> torch.Tensor:
@@ -128,9 +130,11 @@ class TemporalModelStrided(_TemporalBase):
         for i, fw in enumerate(self.filter_widths[1:]):
             offset = fw - 1 if self.causal else fw // 2
             res = x[:, offset::fw]
-            y = self._block(self._strided_conv(x, self.layers_conv[2 * i], fw), self.layers_bn[2 * i])
-            y = F.linear(y, self.layers_conv[2 * i + 1].weight[:, :, 0])
-            x = res + self._block(y, self.layers_bn[2 * i + 1])
+            conv, pointwise = (typing.cast(nn.Conv1d, self.layers_conv[2 * i + k]) for k in (0, 1))
+            bn, bn_pointwise = (typing.cast(nn.BatchNorm1d, self.layers_bn[2 * i + k]) for k in (0, 1))
+            y = self._block(self._strided_conv(x, conv, fw), bn)
+            y = F.linear(y, pointwise.weight[:, :, 0])
+            x = res + self._block(y, bn_pointwise)
         x = F.linear(x, self.shrink.weight[:, :, 0], self.shrink.bias)
         return x.reshape(b, -1, self.num_joints_out, 3)
 
@@ -149,6 +153,14 @@ class TCNConfig:
             raise ConfigError(f"model.filter_widths must be odd positive numbers, got {self.filter_widths}")
 
 
+@typing.overload
+def build_tcn(
+    cfg: TCNConfig, num_joints: int, *, strided: typing.Literal[False] = ..., num_joints_out: int | None = None
+) -> TemporalModel: ...
+@typing.overload
+def build_tcn(
+    cfg: TCNConfig, num_joints: int, *, strided: typing.Literal[True], num_joints_out: int | None = None
+) -> TemporalModelStrided: ...
 def build_tcn(
     cfg: TCNConfig, num_joints: int, *, strided: bool = False, num_joints_out: int | None = None
 ) -> _TemporalBase:

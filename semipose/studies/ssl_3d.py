@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import json
 import shutil
 from collections.abc import Callable
@@ -212,14 +213,12 @@ def run_seed(c: SSL3DStudyConfig, out: Path, progress: bool) -> dict[str, Any]:
             lambda: _train_and_evaluate(_ensemble_cfg(c, 1), out / name, data, test, skel, progress, init)[1],
         )
 
-    arms, info = (
-        c.study.arms,
-        {
-            "labeled_frames": sum(x.num_frames for x in labeled),
-            "unlabeled_frames": sum(x.num_frames for x in unlabeled),
-            "validation_frames": sum(x.num_frames for x in val),
-        },
-    )
+    arms = c.study.arms
+    info: dict[str, Any] = {
+        "labeled_frames": sum(x.num_frames for x in labeled),
+        "unlabeled_frames": sum(x.num_frames for x in unlabeled),
+        "validation_frames": sum(x.num_frames for x in val),
+    }
     results: dict[str, dict[str, Any]] = {}
     needs_teacher = [a for a in arms if a not in WITHOUT_TEACHER]
     views = view_groups(train_all, unl_segs)
@@ -274,10 +273,11 @@ def run_seed(c: SSL3DStudyConfig, out: Path, progress: bool) -> dict[str, Any]:
             ]
             results[arm] = single(arm, labeled + noisy, lab_targets + fused, ones + pseudo)
         else:  # back-projection, alone or with the fused or monocular pseudo-labels
-            labels = {"backprojection_pseudo": fused, "backprojection_pseudo_mono": mono}.get(arm)
+            bp_labels = {"backprojection_pseudo": fused, "backprojection_pseudo_mono": mono}.get(arm)
             results[arm] = _cached(
                 out / arm,
-                lambda arm=arm, labels=labels: train_backprojection(
+                functools.partial(
+                    train_backprojection,
                     c,
                     labeled,
                     unlabeled,
@@ -287,7 +287,7 @@ def run_seed(c: SSL3DStudyConfig, out: Path, progress: bool) -> dict[str, Any]:
                     c.backprojection.warmup_fraction,
                     c.backprojection.bone_length_term,
                     resume=True,
-                    pseudo_labels=labels,
+                    pseudo_labels=bp_labels,
                     pseudo_weight=s.pseudo_weight,
                     validation=val,
                 ),
