@@ -198,7 +198,7 @@ def hold_out(
     the early stopping that validates on that run (MPJPE in mm, no flip averaging)."""
     if t.val_fraction <= 0:
         return sequences, None
-    from .ensemble.subsets import cut, split_labeled
+    from .data.splits import cut, split_labeled
 
     held, rest = split_labeled(sequences, t.val_fraction, seed=t.seed)
     val = cut(sequences, held)

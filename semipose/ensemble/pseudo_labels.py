@@ -26,6 +26,7 @@ from ..config import FRACTION, POSITIVE, ConfigError, checked, load_config
 from ..data.cameras import image_coordinates
 from ..data.noise2d import DetectorNoiseConfig, noisy_sequences_2d
 from ..data.npz3d import Sequence
+from ..data.splits import Segment, cut, split_labeled
 from ..io import atomic_write_json, atomic_write_text
 from ..lift import load_split, write_metrics
 from ..methods.multiview import FUSION_METHODS, fuse_views, triangulate
@@ -43,7 +44,6 @@ from .runner import (
     train_ensemble,
     training_data,
 )
-from .subsets import Segment, cut, split_labeled
 
 SUMMARY = ("mpjpe_mm", "p_mpjpe_mm", "n_mpjpe_mm", "mpjve_mm")
 

@@ -18,6 +18,7 @@ from tqdm import tqdm
 
 from ..config import FRACTION, POSITIVE, ConfigError, checked, load_config
 from ..data.npz3d import Sequence
+from ..data.splits import group_sequences
 from ..engine import CheckpointError, load_checkpoint
 from ..io import atomic_write_bytes, atomic_write_json
 from ..lift import LiftConfig, predict_sequences
@@ -28,7 +29,7 @@ from ..skeletons import Skeleton
 from .aggregate import ensemble_mean, ensemble_spread
 from .backends import BACKENDS, Backend, LocalBackend, MemberFailure, RayBackend
 from .member import MemberResult, MemberTask, TrainingData, remove_work_dir
-from .subsets import SUBSET_MODES, draw_subsets, group_sequences
+from .subsets import SUBSET_MODES, draw_subsets
 
 
 @dataclass

@@ -7,9 +7,9 @@ import torch
 
 from semipose import lift
 from semipose.cli import main
+from semipose.data.splits import cut, split_labeled
 from semipose.data.windows import flip_2d, flip_3d
 from semipose.ensemble.pseudo_labels import load_ssl_config, run_pseudo_label_rounds
-from semipose.ensemble.subsets import cut, split_labeled
 from semipose.methods.backprojection import flip_intrinsics, project_linear
 from semipose.skeletons import HUMANEVA15
 

@@ -8,10 +8,11 @@ import pytest
 import torch
 from helpers import tiny_ensemble, tiny_sequences
 
+from semipose.data.splits import cut, split_labeled
 from semipose.engine import load_checkpoint
 from semipose.ensemble.aggregate import ensemble_mean, ensemble_spread
 from semipose.ensemble.runner import load_members, member_path, train_ensemble
-from semipose.ensemble.subsets import cut, draw_subsets, split_labeled
+from semipose.ensemble.subsets import draw_subsets
 from semipose.metrics.uncertainty import calibration, rank_correlation, sparsification
 
 

@@ -138,8 +138,8 @@ def test_noise_per_sequence_depends_on_its_key_only():
 def _synthetic_unlabeled(tmp_path, frames=40):
     """Synthetic HumanEva-style S1 (three calibrated views): sequences, skeleton, and the unlabeled 75%."""
     from semipose.data.npz3d import load_sequences
+    from semipose.data.splits import cut, split_labeled
     from semipose.data.synthetic import write_synthetic_humaneva
-    from semipose.ensemble.subsets import cut, split_labeled
 
     root = write_synthetic_humaneva(tmp_path / "data", frames=frames, seed=1, subjects=("S1",), splits=("Train",))
     seqs, skel = load_sequences(
