@@ -20,13 +20,13 @@ from .engine import (
     CheckpointError,
     TrainConfig,
     fit,
-    load_checkpoint,
     prepare_run_dir,
     resolve_device,
     run_summary,
     set_threads,
 )
 from .engine.precision import precision_for_run
+from .engine.saved import model_record, read_model
 from .io import atomic_save_npz, atomic_torch_save, atomic_write_json, atomic_write_text
 from .methods.base import EarlyStopping
 from .methods.supervised_lift import Schedule, SupervisedLifting
@@ -298,7 +298,16 @@ def train(cfg: LiftConfig, run_dir: str | Path, resume: bool = False) -> dict[st
 
 
 def _save_model(path: Path, model: TemporalModel, cfg: LiftConfig, skel: Skeleton) -> None:
-    atomic_torch_save({"model": model.state_dict(), "model_config": vars(cfg.model) | {}, "skeleton": skel.name}, path)
+    atomic_torch_save(model_record("lifting", model.state_dict(), dataclasses.asdict(cfg.model), skel), path)
+
+
+def _skeleton_by_joint_count(weights: dict[str, Any]) -> Skeleton:
+    """The skeleton of a lifting model file from before files named theirs: the one with as many joints."""
+    n = weights["expand_conv.weight"].shape[1] // 2 if "expand_conv.weight" in weights else -1
+    found = [s for s in map(get_skeleton, ("humaneva15", "h36m17", "coco17", "mpii16")) if s.num_joints == n]
+    if not found:
+        raise CheckpointError(f"a lifting model for {n} joints; no known skeleton has that many")
+    return found[0]
 
 
 def load_model(path: str | Path, device: str = "cpu", cfg: Any = None) -> tuple[TemporalModel, Skeleton]:
@@ -311,32 +320,17 @@ def load_model(path: str | Path, device: str = "cpu", cfg: Any = None) -> tuple[
         path = path / "model.pt" if (path / "model.pt").is_file() else path / "checkpoint.pt"
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no model file")
-    state = load_checkpoint(path)
-    if "model_config" in state:
-        fields = {f.name for f in dataclasses.fields(TCNConfig)}
-        if not isinstance(state["model_config"], dict) or set(state["model_config"]) != fields:
-            raise CheckpointError(
-                f"{path}: not a lifting model (its model_config has "
-                f"{sorted(state['model_config']) if isinstance(state['model_config'], dict) else '?'}; "
-                f"a lifting model's has {sorted(fields)}): a 2D model?"
-            )
-        mc, skel = TCNConfig(**state["model_config"]), get_skeleton(str(state.get("skeleton")))
-        weights = state.get("model")
-        if not isinstance(weights, dict):
-            raise CheckpointError(f"{path}: no 'model' weights in the file")
-    else:  # a training checkpoint or an ensemble member: the config says what the model is
-        mc = (cfg or load_lift_config(path.parent / "config.yaml")).model
-        weights = state["recipe"].get("model") if isinstance(state.get("recipe"), dict) else state.get("model")
-        if not isinstance(weights, dict) or "expand_conv.weight" not in weights:
-            raise CheckpointError(
-                f"{path}: no lifting model's weights in it (expected 'model' or 'recipe.model' "
-                f"with 'expand_conv.weight')"
-            )
-        n = weights["expand_conv.weight"].shape[1] // 2
-        found = [s for s in map(get_skeleton, ("humaneva15", "h36m17", "coco17", "mpii16")) if s.num_joints == n]
-        if not found:
-            raise CheckpointError(f"{path}: a lifting model for {n} joints; no known skeleton has that many")
-        skel = found[0]
+
+    def run_config() -> dict[str, Any]:  # files from before the format described their model
+        return dataclasses.asdict((cfg or load_lift_config(path.parent / "config.yaml")).model)
+
+    saved = read_model(path, "lifting", run_config, _skeleton_by_joint_count)
+    fields = {f.name for f in dataclasses.fields(TCNConfig)}
+    if set(saved["model_config"]) != fields:
+        raise CheckpointError(
+            f"{path}: its model config has {sorted(saved['model_config'])}, expected {sorted(fields)}"
+        )
+    mc, skel, weights = TCNConfig(**saved["model_config"]), saved["skeleton"], saved["model"]
     model = build_tcn(mc, skel.num_joints)
     try:
         model.load_state_dict(weights)

@@ -3,7 +3,7 @@ the one training loop, and evaluation (PCK, COCO AP) with optional flip test."""
 
 from __future__ import annotations
 
-import typing
+import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,13 +13,14 @@ import numpy as np
 import torch
 
 from .codecs.heatmap import HeatmapCodec, flip_back
-from .config import POSITIVE, ConfigError, checked, dump_yaml, load_config
+from .config import POSITIVE, ConfigError, checked, dump_yaml, from_dict, load_config
 from .data.coco import PersonInstance, load_coco_keypoints, load_mpii
 from .data.errors import DataError, open_image
 from .data.npz3d import expand_path
 from .data.transforms2d import AUGMENTATIONS, View, crop, invert_affine, sample_view, transform_keypoints, warp_points
-from .engine import TrainConfig, fit, prepare_run_dir, resolve_device, run_summary, set_threads
+from .engine import CheckpointError, TrainConfig, fit, prepare_run_dir, resolve_device, run_summary, set_threads
 from .engine.precision import precision_for_run
+from .engine.saved import model_record, read_model
 from .io import atomic_torch_save, atomic_write_json
 from .methods.base import RecipeBase, Schedule, autocast
 from .methods.heatmap_ops import heatmap_loss
@@ -109,20 +110,6 @@ def image_example(d: Pose2DDataConfig, batch_size: int) -> torch.Tensor:
 def make_codec(d: Pose2DDataConfig) -> HeatmapCodec:
     w, h = d.input_size
     return HeatmapCodec((w, h), (w // 4, h // 4), d.sigma)
-
-
-def skeleton_to_dict(skel: Skeleton) -> dict[str, Any]:
-    return {
-        k: getattr(skel, k) for k in ("name", "joints", "parents", "joints_left", "joints_right", "oks_sigmas", "links")
-    }
-
-
-def skeleton_from_dict(d: dict[str, Any]) -> Skeleton:
-    tup = {
-        k: tuple(tuple(x) if isinstance(x, list) else x for x in v) if isinstance(v, (list, tuple)) else v
-        for k, v in d.items()
-    }
-    return Skeleton(**typing.cast(dict[str, Any], tup))
 
 
 def build_model(m: Pose2DModelConfig, num_joints: int) -> torch.nn.Module:
@@ -322,28 +309,25 @@ def train_pose2d(cfg: Pose2DConfig, run_dir: str | Path, resume: bool = False) -
     metrics = dict(recipe.last_metrics)
     metrics.update(run_summary(history, epochs, t.minutes, choice.used))
     atomic_torch_save(
-        {
-            "model": recipe.model.state_dict(),
-            "model_config": vars(cfg.model) | {},
-            "joints": list(skel.joints),
-            "skeleton": skeleton_to_dict(skel),
-        },
-        run_dir / "model.pt",
+        model_record("pose2d", recipe.model.state_dict(), dataclasses.asdict(cfg.model), skel), run_dir / "model.pt"
     )
     atomic_write_json(run_dir / "metrics.json", metrics)
     return metrics
 
 
 def load_trained(run_dir: Path, overrides: list[str] | None = None) -> tuple[torch.nn.Module, Pose2DConfig, Skeleton]:
-    """A finished run's model (on its config's device), its config and its skeleton."""
-    from .engine import load_checkpoint
-
+    """A finished run's model (on its config's device), its config and its skeleton. The model is
+    the one ``model.pt`` describes (its pretrained backbone file is not read again)."""
     cfg = load_pose2d_config(run_dir / "config.yaml", overrides)
-    saved = load_checkpoint(run_dir / "model.pt")
-    skel = skeleton_from_dict(saved["skeleton"])
-    model = build_model(cfg.model, skel.num_joints)
-    model.load_state_dict(saved["model"])
-    return model.to(resolve_device(cfg.train.device)), cfg, skel
+    path = run_dir / "model.pt"
+    saved = read_model(path, "pose2d", lambda: dataclasses.asdict(cfg.model))
+    try:
+        model_cfg = from_dict(Pose2DModelConfig, {**saved["model_config"], "pretrained": None}, "model")
+        model = build_model(model_cfg, saved["skeleton"].num_joints)
+        model.load_state_dict(saved["model"])
+    except (ConfigError, RuntimeError) as e:
+        raise CheckpointError(f"{path}: the weights do not fit the model it describes ({str(e)[:200]})") from None
+    return model.to(resolve_device(cfg.train.device)), cfg, saved["skeleton"]
 
 
 def evaluate_run(run_dir: Path, overrides: list[str] | None = None, flip_test: bool = True) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from .data.npz3d import expand_path
 from .data.transforms2d import randaugment, sample_view, view_to_view
 from .engine import fit, prepare_run_dir, resolve_device, run_summary, set_threads
 from .engine.precision import precision_for_run
+from .engine.saved import model_record, read_model
 from .io import atomic_torch_save, atomic_write_json
 from .methods.base import Schedule
 from .methods.ssl2d import CollapseConfig, MethodConfig, SemiSupervisedPose2D
@@ -42,7 +43,6 @@ from .pose2d import (
     load_people,
     make_codec,
     predict_people,
-    skeleton_to_dict,
 )
 
 
@@ -213,7 +213,7 @@ def train_ssl2d(
         if not (teacher_dir / "model.pt").is_file():
             train_ssl2d(teacher_cfg, teacher_dir, resume=True, progress=progress)
         teacher = build_model(cfg.model, skel.num_joints).to(device)
-        teacher.load_state_dict(torch.load(teacher_dir / "model.pt", map_location=device, weights_only=True)["net1"])
+        teacher.load_state_dict(read_model(teacher_dir / "model.pt", "pose2d")["model"])
         people, stats = pseudo_label_people(teacher, unlabeled, m.pseudo_threshold, t.test_flip)
         pseudo = CropDataset(people, skel, codec, d.augmentation)
         info.update(stats)
@@ -253,16 +253,9 @@ def train_ssl2d(
         collapsed_at=recipe.monitor.collapsed_at,
         **{k: v for k, v in info.items() if k.startswith("pseudo")},
     )
-    atomic_torch_save(
-        {
-            **{f"net{i + 1}": n.state_dict() for i, n in enumerate(recipe.nets)},
-            "model": recipe.nets[0].state_dict(),
-            "model_config": vars(cfg.model) | {},
-            "joints": list(skel.joints),
-            "skeleton": skeleton_to_dict(skel),
-        },
-        run_dir / "model.pt",
-    )
+    net_weights = {f"net{i + 1}": n.state_dict() for i, n in enumerate(recipe.nets)}  # the first is the model
+    record = model_record("pose2d", net_weights["net1"], dataclasses.asdict(cfg.model), skel, **net_weights)
+    atomic_torch_save(record, run_dir / "model.pt")
     atomic_write_json(run_dir / "metrics.json", metrics)
     if m.name != "supervised":
         plot_collapse(run_dir / "log.csv", run_dir / "collapse.png")

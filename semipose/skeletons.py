@@ -7,6 +7,7 @@ so :func:`joint_mapping` can pair up the joints two layouts share.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 import numpy as np
 
@@ -191,6 +192,22 @@ MPII16 = Skeleton(
 )
 
 SKELETONS: dict[str, Skeleton] = {s.name: s for s in (HUMANEVA15, H36M17, COCO17, MPII16)}
+
+
+def skeleton_to_dict(skel: Skeleton) -> dict[str, Any]:
+    """A skeleton as plain data (saved beside model weights, so a file names its own joint set)."""
+    return {
+        k: getattr(skel, k) for k in ("name", "joints", "parents", "joints_left", "joints_right", "oks_sigmas", "links")
+    }
+
+
+def skeleton_from_dict(d: dict[str, Any]) -> Skeleton:
+    """The inverse of :func:`skeleton_to_dict` (lists back to tuples)."""
+    tup = {
+        k: tuple(tuple(x) if isinstance(x, list) else x for x in v) if isinstance(v, (list, tuple)) else v
+        for k, v in d.items()
+    }
+    return Skeleton(**cast(dict[str, Any], tup))
 
 
 def get_skeleton(name: str) -> Skeleton:

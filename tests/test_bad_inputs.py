@@ -219,7 +219,11 @@ def test_truncated_and_foreign_model_files_are_refused(trained, tmp_path, capsys
 
     foreign = tmp_path / "pose2d.pt"
     torch.save({"model": {}, "model_config": {"name": "hourglass", "stacks": 1}, "skeleton": "coco17"}, foreign)
-    _fails(["lift", "predict", str(foreign), str(kp), "-o", str(tmp_path / "o")], capsys, "not a lifting model")
+    _fails(
+        ["lift", "predict", str(foreign), str(kp), "-o", str(tmp_path / "o")],
+        capsys,
+        "pose2d.pt: a 2D heatmap model, not a 3D lifting model",
+    )
     (tmp_path / "junk.npz").write_bytes(b"\x00" * 100)
     _fails(
         ["lift", "predict", str(run), str(tmp_path / "junk.npz"), "-o", str(tmp_path / "o")],

@@ -24,6 +24,7 @@ import torch
 from ..data.windows import WindowSampler
 from ..engine import fit, load_checkpoint
 from ..engine.precision import precision_for_run
+from ..engine.saved import model_record
 from ..io import atomic_write_text
 from ..lift import LiftTrainConfig, early_stopping, lift_example
 from ..methods.supervised_lift import Schedule, SupervisedLifting
@@ -98,7 +99,7 @@ class MemberTask:
 class MemberResult:
     index: int
     key: str
-    payload: bytes  # torch.save({'model': state_dict, 'history': ..., 'key': ...})
+    payload: bytes  # torch.save of engine.saved.model_record (weights, config, skeleton, key, history)
     seconds: float
     frames: int
     record: dict[str, Any] = field(default_factory=dict)  # how it ran: threads, precision, host
@@ -208,15 +209,7 @@ def train_member(task: MemberTask, data: TrainingData) -> MemberResult:
         **record_extra,
         **({"resumed_after_epoch": resumed_at} if resumed_at is not None else {}),
     }
-    torch.save(
-        {
-            "model": {k: v.cpu() for k, v in model.state_dict().items()},
-            "history": history,
-            "key": key,
-            "seed": task.seed,
-            "groups": task.groups,
-            "record": record,
-        },
-        buf,
-    )
+    final = {k: v.cpu() for k, v in model.state_dict().items()}
+    extra = {"history": history, "key": key, "seed": task.seed, "groups": task.groups, "record": record}
+    torch.save(model_record("lifting", final, task.model, skel, **extra), buf)
     return MemberResult(task.index, key, buf.getvalue(), time.perf_counter() - t0, sampler.num_frames, record)

@@ -20,6 +20,7 @@ from ..config import FRACTION, POSITIVE, ConfigError, checked, load_config
 from ..data.npz3d import Sequence
 from ..data.splits import group_sequences
 from ..engine import CheckpointError, load_checkpoint
+from ..engine.saved import read_model
 from ..io import atomic_write_bytes, atomic_write_json
 from ..lift import LiftConfig, predict_sequences
 from ..metrics.mpjpe import evaluate_sequences
@@ -108,7 +109,7 @@ def member_weights(run_dir: str | Path, index: int = 0) -> bytes:
     import torch
 
     buf = io.BytesIO()
-    torch.save(load_checkpoint(member_path(Path(run_dir), index))["model"], buf)
+    torch.save(load_checkpoint(member_path(Path(run_dir), index))["model"], buf)  # any layout has "model"
     return buf.getvalue()
 
 
@@ -204,12 +205,12 @@ def load_members(
     """The dilated models of the members that finished, in member order. With ``keys`` (see
     :func:`member_keys`), a member file trained for another config or data is refused by name."""
     models = []
+    m = cfg.model
     for i in range(cfg.ensemble.members):
         path = member_path(Path(run_dir), i)
         if not path.is_file():
             continue
-        m = cfg.model
-        state = load_checkpoint(path)
+        state = read_model(path, "lifting", lambda: asdict(m), lambda _: skeleton)
         if keys is not None and state.get("key") != keys[i]:
             raise CheckpointError(
                 f"{path}: trained for another config or data (key {state.get('key')}, this run's "
@@ -217,8 +218,6 @@ def load_members(
                 f"{run_dir} --resume"
             )
         model = build_tcn(m, skeleton.num_joints)
-        if not isinstance(state.get("model"), dict):
-            raise CheckpointError(f"{path}: no 'model' weights in the member file")
         try:
             model.load_state_dict(state["model"])
         except RuntimeError as e:
