@@ -19,7 +19,7 @@ from .data.errors import DataError, guard_reader, open_image, read_json
 from .data.npz3d import expand_path
 from .engine import prepare_run_dir
 from .io import atomic_write_json
-from .metrics.coco import coco_keypoint_eval
+from .metrics.coco import coco_keypoint_eval, oks
 from .pose2d import CropDataset, load_people, load_trained, make_codec, predict_people
 from .skeletons import Skeleton
 
@@ -126,13 +126,6 @@ def list_images(source: str | Path) -> list[Path]:
     if not paths:
         raise DataError(f"{source}: no images ({', '.join(IMAGE_SUFFIXES)}) in this folder")
     return paths
-
-
-def oks(a: np.ndarray, b: np.ndarray, area: float, sigmas: np.ndarray) -> float:
-    """Object keypoint similarity of two (K, 2) poses over all joints, at ``area``."""
-    var = (2 * sigmas) ** 2
-    d2 = np.sum((a - b) ** 2, axis=-1)
-    return float(np.mean(np.exp(-d2 / var / (area + np.spacing(1)) / 2)))
 
 
 def _by_image(results: list[dict[str, Any]]) -> dict[int, list[int]]:

@@ -18,17 +18,24 @@ def test_heatmap_loss_weights_joints():
     assert float(heatmap_loss(pred, target, torch.tensor([[1.0, 0.0]]))) == 0.5 * 0.5 * 2
 
 
+def _coco_mini(coco):
+    """coco_mini's train and val splits at 64x64 with a narrow hourglass: the overrides the tests share."""
+    return [
+        f"data.train_ann={coco}/annotations/person_keypoints_train2017.json",
+        f"data.train_images={coco}/train2017",
+        f"data.val_ann={coco}/annotations/person_keypoints_val2017.json",
+        f"data.val_images={coco}/val2017",
+        "data.input_size=[64,64]",
+        "model.width=16",
+    ]
+
+
 def test_train_and_evaluate_on_coco_mini(shared_data, tmp_path):
     coco = shared_data / "coco_mini"
     cfg = load_pose2d_config(
         None,
         [
-            f"data.train_ann={coco}/annotations/person_keypoints_train2017.json",
-            f"data.train_images={coco}/train2017",
-            f"data.val_ann={coco}/annotations/person_keypoints_val2017.json",
-            f"data.val_images={coco}/val2017",
-            "data.input_size=[64,64]",
-            "model.width=16",
+            *_coco_mini(coco),
             "train.epochs=2",
             "train.batch_size=16",
             "train.progress=false",
@@ -224,7 +231,8 @@ def test_cli_predict_and_evaluate_with_detections(shared_data, tmp_path):
 
 
 def test_oks_nms_hand_case():
-    from semipose.pose2d_predict import oks, oks_nms
+    from semipose.metrics.coco import oks
+    from semipose.pose2d_predict import oks_nms
 
     sigmas = np.full(2, 0.1)
     a = np.array([[10.0, 10.0], [20.0, 20.0]])
@@ -311,12 +319,7 @@ def test_2d_train_keys_reach_the_optimizer_and_old_configs_still_load(shared_dat
     cfg = load_pose2d_config(
         None,
         [
-            f"data.train_ann={coco}/annotations/person_keypoints_train2017.json",
-            f"data.train_images={coco}/train2017",
-            f"data.val_ann={coco}/annotations/person_keypoints_val2017.json",
-            f"data.val_images={coco}/val2017",
-            "data.input_size=[64,64]",
-            "model.width=16",
+            *_coco_mini(coco),
             "train.epochs=2",
             "train.batch_size=32",
             "train.progress=false",

@@ -8,6 +8,8 @@ Coordinates are in the network's input pixels; heatmap pixel ``i`` sits at input
   exact sub-pixel position instead (DARK's unbiased encoding).
 * :meth:`HeatmapCodec.decode`: ``argmax`` with the quarter-pixel shift toward the higher neighbour,
   or ``dark``: blur, log, and a second-order Taylor step from the maximum (Zhang et al., CVPR 2020).
+* :func:`gaussian_heatmaps`: the same unbiased Gaussians for a batch of centres in torch, on the
+  device (the semi-supervised methods re-encode pseudo-heatmaps with it).
 * :func:`flip_back`: heatmaps predicted on a mirrored image, mirrored back with left and right
   swapped (and, as the reference code does, shifted one pixel to the right).
 """
@@ -17,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 from scipy.ndimage import gaussian_filter
 
 
@@ -105,6 +108,16 @@ class HeatmapCodec:
                 hessian_inv = np.array([[dyy, -dxy], [-dxy, dxx]]) / det
                 out[k] -= hessian_inv @ np.array([dx, dy])
         return out
+
+
+def gaussian_heatmaps(centers: torch.Tensor, size: tuple[int, int], sigma: float) -> torch.Tensor:
+    """(B, J, h, w) unnormalised Gaussians (peak 1) at (B, J, 2) heatmap-pixel centres; ``size`` is (w, h)."""
+    w, h = size
+    xs = torch.arange(w, dtype=centers.dtype, device=centers.device)
+    ys = torch.arange(h, dtype=centers.dtype, device=centers.device)
+    dx = (xs[None, None, None, :] - centers[..., 0, None, None]) ** 2
+    dy = (ys[None, None, :, None] - centers[..., 1, None, None]) ** 2
+    return torch.exp(-(dx + dy) / (2 * sigma**2))
 
 
 def flip_back(heatmaps: np.ndarray, flip_permutation: np.ndarray, shift: bool = True) -> np.ndarray:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import torch
 
+from ..codecs.heatmap import gaussian_heatmaps
+
 
 def heatmap_loss(pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     """MSE of (B, S, J, h, w) predictions, every stack against the same (B, J, h, w) target, joints
@@ -27,16 +29,6 @@ def argmax_coords(heatmaps: torch.Tensor) -> torch.Tensor:
     w = heatmaps.shape[-1]
     idx = heatmaps.flatten(2).argmax(dim=2)
     return torch.stack([idx % w, idx // w], dim=-1).to(heatmaps.dtype)
-
-
-def gaussian_heatmaps(centers: torch.Tensor, size: tuple[int, int], sigma: float) -> torch.Tensor:
-    """(B, J, h, w) unnormalised Gaussians (peak 1) at (B, J, 2) heatmap-pixel centres; ``size`` is (w, h)."""
-    w, h = size
-    xs = torch.arange(w, dtype=centers.dtype, device=centers.device)
-    ys = torch.arange(h, dtype=centers.dtype, device=centers.device)
-    dx = (xs[None, None, None, :] - centers[..., 0, None, None]) ** 2
-    dy = (ys[None, None, :, None] - centers[..., 1, None, None]) ** 2
-    return torch.exp(-(dx + dy) / (2 * sigma**2))
 
 
 def aggregate_views(views: torch.Tensor, how: str = "max") -> torch.Tensor:

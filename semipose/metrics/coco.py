@@ -20,30 +20,36 @@ MAX_DETS = 20
 STAT_NAMES = ("AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl")
 
 
+def oks(a: np.ndarray, b: np.ndarray, area: float, sigmas: np.ndarray, visible: np.ndarray | None = None) -> float:
+    """Object keypoint similarity of two (K, 2) poses at ``area``, pycocotools' formula, averaged over
+    the ``visible`` joints (all of them when None)."""
+    d2 = np.sum((np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2, axis=-1)
+    e = d2 / (2 * sigmas) ** 2 / (area + np.spacing(1)) / 2
+    if visible is not None:
+        e = e[visible]
+    return float(np.mean(np.exp(-e)))
+
+
 def oks_matrix(dts: list[dict], gts: list[dict], sigmas: np.ndarray) -> np.ndarray:
     """OKS of every detection (rows) against every ground truth (columns), pycocotools' formula."""
     ious = np.zeros((len(dts), len(gts)))
     var = (sigmas * 2) ** 2
     k = len(sigmas)
     for j, gt in enumerate(gts):
-        g = np.asarray(gt["keypoints"], dtype=np.float64)
-        xg, yg, vg = g[0::3], g[1::3], g[2::3]
-        k1 = np.count_nonzero(vg > 0)
+        g = np.asarray(gt["keypoints"], dtype=np.float64).reshape(-1, 3)
+        visible = g[:, 2] > 0
         bx, by, bw, bh = gt["bbox"]
         x0, x1, y0, y1 = bx - bw, bx + bw * 2, by - bh, by + bh * 2
         for i, dt in enumerate(dts):
-            d = np.asarray(dt["keypoints"], dtype=np.float64)
-            xd, yd = d[0::3], d[1::3]
-            if k1 > 0:
-                dx, dy = xd - xg, yd - yg
-            else:  # no labeled keypoint: distance to the box enlarged twice
-                z = np.zeros(k)
-                dx = np.maximum(z, x0 - xd) + np.maximum(z, xd - x1)
-                dy = np.maximum(z, y0 - yd) + np.maximum(z, yd - y1)
-            e = (dx**2 + dy**2) / var / (gt["area"] + np.spacing(1)) / 2
-            if k1 > 0:
-                e = e[vg > 0]
-            ious[i, j] = np.sum(np.exp(-e)) / e.shape[0]
+            d = np.asarray(dt["keypoints"], dtype=np.float64).reshape(-1, 3)
+            if visible.any():
+                ious[i, j] = oks(d[:, :2], g[:, :2], gt["area"], sigmas, visible)
+                continue
+            # no labeled keypoint: the distance to the box enlarged twice, over all joints
+            z = np.zeros(k)
+            dx = np.maximum(z, x0 - d[:, 0]) + np.maximum(z, d[:, 0] - x1)
+            dy = np.maximum(z, y0 - d[:, 1]) + np.maximum(z, d[:, 1] - y1)
+            ious[i, j] = float(np.mean(np.exp(-((dx**2 + dy**2) / var / (gt["area"] + np.spacing(1)) / 2))))
     return ious
 
 

@@ -5,12 +5,12 @@ import math
 import numpy as np
 import torch
 
+from semipose.codecs.heatmap import gaussian_heatmaps
 from semipose.data.transforms2d import View, affine_matrix, view_to_view, warp_heatmaps
 from semipose.methods.heatmap_ops import (
     aggregate_views,
     apply_cutout,
     cutout_boxes,
-    gaussian_heatmaps,
     max_response,
     select_targets,
     threshold_and_refine,
