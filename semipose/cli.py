@@ -1,4 +1,9 @@
-"""The ``semipose`` command line: ``lift train|evaluate|predict``, ``data synth3d``, ``demo``.
+"""The ``semipose`` command line.
+
+``demo``; ``lift train|evaluate|predict``; ``ensemble train|evaluate``; ``pose2d
+train|ssl|evaluate|predict``; ``study <name>`` (the names of ``studies.STUDIES``); ``data
+synth3d|synthpose``. ``semipose --debug ...`` (or ``SEMIPOSE_DEBUG=1``) shows tracebacks; bad input
+exits 2 with one line naming the file and field, other errors 1, Ctrl-C 130.
 
 Configs are YAML files (or the name of one shipped in ``semipose/configs``) and dotted overrides:
 ``semipose lift train -c humaneva train.epochs=5 data.root=/data/humaneva``.
