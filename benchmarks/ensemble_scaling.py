@@ -15,6 +15,7 @@ With Ray, one worker means members of ``num_cpus=C`` (one at a time), two worker
     python benchmarks/ensemble_scaling.py --out benchmarks/results/ensemble_scaling.json \
         model.channels=512 train.epochs=30
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,7 +28,7 @@ from pathlib import Path
 
 from semipose import lift
 from semipose.data.synthetic import write_synthetic_humaneva
-from semipose.engine.run import environment_info
+from semipose.engine.runtime import environment_info
 from semipose.ensemble.member import train_member
 from semipose.ensemble.runner import load_ensemble_config, make_tasks, train_ensemble, training_data
 from semipose.io import atomic_write_json
@@ -60,14 +61,21 @@ def main() -> None:
     ap.add_argument("--workers", default="1,2")
     ap.add_argument("overrides", nargs="*", help="config overrides for the members (default: a small network)")
     args = ap.parse_args()
-    base = ["model.channels=256", "train.epochs=4", "train.batch_size=256", "train.precision=auto",
-            "train.progress=false", f"ensemble.members={args.members}", "ensemble.subset=overlap",
-            "ensemble.subset_fraction=0.5"]
+    base = [
+        "model.channels=256",
+        "train.epochs=4",
+        "train.batch_size=256",
+        "train.precision=auto",
+        "train.progress=false",
+        f"ensemble.members={args.members}",
+        "ensemble.subset=overlap",
+        "ensemble.subset_fraction=0.5",
+    ]
     cfg = load_ensemble_config(None, base + args.overrides)
     try:
         seqs, skel = lift.load_split(cfg.data, cfg.data.subjects_train)
         data_name = "HumanEva-I Train/S1-S3, Walk/Jog/Box"
-    except Exception as e:  # noqa: BLE001
+    except Exception as e:
         print(f"real data not available ({e}); using synthetic data", file=sys.stderr)
         root = write_synthetic_humaneva(Path(tempfile.mkdtemp()) / "synth", frames=600)
         cfg = load_ensemble_config(None, base + [f"data.root={root}"] + args.overrides)
@@ -79,13 +87,20 @@ def main() -> None:
     alone = {w: alone_times(cfg, data, max(1, cores // w)) for w in worker_counts}
     bounds = {w: makespan(alone[w], w) for w in worker_counts}
     for w in worker_counts:
-        print(f"bound  workers={w}: {bounds[w]:7.1f} s  (members alone with {max(1, cores // w)} thread(s): "
-              f"{', '.join(f'{s:.1f}' for s in alone[w])} s)", flush=True)
+        print(
+            f"bound  workers={w}: {bounds[w]:7.1f} s  (members alone with {max(1, cores // w)} thread(s): "
+            f"{', '.join(f'{s:.1f}' for s in alone[w])} s)",
+            flush=True,
+        )
     rows = []
     for backend in args.backends.split(","):
         for workers in worker_counts:
             extra = [f"ensemble.backend={backend}"]
-            extra += [f"ensemble.workers={workers}"] if backend == "local" else [f"ensemble.num_cpus={max(1, cores // workers)}"]
+            extra += (
+                [f"ensemble.workers={workers}"]
+                if backend == "local"
+                else [f"ensemble.num_cpus={max(1, cores // workers)}"]
+            )
             c = load_ensemble_config(None, base + [f"data.root={cfg.data.root}"] + args.overrides + extra)
             with tempfile.TemporaryDirectory() as tmp:
                 t0 = time.perf_counter()
@@ -95,13 +110,25 @@ def main() -> None:
             member_s = [m.get("seconds", float("nan")) for m in status["members"]]
             threads = sorted({m.get("threads") for m in status["members"] if "threads" in m})
             precision = sorted({m["precision"]["used"] for m in status["members"] if "precision" in m})
-            rows.append({"backend": backend, "workers": workers, "wall_s": round(wall, 2),
-                         "bound_s": round(bounds[workers], 2), "ratio_to_bound": round(wall / bounds[workers], 3),
-                         "member_s": [round(s, 2) for s in member_s], "threads_per_member": threads,
-                         "precision": precision, "failed": failed})
-            print(f"{backend:5s} workers={workers}: {wall:7.1f} s, bound {bounds[workers]:7.1f} s, "
-                  f"ratio {wall / bounds[workers]:.3f}  (members {', '.join(f'{s:.1f}' for s in member_s)} s, "
-                  f"{threads} thread(s), {precision})", flush=True)
+            rows.append(
+                {
+                    "backend": backend,
+                    "workers": workers,
+                    "wall_s": round(wall, 2),
+                    "bound_s": round(bounds[workers], 2),
+                    "ratio_to_bound": round(wall / bounds[workers], 3),
+                    "member_s": [round(s, 2) for s in member_s],
+                    "threads_per_member": threads,
+                    "precision": precision,
+                    "failed": failed,
+                }
+            )
+            print(
+                f"{backend:5s} workers={workers}: {wall:7.1f} s, bound {bounds[workers]:7.1f} s, "
+                f"ratio {wall / bounds[workers]:.3f}  (members {', '.join(f'{s:.1f}' for s in member_s)} s, "
+                f"{threads} thread(s), {precision})",
+                flush=True,
+            )
     by = {(r["backend"], r["workers"]): r["wall_s"] for r in rows}
     summary = {}
     for r in rows:
@@ -114,9 +141,18 @@ def main() -> None:
             summary[f"ray_overhead_vs_local_{w}_workers"] = round(by[("ray", w)] / by[("local", w)] - 1, 3)
     for k, v in summary.items():
         print(f"{k}: {v}")
-    atomic_write_json(args.out, {"data": data_name, "members": args.members, "config_overrides": base + args.overrides,
-                                 "alone_s": {str(w): [round(t, 2) for t in alone[w]] for w in worker_counts},
-                                 "results": rows, "summary": summary, "environment": environment_info()})
+    atomic_write_json(
+        args.out,
+        {
+            "data": data_name,
+            "members": args.members,
+            "config_overrides": base + args.overrides,
+            "alone_s": {str(w): [round(t, 2) for t in alone[w]] for w in worker_counts},
+            "results": rows,
+            "summary": summary,
+            "environment": environment_info(),
+        },
+    )
     print(f"written to {args.out}")
 
 

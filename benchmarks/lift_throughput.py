@@ -10,6 +10,7 @@ and skips (with a note) a precision that a short probe measures more than 5x slo
 
     python benchmarks/lift_throughput.py --out benchmarks/results/lift_throughput.json
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,10 +25,10 @@ from semipose import lift
 from semipose.data.synthetic import write_synthetic_humaneva
 from semipose.data.windows import WindowSampler
 from semipose.engine.precision import benchmark_plan
-from semipose.engine.run import environment_info
+from semipose.engine.runtime import environment_info
 from semipose.io import atomic_write_json
 from semipose.methods.supervised_lift import Schedule, SupervisedLifting
-from semipose.models.tcn import build_tcn
+from semipose.models.tcn import TCNConfig, build_tcn
 
 ARCHS = {27: [3, 3, 3], 81: [3, 3, 3, 3], 243: [3, 3, 3, 3, 3]}
 
@@ -49,11 +50,20 @@ def load_data(tmp: Path):
 
 def train_throughput(train, skel, widths, batch, precision, steps) -> float:
     torch.manual_seed(0)
-    model = build_tcn(skel.num_joints, widths, strided=True)
-    sampler = WindowSampler([s.keypoints_2d for s in train], [s.root_relative_3d() for s in train],
-                            model.receptive_field, skel)
-    recipe = SupervisedLifting(model, build_tcn(skel.num_joints, widths), sampler, Schedule(1), batch,
-                               lambda m: {}, torch.device("cpu"), precision)
+    model = build_tcn(TCNConfig(widths), skel.num_joints, strided=True)
+    sampler = WindowSampler(
+        [s.keypoints_2d for s in train], [s.root_relative_3d() for s in train], model.receptive_field, skel
+    )
+    recipe = SupervisedLifting(
+        model,
+        build_tcn(TCNConfig(widths), skel.num_joints),
+        sampler,
+        Schedule(1),
+        batch,
+        lambda m: {},
+        torch.device("cpu"),
+        precision,
+    )
     recipe.start_epoch(0, 1)
     it = iter(recipe.batches(0, np.random.default_rng(0)))
     warm = 3
@@ -71,7 +81,7 @@ def train_throughput(train, skel, widths, batch, precision, steps) -> float:
 
 def inference_throughput(test, skel, widths, flip, repeats=3) -> float:
     torch.manual_seed(0)
-    model = build_tcn(skel.num_joints, widths).eval()
+    model = build_tcn(TCNConfig(widths), skel.num_joints).eval()
     kps = [s.keypoints_2d for s in test]
     lift.predict_sequences(model, kps[:4], skel, flip)
     best = float("inf")
@@ -97,28 +107,46 @@ def main() -> None:
     for rf in (int(x) for x in args.fields.split(",")):
         widths = ARCHS[rf]
         for batch in (int(x) for x in args.batches.split(",")):
-            probe = build_tcn(skel.num_joints, widths, strided=True)
-            choice, run, skipped = benchmark_plan(probe, lift.lift_example(probe, skel, batch), torch.device("cpu"),
-                                                  tuple(args.precisions.split(",")))
+            probe = build_tcn(TCNConfig(widths), skel.num_joints, strided=True)
+            choice, run, skipped = benchmark_plan(
+                probe, lift.lift_example(probe, skel, batch), torch.device("cpu"), tuple(args.precisions.split(","))
+            )
             print(f"train  rf={rf:3d} batch={batch:5d}: auto picks {choice.used} ({choice.reason})", flush=True)
-            rows.append({"receptive_field": rf, "what": "auto", "batch": batch, "picks": choice.used,
-                         "reason": choice.reason, "probe_rates": choice.rates})
+            rows.append(
+                {
+                    "receptive_field": rf,
+                    "what": "auto",
+                    "batch": batch,
+                    "picks": choice.used,
+                    "reason": choice.reason,
+                    "probe_rates": choice.rates,
+                }
+            )
             for precision, note in skipped.items():
                 print(f"train  rf={rf:3d} {precision} batch={batch:5d}: {note}", flush=True)
-                rows.append({"receptive_field": rf, "what": "train", "precision": precision, "batch": batch,
-                             "skipped": note})
+                rows.append(
+                    {"receptive_field": rf, "what": "train", "precision": precision, "batch": batch, "skipped": note}
+                )
             for precision in run:
                 steps = max(3, args.steps * 128 // batch)
                 sps = train_throughput(train, skel, widths, batch, precision, steps)
-                rows.append({"receptive_field": rf, "what": "train", "precision": precision, "batch": batch,
-                             "samples_per_s": round(sps, 1)})
+                rows.append(
+                    {
+                        "receptive_field": rf,
+                        "what": "train",
+                        "precision": precision,
+                        "batch": batch,
+                        "samples_per_s": round(sps, 1),
+                    }
+                )
                 print(f"train  rf={rf:3d} {precision} batch={batch:5d}: {sps:8.0f} samples/s", flush=True)
         for flip in (False, True):
             fps = inference_throughput(test, skel, widths, flip)
             rows.append({"receptive_field": rf, "what": "inference", "flip": flip, "frames_per_s": round(fps, 1)})
             print(f"infer  rf={rf:3d} flip={flip!s:5}: {fps:8.0f} frames/s", flush=True)
-    atomic_write_json(args.out, {"data": data_name, "threads": args.threads, "results": rows,
-                                 "environment": environment_info()})
+    atomic_write_json(
+        args.out, {"data": data_name, "threads": args.threads, "results": rows, "environment": environment_info()}
+    )
     print(f"written to {args.out}")
 
 

@@ -10,6 +10,7 @@ Each setting runs ``--warmup`` steps, then as many timed steps as fit in ``--sec
 ``train.precision=auto`` picks, and a precision that a short probe measures more than 5x slower
 than the other is skipped with a note instead of spending minutes on it.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -18,7 +19,7 @@ import time
 import torch
 
 from semipose.engine.precision import benchmark_plan
-from semipose.engine.run import environment_info
+from semipose.engine.runtime import environment_info
 from semipose.io import atomic_write_json
 from semipose.lift import resolve_device
 from semipose.methods.base import autocast
@@ -55,8 +56,16 @@ def _timed(step, warmup: int, seconds: float, min_steps: int, device: torch.devi
     return (time.perf_counter() - t0) / n
 
 
-def measure(spec: dict, size: tuple[int, int], batch: int, device: torch.device, precision: str,
-            warmup: int, seconds: float, min_steps: int) -> dict:
+def measure(
+    spec: dict,
+    size: tuple[int, int],
+    batch: int,
+    device: torch.device,
+    precision: str,
+    warmup: int,
+    seconds: float,
+    min_steps: int,
+) -> dict:
     torch.manual_seed(0)
     model = build_model(Pose2DModelConfig(**spec), 17).to(device)
     w, h = size
@@ -101,8 +110,10 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
     results = []
-    print(f"{'model':28s} {'input':>8s} {'params':>8s} {'GFLOPs':>7s} {'prec':>5s} {'train img/s':>12s} "
-          f"{'infer img/s':>12s}  auto")
+    print(
+        f"{'model':28s} {'input':>8s} {'params':>8s} {'GFLOPs':>7s} {'prec':>5s} {'train img/s':>12s} "
+        f"{'infer img/s':>12s}  auto"
+    )
     for name in args.models.split(","):
         spec = MODELS[name]
         for size_name in args.sizes.split(","):
@@ -110,22 +121,40 @@ def main() -> None:
             model = build_model(Pose2DModelConfig(**spec), 17)
             example = torch.randn(args.batch, 3, h, w, generator=torch.Generator().manual_seed(0))
             choice, _, skipped = benchmark_plan(model, example, device, tuple(args.precisions.split(",")))
-            base = {"model": name, "input": size_name, "parameters": count_parameters(model),
-                    "gflops": count_flops(model, (1, 3, h, w)) / 1e9, "auto_picks": choice.used}
+            base = {
+                "model": name,
+                "input": size_name,
+                "parameters": count_parameters(model),
+                "gflops": count_flops(model, (1, 3, h, w)) / 1e9,
+                "auto_picks": choice.used,
+            }
             for precision in args.precisions.split(","):
                 if precision in skipped:
                     results.append({**base, "precision": precision, "skipped": skipped[precision]})
                     print(f"{name:28s} {size_name:>8s} {precision:>5s}: {skipped[precision]}", flush=True)
                     continue
-                row = {**base, "precision": precision, **measure(spec, (w, h), args.batch, device, precision,
-                                                                 args.warmup, args.seconds, args.min_steps)}
+                row = {
+                    **base,
+                    "precision": precision,
+                    **measure(spec, (w, h), args.batch, device, precision, args.warmup, args.seconds, args.min_steps),
+                }
                 results.append(row)
-                print(f"{name:28s} {size_name:>8s} {row['parameters'] / 1e6:7.2f}M {row['gflops']:7.2f} "
-                      f"{precision:>5s} {row['train_img_s']:12.1f} {row['infer_img_s']:12.1f}  {choice.used}",
-                      flush=True)
-    atomic_write_json(args.out, {"device": str(device), "threads": args.threads, "batch": args.batch,
-                                 "precisions": args.precisions, "results": results,
-                                 "environment": environment_info()})
+                print(
+                    f"{name:28s} {size_name:>8s} {row['parameters'] / 1e6:7.2f}M {row['gflops']:7.2f} "
+                    f"{precision:>5s} {row['train_img_s']:12.1f} {row['infer_img_s']:12.1f}  {choice.used}",
+                    flush=True,
+                )
+    atomic_write_json(
+        args.out,
+        {
+            "device": str(device),
+            "threads": args.threads,
+            "batch": args.batch,
+            "precisions": args.precisions,
+            "results": results,
+            "environment": environment_info(),
+        },
+    )
     print(f"written to {args.out}")
 
 

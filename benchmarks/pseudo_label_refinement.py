@@ -9,6 +9,7 @@ over time, and both. Prints a table and writes JSON.
     python benchmarks/pseudo_label_refinement.py runs/ssl_3d_med --condition gt --seed 0 \
         --out benchmarks/results/pseudo_label_refinement.json
 """
+
 from __future__ import annotations
 
 import argparse
@@ -63,14 +64,24 @@ def main() -> None:
         variants[f"smoothed, sigma {s:g} frames"] = smoothed
         variants[f"smoothed, sigma {s:g}, median bones"] = [median_bone_lengths(p, parents) for p in smoothed]
     rows = []
-    print(f"{len(unlabeled)} unlabeled sequences, {sum(len(t) for t in truth)} frames; teacher of {len(teacher)} members")
+    print(
+        f"{len(unlabeled)} unlabeled sequences, {sum(len(t) for t in truth)} frames; teacher of {len(teacher)} members"
+    )
     print("| pseudo-labels | MPJPE (mm) | P-MPJPE (mm) |\n| --- | ---: | ---: |")
     for name, v in variants.items():
         m = evaluate_sequences(v, truth, *names)
         rows.append({"variant": name, "mpjpe_mm": m["mpjpe_mm"], "p_mpjpe_mm": m["p_mpjpe_mm"]})
         print(f"| {name} | {m['mpjpe_mm']:.2f} | {m['p_mpjpe_mm']:.2f} |")
-    atomic_write_json(args.out, {"run": str(args.run), "condition": args.condition, "seed": args.seed, "rows": rows,
-                                 "environment": environment_info()})
+    atomic_write_json(
+        args.out,
+        {
+            "run": str(args.run),
+            "condition": args.condition,
+            "seed": args.seed,
+            "rows": rows,
+            "environment": environment_info(),
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -1,8 +1,14 @@
-"""The ``semipose`` command line: ``lift train|evaluate|predict``, ``data synth3d``, ``demo``.
+"""The ``semipose`` command line.
+
+``demo``; ``lift train|evaluate|predict``; ``ensemble train|evaluate``; ``pose2d
+train|ssl|evaluate|predict``; ``study <name>`` (the names of ``studies.STUDIES``); ``data
+synth3d|synthpose``. ``semipose --debug ...`` (or ``SEMIPOSE_DEBUG=1``) shows tracebacks; bad input
+exits 2 with one line naming the file and field, other errors 1, Ctrl-C 130.
 
 Configs are YAML files (or the name of one shipped in ``semipose/configs``) and dotted overrides:
 ``semipose lift train -c humaneva train.epochs=5 data.root=/data/humaneva``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -13,6 +19,7 @@ from pathlib import Path
 
 from .config import ConfigError, config_path
 from .data.errors import DataError
+from .studies import STUDIES, get_study
 
 
 def positive_int(text: str) -> int:
@@ -80,8 +87,11 @@ def _cmd_lift_evaluate(args: argparse.Namespace) -> int:
     from . import lift
 
     model = Path(args.model)
-    cfg_file = config_path(args.config) if args.config else (
-        model / "config.yaml" if model.is_dir() else model.parent / "config.yaml")
+    cfg_file = (
+        config_path(args.config)
+        if args.config
+        else (model / "config.yaml" if model.is_dir() else model.parent / "config.yaml")
+    )
     cfg = lift.load_lift_config(cfg_file if cfg_file and cfg_file.is_file() else None, args.overrides)
     out = Path(args.out) if args.out else (model if model.is_dir() else model.parent) / "evaluation"
     metrics = lift.evaluate(model, cfg, out)
@@ -115,24 +125,31 @@ def _ensemble_overrides(args: argparse.Namespace) -> list[str]:
 def _cmd_ensemble_train(args: argparse.Namespace) -> int:
     from . import lift
     from .config import dump_yaml
-    from .engine import RUN_CONTROL_KEYS, prepare_run_dir, run_directory
+    from .engine import RUN_CONTROL_KEYS, prepare_run_dir, run_directory, set_threads
     from .ensemble import runner
 
-    run_dir, cfg = _claim(args, "ensemble", lambda path, ov: runner.load_ensemble_config(path, _ensemble_overrides(args)),
-                          allowed=RUN_CONTROL_KEYS + ("ensemble.workers", "ensemble.backend", "ensemble.ray_address",
-                                                      "ensemble.num_cpus", "ensemble.num_gpus"))
-    lift.set_threads(cfg.train.threads)
+    run_dir, cfg = _claim(
+        args,
+        "ensemble",
+        lambda path, ov: runner.load_ensemble_config(path, _ensemble_overrides(args)),
+        allowed=RUN_CONTROL_KEYS
+        + ("ensemble.workers", "ensemble.backend", "ensemble.ray_address", "ensemble.num_cpus", "ensemble.num_gpus"),
+    )
+    set_threads(cfg.train.threads)
     seqs, skel = lift.load_split(cfg.data, cfg.data.subjects_train)
     with run_directory(run_dir, args.resume, args.overwrite):
         prepare_run_dir(run_dir, dump_yaml(cfg), cfg.train.seed, {"skeleton": skel.name})
-        status = runner.train_ensemble(cfg, run_dir, runner.training_data(seqs, skel), resume=args.resume,
-                                       progress=cfg.train.progress)
+        status = runner.train_ensemble(
+            cfg, run_dir, runner.training_data(seqs, skel), resume=args.resume, progress=cfg.train.progress
+        )
     failed = [m["index"] for m in status["members"] if m["status"] == "failed"]
     metrics = _evaluate_ensemble_run(run_dir, cfg)
     print(lift.metrics_markdown(metrics))
-    print(f"ensemble of {metrics['num_members']}: MPJPE {metrics['mpjpe_mm']:.1f} mm, P-MPJPE "
-          f"{metrics['p_mpjpe_mm']:.1f} mm; members on average {metrics['members_mean']['mpjpe_mm']:.1f} / "
-          f"{metrics['members_mean']['p_mpjpe_mm']:.1f} mm")
+    print(
+        f"ensemble of {metrics['num_members']}: MPJPE {metrics['mpjpe_mm']:.1f} mm, P-MPJPE "
+        f"{metrics['p_mpjpe_mm']:.1f} mm; members on average {metrics['members_mean']['mpjpe_mm']:.1f} / "
+        f"{metrics['members_mean']['p_mpjpe_mm']:.1f} mm"
+    )
     print(f"results in {run_dir}/ (ensemble.json, members/, metrics.*, uncertainty plots)")
     if failed:
         print(f"semipose: members {failed} failed; see {run_dir}/ensemble.json", file=sys.stderr)
@@ -142,13 +159,14 @@ def _cmd_ensemble_train(args: argparse.Namespace) -> int:
 
 def _evaluate_ensemble_run(run_dir: Path, cfg) -> dict:
     from . import lift
+    from .engine import resolve_device
     from .ensemble import runner
     from .plots import plot_uncertainty
 
     test, skel = lift.load_split(cfg.data, cfg.data.subjects_test)
     train, _ = lift.load_split(cfg.data, cfg.data.subjects_train)
     keys = runner.member_keys(cfg, runner.training_data(train, skel))
-    models = runner.load_members(run_dir, cfg, skel, lift.resolve_device(cfg.train.device), keys)
+    models = runner.load_members(run_dir, cfg, skel, resolve_device(cfg.train.device), keys)
     metrics = runner.evaluate_ensemble(models, test, skel, cfg.train.test_flip)
     lift.write_metrics(run_dir, metrics)
     if "uncertainty_curves" in metrics:
@@ -170,14 +188,16 @@ def _cmd_ensemble_evaluate(args: argparse.Namespace) -> int:
 
 def _cmd_study(args: argparse.Namespace) -> int:
     from .engine import RUN_CONTROL_KEYS, run_directory
-    from .studies import STUDIES
 
-    study = STUDIES[args.name]
+    study = get_study(args.name)
     if args.preset not in study.PRESETS:
         raise ConfigError(f"study {args.name}: unknown preset {args.preset!r}; expected one of {sorted(study.PRESETS)}")
-    out, cfg = _claim(args, f"study-{args.name}-{args.preset}",
-                      lambda path, ov: study.load(config_path(args.config or study.BASE_CONFIG), args.preset, ov),
-                      allowed=RUN_CONTROL_KEYS + ("study",))
+    out, cfg = _claim(
+        args,
+        f"study-{args.name}-{args.preset}",
+        lambda path, ov: study.load(config_path(args.config or study.BASE_CONFIG), args.preset, ov),
+        allowed=RUN_CONTROL_KEYS + ("study",),
+    )
     with run_directory(out, args.resume, args.overwrite):
         result = study.run(cfg, out, progress=cfg.train.progress)
     print((out / f"{study.TABLE}.md").read_text())
@@ -218,8 +238,9 @@ def _cmd_pose2d_evaluate(args: argparse.Namespace) -> int:
     if args.detections:
         from .pose2d_predict import evaluate_detections
 
-        metrics = evaluate_detections(Path(args.run), args.detections, args.min_box_score, not args.no_flip,
-                                      list(args.overrides))
+        metrics = evaluate_detections(
+            Path(args.run), args.detections, args.min_box_score, not args.no_flip, list(args.overrides)
+        )
         where = Path(args.run) / "evaluation_detections"
     else:
         from .pose2d import evaluate_run
@@ -235,10 +256,20 @@ def _cmd_pose2d_predict(args: argparse.Namespace) -> int:
     from .pose2d_predict import predict_images
 
     out = Path(args.out) if args.out else Path(args.run) / "predictions"
-    summary = predict_images(args.run, out, args.images, args.detections, args.image_info, args.min_box_score,
-                             overlays=not args.no_overlays, flip_test=not args.no_flip)
-    print(f"{summary['people']} people in {summary['images']} images: {out / 'keypoints.json'}"
-          + ("" if args.no_overlays else f", overlays in {out / 'overlays'}/"))
+    summary = predict_images(
+        args.run,
+        out,
+        args.images,
+        args.detections,
+        args.image_info,
+        args.min_box_score,
+        overlays=not args.no_overlays,
+        flip_test=not args.no_flip,
+    )
+    print(
+        f"{summary['people']} people in {summary['images']} images: {out / 'keypoints.json'}"
+        + ("" if args.no_overlays else f", overlays in {out / 'overlays'}/")
+    )
     return 0
 
 
@@ -255,8 +286,10 @@ def _cmd_data_synthpose(args: argparse.Namespace) -> int:
 
     cfg = SynthPoseConfig(image_size=args.size, layout=args.layout, motion=tuple(args.motion))
     path = write_synthpose(args.out, args.images, args.seed, args.split, cfg)
-    print(f"SynthPose: {args.images} images of {args.size}x{args.size} in {Path(args.out) / args.split}/, "
-          f"{args.layout} labels in {path}")
+    print(
+        f"SynthPose: {args.images} images of {args.size}x{args.size} in {Path(args.out) / args.split}/, "
+        f"{args.layout} labels in {path}"
+    )
     return 0
 
 
@@ -271,17 +304,24 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="semipose", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="semipose", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--debug", action="store_true", help="show the traceback of an error (also SEMIPOSE_DEBUG=1)")
     sub = p.add_subparsers(dest="command", required=True)
 
-    lift = sub.add_parser("lift", help="3D lifting of 2D keypoint sequences").add_subparsers(dest="action", required=True)
+    lift = sub.add_parser("lift", help="3D lifting of 2D keypoint sequences").add_subparsers(
+        dest="action", required=True
+    )
     t = lift.add_parser("train", help="train a temporal model")
     t.add_argument("-c", "--config", default="humaneva", help="YAML file or shipped config name (default: humaneva)")
     t.add_argument("-o", "--out", help="run directory (default: runs/lift-<time>)")
     t.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
-    t.add_argument("--overwrite", action="store_true", help="replace a finished or failed run in --out (kept until the new one finishes)")
+    t.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace a finished or failed run in --out (kept until the new one finishes)",
+    )
     t.add_argument("overrides", nargs="*", help="dotted overrides, e.g. train.epochs=5")
     t.set_defaults(func=_cmd_lift_train)
 
@@ -301,12 +341,18 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--no-flip", action="store_true", help="no test-time flip averaging")
     r.set_defaults(func=_cmd_lift_predict)
 
-    ens = sub.add_parser("ensemble", help="deep ensembles of lifting networks").add_subparsers(dest="action", required=True)
+    ens = sub.add_parser("ensemble", help="deep ensembles of lifting networks").add_subparsers(
+        dest="action", required=True
+    )
     et = ens.add_parser("train", help="train (or --resume) an ensemble, then evaluate it")
     et.add_argument("-c", "--config", default="humaneva_ensemble")
     et.add_argument("-o", "--out", help="run directory (default: runs/ensemble-<time>)")
     et.add_argument("--resume", action="store_true", help="train only the members not finished in --out")
-    et.add_argument("--overwrite", action="store_true", help="replace a finished or failed run in --out (kept until the new one finishes)")
+    et.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace a finished or failed run in --out (kept until the new one finishes)",
+    )
     et.add_argument("--backend", choices=["local", "ray"])
     et.add_argument("--workers", type=positive_int, help="local backend: worker processes")
     et.add_argument("--ray-address", help="ray backend: cluster address or 'auto' (default: a local instance)")
@@ -317,20 +363,31 @@ def build_parser() -> argparse.ArgumentParser:
     ee.add_argument("overrides", nargs="*")
     ee.set_defaults(func=_cmd_ensemble_evaluate)
 
-    p2 = sub.add_parser("pose2d", help="top-down 2D heatmap pose estimation").add_subparsers(dest="action", required=True)
+    p2 = sub.add_parser("pose2d", help="top-down 2D heatmap pose estimation").add_subparsers(
+        dest="action", required=True
+    )
     pt = p2.add_parser("train", help="train a heatmap model")
     pt.add_argument("-c", "--config", default="synthpose")
     pt.add_argument("-o", "--out")
     pt.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
-    pt.add_argument("--overwrite", action="store_true", help="replace a finished or failed run in --out (kept until the new one finishes)")
+    pt.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace a finished or failed run in --out (kept until the new one finishes)",
+    )
     pt.add_argument("overrides", nargs="*")
     pt.set_defaults(func=_cmd_pose2d_train)
-    ps = p2.add_parser("ssl", help="semi-supervised training: supervised, pseudo_label, posecons, posedual, "
-                                   "denoised (method.name=...)")
+    ps = p2.add_parser(
+        "ssl", help="semi-supervised training: supervised, pseudo_label, posecons, posedual, denoised (method.name=...)"
+    )
     ps.add_argument("-c", "--config", default="synthpose_ssl")
     ps.add_argument("-o", "--out")
     ps.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
-    ps.add_argument("--overwrite", action="store_true", help="replace a finished or failed run in --out (kept until the new one finishes)")
+    ps.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace a finished or failed run in --out (kept until the new one finishes)",
+    )
     ps.add_argument("overrides", nargs="*")
     ps.set_defaults(func=_cmd_pose2d_ssl)
     pe = p2.add_parser("evaluate", help="PCK and COCO AP of a trained run on its validation set")
@@ -340,8 +397,10 @@ def build_parser() -> argparse.ArgumentParser:
     pe.add_argument("--min-box-score", type=score, default=0.0)
     pe.add_argument("overrides", nargs="*")
     pe.set_defaults(func=_cmd_pose2d_evaluate)
-    pp = p2.add_parser("predict", help="keypoints for images (boxes from a detection json, or whole images): "
-                                       "COCO result json and overlay PNGs")
+    pp = p2.add_parser(
+        "predict",
+        help="keypoints for images (boxes from a detection json, or whole images): COCO result json and overlay PNGs",
+    )
     pp.add_argument("run", help="a pose2d run directory (model.pt, config.yaml)")
     pp.add_argument("--images", required=True, help="an image file or a folder of images")
     pp.add_argument("--detections", help="COCO detection json (image_id, bbox, score); else one person per image")
@@ -353,13 +412,18 @@ def build_parser() -> argparse.ArgumentParser:
     pp.set_defaults(func=_cmd_pose2d_predict)
 
     st = sub.add_parser("study", help="run a study: tables and plots in one command")
-    st.add_argument("name", choices=["ensemble-size", "pseudo-label-rounds", "ssl-3d", "hourglass-variants", "ssl-2d",
-                                    "denoise-ablation", "easy-hard"])
-    st.add_argument("--preset", default="quick", help="quick (minutes), full (the documented cost) or a study's own (ssl-2d, ssl-3d: medium)")
+    st.add_argument("name", choices=list(STUDIES))
+    st.add_argument(
+        "--preset",
+        default="quick",
+        help="quick (minutes), full (the documented cost) or a study's own (ssl-2d, ssl-3d: medium)",
+    )
     st.add_argument("-c", "--config", help="base config (default: the study's own)")
     st.add_argument("-o", "--out", help="run directory (default: runs/study-<name>-<preset>-<time>)")
     st.add_argument("--resume", action="store_true", help="continue the study in --out: finished runs are read back")
-    st.add_argument("--overwrite", action="store_true", help="replace the study in --out (kept until the new one finishes)")
+    st.add_argument(
+        "--overwrite", action="store_true", help="replace the study in --out (kept until the new one finishes)"
+    )
     st.add_argument("overrides", nargs="*")
     st.set_defaults(func=_cmd_study)
 
@@ -370,15 +434,22 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0)
     s.set_defaults(func=_cmd_data_synth3d)
 
-    sp = data.add_parser("synthpose", help="SynthPose: rendered figures with COCO-17 or MPII-16 labels, as a COCO dataset")
+    sp = data.add_parser(
+        "synthpose", help="SynthPose: rendered figures with COCO-17 or MPII-16 labels, as a COCO dataset"
+    )
     sp.add_argument("-o", "--out", required=True)
     sp.add_argument("--images", type=positive_int, default=1000)
     sp.add_argument("--split", type=split_name, default="train", help="the split's name (a folder under -o)")
     sp.add_argument("--size", type=positive_int, default=128, help="image side in pixels")
     sp.add_argument("--layout", default="coco17", choices=["coco17", "mpii16"], help="the labels' joints")
-    sp.add_argument("--motion", nargs="*", default=[], metavar="FILE",
-                    help="poses from real captures: .bvh, .amc (its <subject>.asf beside it) or a VideoPose3D "
-                         "3D .npz; default: the synthetic motion generator")
+    sp.add_argument(
+        "--motion",
+        nargs="*",
+        default=[],
+        metavar="FILE",
+        help="poses from real captures: .bvh, .amc (its <subject>.asf beside it) or a VideoPose3D "
+        "3D .npz; default: the synthetic motion generator",
+    )
     sp.add_argument("--seed", type=int, default=0)
     sp.set_defaults(func=_cmd_data_synthpose)
 
@@ -418,8 +489,11 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as e:
         if debug:
             raise
-        print(f"semipose: internal error: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''} "
-              f"(run again with --debug for the traceback, and please report it)", file=sys.stderr)
+        print(
+            f"semipose: internal error: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''} "
+            f"(run again with --debug for the traceback, and please report it)",
+            file=sys.stderr,
+        )
         return 1
 
 

@@ -4,6 +4,7 @@ Unknown keys, values of the wrong type and values out of range are errors that n
 value and what is allowed, never silently ignored. Ranges and choices are declared beside each field
 with :func:`checked` and enforced here, in one place, for every config.
 """
+
 from __future__ import annotations
 
 import copy
@@ -43,12 +44,24 @@ class Check:
     def ok(self, v: Any) -> bool:
         if self.choices is not None:
             return v in self.choices
-        return not ((self.gt is not None and not v > self.gt) or (self.ge is not None and not v >= self.ge)
-                    or (self.lt is not None and not v < self.lt) or (self.le is not None and not v <= self.le))
+        return not (
+            (self.gt is not None and not v > self.gt)
+            or (self.ge is not None and not v >= self.ge)
+            or (self.lt is not None and not v < self.lt)
+            or (self.le is not None and not v <= self.le)
+        )
 
 
-def checked(default: Any = dataclasses.MISSING, *, default_factory: Any = dataclasses.MISSING, gt=None, ge=None,
-            lt=None, le=None, choices=None) -> Any:
+def checked(
+    default: Any = dataclasses.MISSING,
+    *,
+    default_factory: Any = dataclasses.MISSING,
+    gt=None,
+    ge=None,
+    lt=None,
+    le=None,
+    choices=None,
+) -> Any:
     """A dataclass field whose values the loader checks: ``channels: int = checked(1024, gt=0)``."""
     meta = {"check": Check(gt, ge, lt, le, tuple(choices) if choices is not None else None)}
     if default_factory is not dataclasses.MISSING:
@@ -98,7 +111,7 @@ def apply_overrides(tree: dict, overrides: list[str]) -> dict:
 
 def _coerce(value: Any, tp: Any, where: str) -> Any:
     origin = typing.get_origin(tp)
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         if value is None:
             return tp()
         if not isinstance(value, dict):
@@ -156,13 +169,14 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
 
 def from_dict(cls: type[T], data: dict, where: str = "") -> T:
     hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
+    fields = dataclasses.fields(typing.cast(Any, cls))
+    names = {f.name for f in fields}
     unknown = set(data) - names
     if unknown:
         raise ConfigError(f"{where or 'config'}: unknown key(s) {sorted(unknown)}; known: {sorted(names)}")
     kwargs = {k: _coerce(v, hints[k], f"{where}.{k}" if where else k) for k, v in data.items()}
     obj = cls(**kwargs)
-    for f in dataclasses.fields(cls):
+    for f in fields:
         _check_field(obj, f, f"{where}.{f.name}" if where else f.name)
     check = getattr(obj, "validate", None)
     if callable(check):
@@ -174,8 +188,9 @@ def to_dict(obj: Any) -> Any:
     return dataclasses.asdict(obj)
 
 
-def load_config(cls: type[T], path: str | Path | None = None, overrides: list[str] | None = None,
-                base: dict | None = None) -> T:
+def load_config(
+    cls: type[T], path: str | Path | None = None, overrides: list[str] | None = None, base: dict | None = None
+) -> T:
     """Defaults of ``cls``, then ``base``, then the YAML file, then the dotted overrides."""
     tree: dict = _deep_merge({}, base or {})
     if path is not None:
@@ -192,12 +207,23 @@ def load_config(cls: type[T], path: str | Path | None = None, overrides: list[st
             raise ConfigError(f"{path}: not valid YAML{at}: {getattr(e, 'problem', None) or e}") from None
         if not isinstance(loaded, dict):
             raise ConfigError(f"{path}: the top level must be a mapping")
-        tree = _deep_merge(tree, loaded)
+        tree = _deep_merge(tree, drop_retired(cls, loaded))
     apply_overrides(tree, overrides or [])
     try:
         return from_dict(cls, tree)
     except ConfigError as e:
         raise ConfigError(f"{path or 'config'}: {e}") from None
+
+
+def drop_retired(cls: Any, tree: dict) -> dict:
+    """``tree`` (a saved file's contents) without the keys that ``cls`` (and its nested sections) list
+    in ``RETIRED``: keys that earlier versions wrote and that never had an effect there, so that old
+    runs stay readable. Only files go through this; an override naming a retired key is unknown."""
+    if not dataclasses.is_dataclass(cls) or not isinstance(tree, dict):
+        return tree
+    retired: frozenset[str] = getattr(cls, "RETIRED", frozenset())
+    hints = typing.get_type_hints(cls)
+    return {k: drop_retired(hints.get(k), v) for k, v in tree.items() if k not in retired}
 
 
 def dump_yaml(obj: Any) -> str:
@@ -210,7 +236,7 @@ def _deep_merge(a: dict, b: dict) -> dict:
     out = {}
     for k, v in a.items():  # each node copied once: merged sections recurse, the rest are copied whole
         both = k in b and isinstance(v, dict) and isinstance(b[k], dict)
-        out[k] = _deep_merge(v, b[k]) if both else copy.deepcopy(b[k] if k in b else v)
+        out[k] = _deep_merge(v, b[k]) if both else copy.deepcopy(b.get(k, v))
     out.update({k: copy.deepcopy(v) for k, v in b.items() if k not in a})
     return out
 

@@ -5,6 +5,7 @@ trained in parallel on the labeled part; the rest pseudo-labeled (``ssl.fusion``
 views' 2D triangulated); one round of retraining from the ensemble's first member, beside labeled-only
 and all-labeled training from the same start; a printed table and plots.
 """
+
 from __future__ import annotations
 
 import time
@@ -12,8 +13,8 @@ from pathlib import Path
 
 from . import lift
 from .config import config_path, dump_yaml
-from .engine import prepare_run_dir
 from .data.synthetic import write_synthetic_humaneva
+from .engine import prepare_run_dir
 from .ensemble.pseudo_labels import load_ssl_config, run_pseudo_label_rounds
 from .plots import plot_poses_3d
 from .studies.pseudo_label_rounds import plot as plot_rounds
@@ -24,14 +25,18 @@ def gap_closed_line(result: dict) -> str:
     they close none of it, why in one line (from the run's own numbers)."""
     gap = result["gap_closed_p_mpjpe"]
     if gap > 0:
-        return (f"share of the P-MPJPE gap between labeled-only and all-labeled closed by the pseudo-labels "
-                f"({result.get('pseudo_labels', 'pseudo-labels')}): {gap:.0%}")
+        return (
+            f"share of the P-MPJPE gap between labeled-only and all-labeled closed by the pseudo-labels "
+            f"({result.get('pseudo_labels', 'pseudo-labels')}): {gap:.0%}"
+        )
     rows = result["rows"]
     labeled_only, student = rows[0]["p_mpjpe_mm"], rows[-2]["p_mpjpe_mm"]
     pseudo = result["pseudo_label_error"][0]["p_mpjpe_mm"]
-    return (f"no gain from the unlabeled data at this budget: the student ({student:.1f} mm P-MPJPE) does not beat "
-            f"labeled-only ({labeled_only:.1f} mm) because it learns the pseudo-labels' own error ({pseudo:.1f} mm "
-            f"on the unlabeled frames) on top of its fitting error (see docs/ensembles.md)")
+    return (
+        f"no gain from the unlabeled data at this budget: the student ({student:.1f} mm P-MPJPE) does not beat "
+        f"labeled-only ({labeled_only:.1f} mm) because it learns the pseudo-labels' own error ({pseudo:.1f} mm "
+        f"on the unlabeled frames) on top of its fitting error (see docs/ensembles.md)"
+    )
 
 
 def run_demo(out: Path, overrides: list[str] | None = None) -> dict:
@@ -47,13 +52,20 @@ def run_demo(out: Path, overrides: list[str] | None = None) -> dict:
     test, _ = lift.load_split(cfg.data, cfg.data.subjects_test)
     seq = max(test, key=lambda s: s.num_frames)
     pred = lift.predict_sequences(model, [seq.keypoints_2d], skel)[0]
-    plot_poses_3d(pred, seq.root_relative_3d(), skel, out / "poses.png",
-                  f"after one round of pseudo-labels: {seq.subject} {seq.action}, camera {seq.camera_index + 1}")
+    plot_poses_3d(
+        pred,
+        seq.root_relative_3d(),
+        skel,
+        out / "poses.png",
+        f"after one round of pseudo-labels: {seq.subject} {seq.action}, camera {seq.camera_index + 1}",
+    )
     print()
     print((out / "rounds.md").read_text())
     pl = result["pseudo_label_error"][0]
-    print(f"[demo] labeled {result['labeled_frames']} frames, unlabeled {result['unlabeled_frames']}; "
-          f"pseudo-label error against the hidden truth: MPJPE {pl['mpjpe_mm']:.1f} mm, P-MPJPE {pl['p_mpjpe_mm']:.1f} mm")
+    print(
+        f"[demo] labeled {result['labeled_frames']} frames, unlabeled {result['unlabeled_frames']}; "
+        f"pseudo-label error against the hidden truth: MPJPE {pl['mpjpe_mm']:.1f} mm, P-MPJPE {pl['p_mpjpe_mm']:.1f} mm"
+    )
     print(f"[demo] {gap_closed_line(result)}")
     print(f"[demo] done in {time.perf_counter() - t0:.0f} s. Results in {out}/:")
     print("[demo]   rounds.md / rounds.csv / rounds.json (the table above), rounds.png, poses.png,")

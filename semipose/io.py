@@ -1,4 +1,5 @@
 """Atomic file writes: a temporary file in the same folder, then a rename, so nothing is half-written."""
+
 from __future__ import annotations
 
 import io
@@ -6,11 +7,11 @@ import json
 import os
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, IO
+from typing import IO, Any
 
 import numpy as np
-
 
 STALE_TMP_S = 600.0
 
@@ -69,7 +70,10 @@ def atomic_write(path: str | Path, write: Callable[[IO[bytes]], None]) -> Path:
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
-    return atomic_write(path, lambda f: f.write(data))
+    def write(f: IO[bytes]) -> None:
+        f.write(data)
+
+    return atomic_write(path, write)
 
 
 def atomic_write_text(path: str | Path, text: str) -> Path:

@@ -1,4 +1,5 @@
 """3D lifting: the config, and train / evaluate / predict as the CLI and the studies call them."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -10,20 +11,29 @@ from typing import Any
 import numpy as np
 import torch
 
-from .config import FRACTION, POSITIVE, PROBABILITY, ConfigError, checked, dump_yaml, load_config
-from .data.noise2d import DetectorNoiseConfig, noisy_sequences_2d
+from .config import FRACTION, POSITIVE, PROBABILITY, checked, dump_yaml, load_config
 from .data.errors import DataError, guard_reader, read_json
+from .data.noise2d import DetectorNoiseConfig, noisy_sequences_2d
 from .data.npz3d import Sequence, expand_path, load_sequences
 from .data.windows import WindowSampler, flip_2d, flip_3d, pad_sequence
-from .engine import CheckpointError, fit, load_checkpoint, prepare_run_dir
-from .engine.precision import PRECISIONS, precision_for_run
+from .engine import (
+    CheckpointError,
+    TrainConfig,
+    fit,
+    prepare_run_dir,
+    resolve_device,
+    run_summary,
+    set_threads,
+)
+from .engine.precision import precision_for_run
+from .engine.saved import model_record, read_model
 from .io import atomic_save_npz, atomic_torch_save, atomic_write_json, atomic_write_text
 from .methods.base import EarlyStopping
 from .methods.supervised_lift import Schedule, SupervisedLifting
 from .metrics.mpjpe import evaluate_sequences
 from .models.profile import count_parameters
+from .models.tcn import TCNConfig, TemporalModel, TemporalModelStrided, build_tcn
 from .plots import plot_training_curve
-from .models.tcn import TemporalModel, build_tcn
 from .skeletons import Skeleton, get_skeleton
 
 
@@ -46,84 +56,46 @@ class DataConfig:
 
 
 @dataclass
-class ModelConfig:
-    filter_widths: list[int] = field(default_factory=lambda: [3, 3, 3])
-    channels: int = checked(1024, **POSITIVE)
-    dropout: float = checked(0.25, **PROBABILITY)
-    causal: bool = False
+class LiftTrainConfig(TrainConfig):
+    """The common training settings and the lifting ones: VideoPose3D's BatchNorm momentum decay,
+    flip augmentation, and early stopping on held-out training recordings."""
 
-    def validate(self) -> None:
-        if not self.filter_widths or any(w < 1 or w % 2 == 0 for w in self.filter_widths):
-            raise ConfigError(f"model.filter_widths must be odd positive numbers, got {self.filter_widths}")
-
-
-@dataclass
-class TrainConfig:
-    epochs: int = checked(43, **POSITIVE)
-    samples: int | None = checked(None, **POSITIVE)  # if set: a budget of training samples; epochs = samples / epoch size
-    batch_size: int = checked(128, **POSITIVE)
-    lr: float = checked(1e-3, **POSITIVE)
-    lr_decay: float = checked(0.996, **FRACTION)
-    lr_final: float | None = checked(None, **POSITIVE)
-    amsgrad: bool = True
+    amsgrad: bool = True  # VideoPose3D trains with AMSGrad
     bn_momentum: float = checked(0.1, **FRACTION)
     bn_momentum_final: float = checked(0.001, **FRACTION)
     bn_decay_epochs: int | None = checked(None, **POSITIVE)
     flip_augment: bool = True
-    test_flip: bool = True
-    eval_every: int = checked(0, ge=0)
     # early stopping on a held-out share of the *training* recordings (a contiguous run of each,
     # the same frames in every view); the test split is never looked at. 0: off.
     val_fraction: float = checked(0.0, **PROBABILITY)
     val_every: int = checked(1, **POSITIVE)  # validate every that many epochs
-    patience: int = checked(0, ge=0)  # stop after that many validations without improvement (0: train on, keep the best)
-    minutes: float | None = checked(None, **POSITIVE)  # a wall-clock budget of training time; schedules follow its elapsed fraction
-    precision: str = checked("auto", choices=PRECISIONS)  # auto | fp32 | bf16 (autocast); auto: bf16 only where native and measured faster
-    device: str = "cpu"  # cpu | cuda | auto
-    threads: int = checked(0, ge=0)  # torch threads; 0: all cores
-    seed: int = 1234
-    progress: bool = True
-
-    def validate(self) -> None:
-        if self.device not in ("cpu", "cuda", "auto") and not self.device.startswith("cuda:"):
-            raise ConfigError(f"train.device must be cpu, cuda or auto, got {self.device!r}")
-
-    def epochs_for(self, samples_per_epoch: int) -> int:
-        """Epochs to train: ``epochs``, or as many as the ``samples`` budget buys (at least one)."""
-        if self.samples is None:
-            return self.epochs
-        return max(1, round(self.samples / max(1, samples_per_epoch)))
+    patience: int = checked(
+        0, ge=0
+    )  # stop after that many validations without improvement (0: train on, keep the best)
 
 
 @dataclass
 class LiftConfig:
     data: DataConfig = field(default_factory=DataConfig)
-    model: ModelConfig = field(default_factory=ModelConfig)
-    train: TrainConfig = field(default_factory=TrainConfig)
+    model: TCNConfig = field(default_factory=TCNConfig)
+    train: LiftTrainConfig = field(default_factory=LiftTrainConfig)
 
 
 def load_lift_config(path: str | Path | None = None, overrides: list[str] | None = None) -> LiftConfig:
     return load_config(LiftConfig, path, overrides)
 
 
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise RuntimeError("train.device is cuda but torch sees no CUDA device")
-    return torch.device(name)
-
-
-def set_threads(threads: int) -> None:
-    if threads > 0:
-        torch.set_num_threads(threads)
-
-
 def load_split(data: DataConfig, subjects: list[str]) -> tuple[list[Sequence], Skeleton]:
     """The sequences of ``subjects``; with ``data.noise.enabled`` their 2D made detector-like (the
     noise of each sequence depends only on the seed and the sequence, so splits and methods share it)."""
-    seqs, skel = load_sequences(data.path(data.file_3d), data.path(data.file_2d), data.path(data.cameras),
-                                subjects, data.actions, allow_longer_2d=data.allow_longer_2d)
+    seqs, skel = load_sequences(
+        data.path(data.file_3d),
+        data.path(data.file_2d),
+        data.path(data.cameras),
+        subjects,
+        data.actions,
+        allow_longer_2d=data.allow_longer_2d,
+    )
     if data.noise.enabled:
         keys = [f"{s.subject}/{s.action}/{s.camera_index}" for s in seqs]
         for s, kp in zip(seqs, noisy_sequences_2d([s.keypoints_2d for s in seqs], keys, skel, data.noise)):
@@ -144,8 +116,13 @@ def length_batches(lengths: list[int], max_frames: int = 8192) -> list[list[int]
 
 
 @torch.no_grad()
-def predict_sequences(model: TemporalModel, keypoints: list[np.ndarray], skeleton: Skeleton,
-                      flip: bool = True, device: torch.device | None = None) -> list[np.ndarray]:
+def predict_sequences(
+    model: TemporalModel,
+    keypoints: list[np.ndarray],
+    skeleton: Skeleton,
+    flip: bool = True,
+    device: torch.device | None = None,
+) -> list[np.ndarray]:
     """Lift whole sequences (normalised 2D, (T, J, 2)) to root-relative 3D.
 
     With ``flip``, the mirrored input is lifted too and its mirrored output averaged in. Sequences of
@@ -159,34 +136,46 @@ def predict_sequences(model: TemporalModel, keypoints: list[np.ndarray], skeleto
     for group in length_batches([len(kp) for kp in keypoints]):
         padded = [pad_sequence(keypoints[i], model.receptive_field, model.causal) for i in group]
         longest = max(len(p) for p in padded)
-        x = torch.from_numpy(np.stack([np.pad(p, ((0, longest - len(p)), (0, 0), (0, 0)), mode="edge")
-                                       for p in padded])).to(device)
+        x = torch.from_numpy(
+            np.stack([np.pad(p, ((0, longest - len(p)), (0, 0), (0, 0)), mode="edge") for p in padded])
+        ).to(device)
         if flip:
             x = torch.cat([x, flip_2d(x, skeleton)])
         y = model(x).float()
         if flip:
-            y = (y[:len(group)] + flip_3d(y[len(group):], skeleton)) / 2
+            y = (y[: len(group)] + flip_3d(y[len(group) :], skeleton)) / 2
         y_np = y.cpu().numpy()
         for row, i in enumerate(group):
-            out[i] = y_np[row, :len(keypoints[i])]
+            out[i] = y_np[row, : len(keypoints[i])]
     return out
 
 
-def evaluate_model(model: TemporalModel, sequences: list[Sequence], skeleton: Skeleton,
-                   flip: bool = True) -> dict[str, Any]:
+def evaluate_model(
+    model: TemporalModel, sequences: list[Sequence], skeleton: Skeleton, flip: bool = True
+) -> dict[str, Any]:
     preds = predict_sequences(model, [s.keypoints_2d for s in sequences], skeleton, flip)
-    return evaluate_sequences(preds, [s.root_relative_3d() for s in sequences],
-                              [s.subject for s in sequences], [s.action_name for s in sequences])
+    return evaluate_sequences(
+        preds,
+        [s.root_relative_3d() for s in sequences],
+        [s.subject for s in sequences],
+        [s.action_name for s in sequences],
+    )
 
 
 def metrics_markdown(metrics: dict[str, Any]) -> str:
-    lines = ["| action | subject | frames | MPJPE (mm) | P-MPJPE (mm) | N-MPJPE (mm) | MPJVE (mm) |",
-             "| --- | --- | ---: | ---: | ---: | ---: | ---: |"]
+    lines = [
+        "| action | subject | frames | MPJPE (mm) | P-MPJPE (mm) | N-MPJPE (mm) | MPJVE (mm) |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
     for r in metrics["cells"]:
-        lines.append(f"| {r['action']} | {r['subject']} | {r['frames']} | {r['mpjpe_mm']:.1f} | "
-                     f"{r['p_mpjpe_mm']:.1f} | {r['n_mpjpe_mm']:.1f} | {r['mpjve_mm']:.2f} |")
-    lines.append(f"| **mean of cells** | | {metrics['frames']} | **{metrics['mpjpe_mm']:.1f}** | "
-                 f"**{metrics['p_mpjpe_mm']:.1f}** | **{metrics['n_mpjpe_mm']:.1f}** | **{metrics['mpjve_mm']:.2f}** |")
+        lines.append(
+            f"| {r['action']} | {r['subject']} | {r['frames']} | {r['mpjpe_mm']:.1f} | "
+            f"{r['p_mpjpe_mm']:.1f} | {r['n_mpjpe_mm']:.1f} | {r['mpjve_mm']:.2f} |"
+        )
+    lines.append(
+        f"| **mean of cells** | | {metrics['frames']} | **{metrics['mpjpe_mm']:.1f}** | "
+        f"**{metrics['p_mpjpe_mm']:.1f}** | **{metrics['n_mpjpe_mm']:.1f}** | **{metrics['mpjve_mm']:.2f}** |"
+    )
     return "\n".join(lines) + "\n"
 
 
@@ -194,55 +183,49 @@ def write_metrics(run_dir: Path, metrics: dict[str, Any], name: str = "metrics")
     atomic_write_json(run_dir / f"{name}.json", metrics)
     atomic_write_text(run_dir / f"{name}.md", metrics_markdown(metrics))
     header = "action,subject,frames,mpjpe_mm,p_mpjpe_mm,n_mpjpe_mm,mpjve_mm\n"
-    rows = "".join(f"{r['action']},{r['subject']},{r['frames']},{r['mpjpe_mm']:.4f},{r['p_mpjpe_mm']:.4f},"
-                   f"{r['n_mpjpe_mm']:.4f},{r['mpjve_mm']:.4f}\n" for r in metrics["cells"])
+    rows = "".join(
+        f"{r['action']},{r['subject']},{r['frames']},{r['mpjpe_mm']:.4f},{r['p_mpjpe_mm']:.4f},"
+        f"{r['n_mpjpe_mm']:.4f},{r['mpjve_mm']:.4f}\n"
+        for r in metrics["cells"]
+    )
     atomic_write_text(run_dir / f"{name}.csv", header + rows)
 
 
-def hold_out(sequences: list[Sequence], skel: Skeleton, t: TrainConfig
-             ) -> tuple[list[Sequence], EarlyStopping | None]:
+def hold_out(
+    sequences: list[Sequence], skel: Skeleton, t: LiftTrainConfig
+) -> tuple[list[Sequence], EarlyStopping | None]:
     """With ``train.val_fraction``: the training sequences less a held-out run of each recording, and
     the early stopping that validates on that run (MPJPE in mm, no flip averaging)."""
     if t.val_fraction <= 0:
         return sequences, None
-    from .ensemble.subsets import cut, split_labeled
+    from .data.splits import cut, split_labeled
 
     held, rest = split_labeled(sequences, t.val_fraction, seed=t.seed)
     val = cut(sequences, held)
-    return cut(sequences, rest), early_stopping(t, [s.keypoints_2d for s in val], [s.root_relative_3d() for s in val],
-                                                skel)
+    return cut(sequences, rest), early_stopping(
+        t, [s.keypoints_2d for s in val], [s.root_relative_3d() for s in val], skel
+    )
 
 
-def validation_error(model: TemporalModel, inputs: list[np.ndarray], targets: list[np.ndarray],
-                     skel: Skeleton) -> float:
+def validation_error(
+    model: TemporalModel, inputs: list[np.ndarray], targets: list[np.ndarray], skel: Skeleton
+) -> float:
     """MPJPE in mm over all frames of held-out sequences (no flip averaging: validation is frequent)."""
     preds = predict_sequences(model, inputs, skel, flip=False)
     err = np.concatenate([np.linalg.norm(p - t, axis=-1).mean(axis=-1) for p, t in zip(preds, targets)])
     return float(err.mean() * 1000.0)
 
 
-def early_stopping(t: TrainConfig, inputs: list[np.ndarray], targets: list[np.ndarray],
-                   skel: Skeleton) -> EarlyStopping:
+def early_stopping(
+    t: LiftTrainConfig, inputs: list[np.ndarray], targets: list[np.ndarray], skel: Skeleton
+) -> EarlyStopping:
     return EarlyStopping(lambda m: validation_error(m, inputs, targets, skel), t.val_every, t.patience)
 
 
-def lift_example(model: torch.nn.Module, skel: Skeleton, batch_size: int) -> torch.Tensor:
+def lift_example(model: TemporalModel | TemporalModelStrided, skel: Skeleton, batch_size: int) -> torch.Tensor:
     """A training batch's input shape for the precision micro-benchmark (random, from a fixed generator)."""
     g = torch.Generator().manual_seed(0)
     return torch.randn(batch_size, model.receptive_field, skel.num_joints, 2, generator=g)
-
-
-def run_summary(history: list[dict[str, float]], epochs: int, minutes: float | None, precision: str) -> dict[str, Any]:
-    """What a finished run reports beside its metrics: training and evaluation time, epochs, precision."""
-    last = history[-1]
-    return {"train_wall_s": last.get("train_s", last["elapsed_s"]), "eval_wall_s": last.get("eval_s", 0.0),
-            "epochs": epochs if minutes is None else len(history), "budget_minutes": minutes,
-            "precision": precision}
-
-
-def _model_from_config(cfg: LiftConfig, num_joints: int, strided: bool):
-    m = cfg.model
-    return build_tcn(num_joints, m.filter_widths, m.channels, m.dropout, m.causal, strided=strided)
 
 
 def train(cfg: LiftConfig, run_dir: str | Path, resume: bool = False) -> dict[str, Any]:
@@ -256,30 +239,58 @@ def train(cfg: LiftConfig, run_dir: str | Path, resume: bool = False) -> dict[st
     test_seqs, _ = load_split(cfg.data, cfg.data.subjects_test)
     train_seqs, early = hold_out(train_seqs, skel, cfg.train)
     torch.manual_seed(cfg.train.seed)  # initial weights from the run's seed
-    model = _model_from_config(cfg, skel.num_joints, strided=True)
-    eval_model = _model_from_config(cfg, skel.num_joints, strided=False)
-    sampler = WindowSampler([s.keypoints_2d for s in train_seqs], [s.root_relative_3d() for s in train_seqs],
-                            model.receptive_field, skel, cfg.model.causal, cfg.train.flip_augment)
+    model = build_tcn(cfg.model, skel.num_joints, strided=True)
+    eval_model = build_tcn(cfg.model, skel.num_joints)
+    sampler = WindowSampler(
+        [s.keypoints_2d for s in train_seqs],
+        [s.root_relative_3d() for s in train_seqs],
+        model.receptive_field,
+        skel,
+        cfg.model.causal,
+        cfg.train.flip_augment,
+    )
     t = cfg.train
     epochs = t.epochs_for(len(sampler))
-    schedule = Schedule(epochs, t.lr, t.lr_decay, t.lr_final, t.bn_momentum, t.bn_momentum_final, t.bn_decay_epochs)
+    schedule = Schedule.from_train(t, epochs)
     choice = precision_for_run(t.precision, device, model, lift_example(model, skel, t.batch_size), t.progress)
-    recipe = SupervisedLifting(model, eval_model, sampler, schedule, t.batch_size,
-                               lambda m: evaluate_model(m, test_seqs, skel, t.test_flip),
-                               device, choice.used, t.amsgrad, early)
-    prepare_run_dir(run_dir, dump_yaml(cfg), t.seed, {
-        "skeleton": skel.name, "parameters": count_parameters(model), "receptive_field": model.receptive_field,
-        "train_frames": sampler.num_frames, "train_samples_per_epoch": len(sampler),
-        "test_frames": sum(s.num_frames for s in test_seqs), "device": str(device),
-        "torch_threads": torch.get_num_threads(), "precision": choice.record()})
+    recipe = SupervisedLifting(
+        model,
+        eval_model,
+        sampler,
+        schedule,
+        t.batch_size,
+        lambda m: evaluate_model(m, test_seqs, skel, t.test_flip),
+        device,
+        choice.used,
+        t.amsgrad,
+        early,
+    )
+    prepare_run_dir(
+        run_dir,
+        dump_yaml(cfg),
+        t.seed,
+        {
+            "skeleton": skel.name,
+            "parameters": count_parameters(model),
+            "receptive_field": model.receptive_field,
+            "train_frames": sampler.num_frames,
+            "train_samples_per_epoch": len(sampler),
+            "test_frames": sum(s.num_frames for s in test_seqs),
+            "device": str(device),
+            "torch_threads": torch.get_num_threads(),
+            "precision": choice.record(),
+        },
+    )
     history = fit(recipe, run_dir, epochs, t.seed, t.eval_every, resume, t.progress, t.minutes)
     if recipe.last_metrics is None:  # resumed a run that had already finished
         recipe.evaluate()
+    assert recipe.last_metrics is not None
     metrics = dict(recipe.last_metrics)
     metrics.update(run_summary(history, epochs, t.minutes, choice.used))
     if early is not None:
-        metrics.update(val_best_mm=early.best, val_best_epoch=early.best_epoch,
-                       stopped_early=bool(recipe.should_stop()))
+        metrics.update(
+            val_best_mm=early.best, val_best_epoch=early.best_epoch, stopped_early=bool(recipe.should_stop())
+        )
     _save_model(run_dir / "model.pt", recipe.eval_model, cfg, skel)
     write_metrics(run_dir, metrics)
     plot_training_curve(run_dir / "log.csv", run_dir / "training_curve.png")
@@ -287,8 +298,16 @@ def train(cfg: LiftConfig, run_dir: str | Path, resume: bool = False) -> dict[st
 
 
 def _save_model(path: Path, model: TemporalModel, cfg: LiftConfig, skel: Skeleton) -> None:
-    atomic_torch_save({"model": model.state_dict(), "model_config": vars(cfg.model) | {},
-                       "skeleton": skel.name}, path)
+    atomic_torch_save(model_record("lifting", model.state_dict(), dataclasses.asdict(cfg.model), skel), path)
+
+
+def _skeleton_by_joint_count(weights: dict[str, Any]) -> Skeleton:
+    """The skeleton of a lifting model file from before files named theirs: the one with as many joints."""
+    n = weights["expand_conv.weight"].shape[1] // 2 if "expand_conv.weight" in weights else -1
+    found = [s for s in map(get_skeleton, ("humaneva15", "h36m17", "coco17", "mpii16")) if s.num_joints == n]
+    if not found:
+        raise CheckpointError(f"a lifting model for {n} joints; no known skeleton has that many")
+    return found[0]
 
 
 def load_model(path: str | Path, device: str = "cpu", cfg: Any = None) -> tuple[TemporalModel, Skeleton]:
@@ -301,32 +320,24 @@ def load_model(path: str | Path, device: str = "cpu", cfg: Any = None) -> tuple[
         path = path / "model.pt" if (path / "model.pt").is_file() else path / "checkpoint.pt"
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no model file")
-    state = load_checkpoint(path)
-    if "model_config" in state:
-        fields = {f.name for f in dataclasses.fields(ModelConfig)}
-        if not isinstance(state["model_config"], dict) or set(state["model_config"]) != fields:
-            raise CheckpointError(f"{path}: not a lifting model (its model_config has "
-                                  f"{sorted(state['model_config']) if isinstance(state['model_config'], dict) else '?'}; "
-                                  f"a lifting model's has {sorted(fields)}): a 2D model?")
-        mc, skel = ModelConfig(**state["model_config"]), get_skeleton(str(state.get("skeleton")))
-        weights = state.get("model")
-    else:  # a training checkpoint or an ensemble member: the config says what the model is
-        mc = (cfg or load_lift_config(path.parent / "config.yaml")).model
-        weights = state["recipe"].get("model") if isinstance(state.get("recipe"), dict) else state.get("model")
-        if not isinstance(weights, dict) or "expand_conv.weight" not in weights:
-            raise CheckpointError(f"{path}: no lifting model's weights in it (expected 'model' or 'recipe.model' "
-                                  f"with 'expand_conv.weight')")
-        n = weights["expand_conv.weight"].shape[1] // 2
-        skel = next((s for s in (get_skeleton(x) for x in ("humaneva15", "h36m17", "coco17", "mpii16"))
-                     if s.num_joints == n), None)
-        if skel is None:
-            raise CheckpointError(f"{path}: a lifting model for {n} joints; no known skeleton has that many")
-    model = build_tcn(skel.num_joints, mc.filter_widths, mc.channels, mc.dropout, mc.causal)
+
+    def run_config() -> dict[str, Any]:  # files from before the format described their model
+        return dataclasses.asdict((cfg or load_lift_config(path.parent / "config.yaml")).model)
+
+    saved = read_model(path, "lifting", run_config, _skeleton_by_joint_count)
+    fields = {f.name for f in dataclasses.fields(TCNConfig)}
+    if set(saved["model_config"]) != fields:
+        raise CheckpointError(
+            f"{path}: its model config has {sorted(saved['model_config'])}, expected {sorted(fields)}"
+        )
+    mc, skel, weights = TCNConfig(**saved["model_config"]), saved["skeleton"], saved["model"]
+    model = build_tcn(mc, skel.num_joints)
     try:
         model.load_state_dict(weights)
     except (RuntimeError, TypeError) as e:
-        raise CheckpointError(f"{path}: the weights do not fit the model its config describes "
-                              f"({str(e).splitlines()[0][:200]})") from None
+        raise CheckpointError(
+            f"{path}: the weights do not fit the model its config describes ({str(e).splitlines()[0][:200]})"
+        ) from None
     return model.to(resolve_device(device)).eval(), skel
 
 
@@ -407,8 +418,14 @@ def fill_missing_keypoints(kp: np.ndarray, where: str = "keypoints") -> tuple[np
     return kp, int(bad.sum())
 
 
-def predict(model_path: str | Path, input_path: str | Path, output_path: str | Path,
-            width: int | None = None, height: int | None = None, flip: bool = True) -> tuple[np.ndarray, int]:
+def predict(
+    model_path: str | Path,
+    input_path: str | Path,
+    output_path: str | Path,
+    width: int | None = None,
+    height: int | None = None,
+    flip: bool = True,
+) -> tuple[np.ndarray, int]:
     """Lift a 2D keypoint file to 3D; writes ``.npz`` (``poses_3d``) and ``.json`` beside each other.
     Returns the poses and how many missing (non-finite) keypoints were filled by interpolation."""
     from .data.cameras import normalize_screen_coordinates
@@ -422,14 +439,23 @@ def predict(model_path: str | Path, input_path: str | Path, output_path: str | P
     model, skel = load_model(model_path)
     kp, w, h = read_keypoints_file(input_path, width, height)
     if kp.shape[1] != skel.num_joints:
-        raise DataError(f"{input_path}: field 'keypoints' has {kp.shape[1]} joints, the model expects "
-                        f"{skel.num_joints} ({skel.name})")
+        raise DataError(
+            f"{input_path}: field 'keypoints' has {kp.shape[1]} joints, the model expects "
+            f"{skel.num_joints} ({skel.name})"
+        )
     kp, filled = fill_missing_keypoints(kp, f"{input_path}: field 'keypoints'")
     poses = predict_sequences(model, [normalize_screen_coordinates(kp, w, h)], skel, flip)[0]
     atomic_save_npz(outputs[0], poses_3d=poses, joints=np.array(skel.joints))
-    atomic_write_json(outputs[1], {
-        "skeleton": skel.name, "joints": list(skel.joints), "units": "metres, camera frame, root-relative",
-        "filled_keypoints": filled, "poses_3d": np.round(poses, 5).tolist()})
+    atomic_write_json(
+        outputs[1],
+        {
+            "skeleton": skel.name,
+            "joints": list(skel.joints),
+            "units": "metres, camera frame, root-relative",
+            "filled_keypoints": filled,
+            "poses_3d": np.round(poses, 5).tolist(),
+        },
+    )
     return poses, filled
 
 
@@ -439,11 +465,28 @@ def default_run_dir(kind: str) -> Path:
     return Path("runs") / f"{kind}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
 
 
-def train_backprojection(cfg: LiftConfig, labeled: list[Sequence], unlabeled: list[Sequence], test: list[Sequence],
-                         skel: Skeleton, run_dir: str | Path, warmup_fraction: float = 0.2,
-                         bone_length_term: bool = True, resume: bool = False,
-                         pseudo_labels: list[np.ndarray] | None = None, pseudo_weights: list[np.ndarray] | None = None,
-                         pseudo_weight: float = 1.0, validation: list[Sequence] | None = None) -> dict[str, Any]:
+def _intrinsics(s: Sequence) -> np.ndarray:
+    try:
+        return s.require_camera(intrinsics=True).intrinsics_normalized()
+    except ValueError as e:
+        raise ValueError(f"back-projection needs camera intrinsics: {e}") from None
+
+
+def train_backprojection(
+    cfg: LiftConfig,
+    labeled: list[Sequence],
+    unlabeled: list[Sequence],
+    test: list[Sequence],
+    skel: Skeleton,
+    run_dir: str | Path,
+    warmup_fraction: float = 0.2,
+    bone_length_term: bool = True,
+    resume: bool = False,
+    pseudo_labels: list[np.ndarray] | None = None,
+    pseudo_weights: list[np.ndarray] | None = None,
+    pseudo_weight: float = 1.0,
+    validation: list[Sequence] | None = None,
+) -> dict[str, Any]:
     """VideoPose3D's semi-supervised back-projection on labeled and unlabeled sequences (with cameras).
 
     The first ``warmup_fraction`` of the epochs (at least one) train on labeled data only. With
@@ -453,43 +496,78 @@ def train_backprojection(cfg: LiftConfig, labeled: list[Sequence], unlabeled: li
     for early stopping (``train.val_every``, ``train.patience``)."""
     from .methods.backprojection import BackProjectionLifting, flip_intrinsics, flip_trajectory
 
-    for s in unlabeled:
-        if s.camera is None or s.camera.focal is None:
-            raise ValueError(f"{s.subject}/{s.action}: back-projection needs camera intrinsics")
+    intrinsics = [_intrinsics(s) for s in unlabeled]  # refuses sequences without cameras before any work
     run_dir = Path(run_dir)
     set_threads(cfg.train.threads)
     device = resolve_device(cfg.train.device)
     t, m = cfg.train, cfg.model
     torch.manual_seed(t.seed)
-    pose = _model_from_config(cfg, skel.num_joints, strided=True)
-    traj = build_tcn(skel.num_joints, m.filter_widths, m.channels, m.dropout, m.causal, strided=True, num_joints_out=1)
-    eval_model = _model_from_config(cfg, skel.num_joints, strided=False)
+    pose = build_tcn(cfg.model, skel.num_joints, strided=True)
+    traj = build_tcn(m, skel.num_joints, strided=True, num_joints_out=1)
+    eval_model = build_tcn(cfg.model, skel.num_joints)
     rf = pose.receptive_field
-    lab = WindowSampler([s.keypoints_2d for s in labeled], [s.root_relative_3d() for s in labeled], rf, skel,
-                        m.causal, t.flip_augment, aux=[s.positions_3d[:, 0] for s in labeled], aux_flip=flip_trajectory)
+    lab = WindowSampler(
+        [s.keypoints_2d for s in labeled],
+        [s.root_relative_3d() for s in labeled],
+        rf,
+        skel,
+        m.causal,
+        t.flip_augment,
+        aux=[s.positions_3d[:, 0] for s in labeled],
+        aux_flip=flip_trajectory,
+    )
     unl_targets = pseudo_labels if pseudo_labels is not None else [np.zeros_like(s.positions_3d) for s in unlabeled]
-    unl = WindowSampler([s.keypoints_2d for s in unlabeled], unl_targets, rf, skel, m.causal, t.flip_augment,
-                        pseudo_weights,
-                        aux=[np.repeat(s.camera.intrinsics_normalized()[None], s.num_frames, 0) for s in unlabeled],
-                        aux_flip=flip_intrinsics)
+    unl = WindowSampler(
+        [s.keypoints_2d for s in unlabeled],
+        unl_targets,
+        rf,
+        skel,
+        m.causal,
+        t.flip_augment,
+        pseudo_weights,
+        aux=[np.repeat(k[None], s.num_frames, 0) for k, s in zip(intrinsics, unlabeled)],
+        aux_flip=flip_intrinsics,
+    )
     epochs = t.epochs_for(len(lab))
     warmup = max(1, int(round(warmup_fraction * epochs)))
-    schedule = Schedule(epochs, t.lr, t.lr_decay, t.lr_final, t.bn_momentum, t.bn_momentum_final, t.bn_decay_epochs)
+    schedule = Schedule.from_train(t, epochs)
     choice = precision_for_run(t.precision, device, pose, lift_example(pose, skel, 2 * t.batch_size), t.progress)
-    recipe = BackProjectionLifting(pose, traj, eval_model, lab, unl, list(skel.parents), schedule, t.batch_size,
-                                   lambda mdl: evaluate_model(mdl, test, skel, t.test_flip), device, warmup,
-                                   bone_length_term, choice.used, t.amsgrad,
-                                   pseudo_weight if pseudo_labels is not None else 0.0,
-                                   early_stopping(t, [s.keypoints_2d for s in validation],
-                                                  [s.root_relative_3d() for s in validation], skel)
-                                   if validation else None)
-    prepare_run_dir(run_dir, dump_yaml(cfg), t.seed, {"method": "back-projection", "warmup": warmup,
-                                                       "labeled_frames": lab.num_frames,
-                                                       "unlabeled_frames": unl.num_frames,
-                                                       "precision": choice.record()})
+    recipe = BackProjectionLifting(
+        pose,
+        traj,
+        eval_model,
+        lab,
+        unl,
+        list(skel.parents),
+        schedule,
+        t.batch_size,
+        lambda mdl: evaluate_model(mdl, test, skel, t.test_flip),
+        device,
+        warmup,
+        bone_length_term,
+        choice.used,
+        t.amsgrad,
+        pseudo_weight if pseudo_labels is not None else 0.0,
+        early_stopping(t, [s.keypoints_2d for s in validation], [s.root_relative_3d() for s in validation], skel)
+        if validation
+        else None,
+    )
+    prepare_run_dir(
+        run_dir,
+        dump_yaml(cfg),
+        t.seed,
+        {
+            "method": "back-projection",
+            "warmup": warmup,
+            "labeled_frames": lab.num_frames,
+            "unlabeled_frames": unl.num_frames,
+            "precision": choice.record(),
+        },
+    )
     history = fit(recipe, run_dir, epochs, t.seed, t.eval_every, resume, t.progress, t.minutes)
     if recipe.last_metrics is None:
         recipe.evaluate()
+    assert recipe.last_metrics is not None
     metrics = dict(recipe.last_metrics)
     metrics.update(run_summary(history, epochs, t.minutes, choice.used))
     _save_model(run_dir / "model.pt", recipe.eval_model, cfg, skel)

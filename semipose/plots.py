@@ -1,4 +1,5 @@
 """Figures people would rather see than read: training curves and 3D poses beside the truth."""
+
 from __future__ import annotations
 
 import csv
@@ -52,8 +53,9 @@ def plot_training_curve(log_csv: str | Path, out_png: str | Path) -> Path:
     return save_figure(fig, out_png)
 
 
-def plot_poses_3d(pred: np.ndarray, target: np.ndarray, skeleton: Skeleton, out_png: str | Path,
-                  title: str = "") -> Path:
+def plot_poses_3d(
+    pred: np.ndarray, target: np.ndarray, skeleton: Skeleton, out_png: str | Path, title: str = ""
+) -> Path:
     """A few frames of predicted (red) and true (black) 3D poses, camera coordinates, y down."""
     plt = _pyplot()
     frames = np.linspace(0, len(pred) - 1, min(4, len(pred))).astype(int)
@@ -62,8 +64,12 @@ def plot_poses_3d(pred: np.ndarray, target: np.ndarray, skeleton: Skeleton, out_
         ax = fig.add_subplot(1, len(frames), i + 1, projection="3d")
         for pose, colour in ((target[f], "black"), (pred[f], "tab:red")):
             for child, parent in skeleton.bones:
-                ax.plot(*[[pose[child, d], pose[parent, d]] for d in (0, 2)], -np.array([pose[child, 1], pose[parent, 1]]),
-                        color=colour, lw=2)
+                ax.plot(
+                    *[[pose[child, d], pose[parent, d]] for d in (0, 2)],
+                    -np.array([pose[child, 1], pose[parent, 1]]),
+                    color=colour,
+                    lw=2,
+                )
         ax.set(xlim=(-1, 1), ylim=(-1, 1), zlim=(-1, 1), title=f"frame {f}")
         ax.set_xticklabels([]), ax.set_yticklabels([]), ax.set_zticklabels([])
         ax.view_init(elev=15, azim=-70)

@@ -1,24 +1,27 @@
 """Top-down 2D heatmap pose estimation: config, dataset of person crops, the supervised recipe for
 the one training loop, and evaluation (PCK, COCO AP) with optional flip test."""
+
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 
 from .codecs.heatmap import HeatmapCodec, flip_back
-from .config import POSITIVE, ConfigError, checked, dump_yaml, load_config
+from .config import POSITIVE, ConfigError, checked, dump_yaml, from_dict, load_config
 from .data.coco import PersonInstance, load_coco_keypoints, load_mpii
 from .data.errors import DataError, open_image
 from .data.npz3d import expand_path
 from .data.transforms2d import AUGMENTATIONS, View, crop, invert_affine, sample_view, transform_keypoints, warp_points
-from .engine import fit, prepare_run_dir
-from .io import atomic_torch_save, atomic_write_json
+from .engine import CheckpointError, TrainConfig, fit, prepare_run_dir, resolve_device, run_summary, set_threads
 from .engine.precision import precision_for_run
-from .lift import TrainConfig, resolve_device, run_summary, set_threads
+from .engine.saved import model_record, read_model
+from .io import atomic_torch_save, atomic_write_json
 from .methods.base import RecipeBase, Schedule, autocast
 from .methods.heatmap_ops import heatmap_loss
 from .metrics.coco import coco_keypoint_eval
@@ -64,10 +67,24 @@ class Pose2DModelConfig:
 
 
 @dataclass
+class Pose2DTrainConfig(TrainConfig):
+    """The common training settings with the 2D recipes' defaults (plain Adam, as SimpleBaseline)."""
+
+    # lifting keys that 2D configs carried before they had their own section, without effect there
+    RETIRED: ClassVar[frozenset[str]] = frozenset(
+        {"bn_momentum", "bn_momentum_final", "bn_decay_epochs", "flip_augment", "val_fraction", "val_every", "patience"}
+    )
+    epochs: int = checked(10, **POSITIVE)
+    batch_size: int = checked(32, **POSITIVE)
+    lr_final: float | None = checked(1e-5, **POSITIVE)
+    amsgrad: bool = False
+
+
+@dataclass
 class Pose2DConfig:
     data: Pose2DDataConfig = field(default_factory=Pose2DDataConfig)
     model: Pose2DModelConfig = field(default_factory=Pose2DModelConfig)
-    train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=10, batch_size=32, lr=1e-3, lr_final=1e-5))
+    train: Pose2DTrainConfig = field(default_factory=Pose2DTrainConfig)
 
 
 def load_pose2d_config(path=None, overrides: list[str] | None = None) -> Pose2DConfig:
@@ -93,17 +110,6 @@ def image_example(d: Pose2DDataConfig, batch_size: int) -> torch.Tensor:
 def make_codec(d: Pose2DDataConfig) -> HeatmapCodec:
     w, h = d.input_size
     return HeatmapCodec((w, h), (w // 4, h // 4), d.sigma)
-
-
-def skeleton_to_dict(skel: Skeleton) -> dict[str, Any]:
-    return {k: getattr(skel, k) for k in ("name", "joints", "parents", "joints_left", "joints_right",
-                                           "oks_sigmas", "links")}
-
-
-def skeleton_from_dict(d: dict[str, Any]) -> Skeleton:
-    tup = {k: tuple(tuple(x) if isinstance(x, list) else x for x in v) if isinstance(v, (list, tuple)) else v
-           for k, v in d.items()}
-    return Skeleton(**tup)
 
 
 def build_model(m: Pose2DModelConfig, num_joints: int) -> torch.nn.Module:
@@ -133,8 +139,9 @@ class CropDataset:
 
     def view(self, i: int, rng: np.random.Generator, augmentation: str | None = None) -> View:
         p = self.people[i]
-        return sample_view(p.center, p.scale, self.codec.input_size, augmentation or self.augmentation, rng,
-                           p.keypoints, self._upper)
+        return sample_view(
+            p.center, p.scale, self.codec.input_size, augmentation or self.augmentation, rng, p.keypoints, self._upper
+        )
 
     def image(self, i: int, view: View, photometric=None) -> np.ndarray:
         """The normalised (3, h, w) crop of person ``i`` in ``view``; ``photometric`` may change the [0, 1]
@@ -156,16 +163,25 @@ class CropDataset:
         for s in range(0, len(order), batch_size):
             if len(order) - s == 1 and s > 0:
                 break  # a lone last sample: BatchNorm cannot train on one 1x1 map (hourglass bottom at 64x64)
-            items = [self.sample(int(i), self.view(int(i), rng)) for i in order[s:s + batch_size]]
+            items = [self.sample(int(i), self.view(int(i), rng)) for i in order[s : s + batch_size]]
             yield tuple(torch.from_numpy(np.stack(x)) for x in zip(*items))
 
 
 class SupervisedPose2D(RecipeBase):
     """Recipe for :func:`semipose.engine.fit`: heatmap regression with intermediate supervision."""
 
-    def __init__(self, model: torch.nn.Module, data: CropDataset, schedule: Schedule, batch_size: int,
-                 evaluate_fn, device: torch.device, precision: str = "fp32"):
-        super().__init__({"model": model}, schedule, evaluate_fn, device)
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        data: CropDataset,
+        schedule: Schedule,
+        batch_size: int,
+        evaluate_fn,
+        device: torch.device,
+        precision: str = "fp32",
+        amsgrad: bool = False,
+    ):
+        super().__init__({"model": model}, schedule, evaluate_fn, device, amsgrad)
         self.model, self.data, self.batch_size, self.precision = self.modules["model"], data, batch_size, precision
 
     def num_samples(self) -> int:
@@ -191,8 +207,9 @@ class SupervisedPose2D(RecipeBase):
 
 
 @torch.no_grad()
-def predict_people(model: torch.nn.Module, data: CropDataset, flip_test: bool = True, batch_size: int = 64,
-                   method: str = "argmax") -> tuple[np.ndarray, np.ndarray]:
+def predict_people(
+    model: torch.nn.Module, data: CropDataset, flip_test: bool = True, batch_size: int = 64, method: str = "argmax"
+) -> tuple[np.ndarray, np.ndarray]:
     """Keypoints (N, K, 2) in image pixels and their scores (N, K), from the last stack's heatmaps."""
     model.eval()
     device = next(model.parameters()).device
@@ -219,16 +236,25 @@ def evaluate_pose2d(model: torch.nn.Module, data: CropDataset, gt_doc: dict | No
     gt = np.stack([p.keypoints for p in data.people])
     boxes = np.stack([p.bbox for p in data.people])
     at02 = pck(kp, gt[..., :2], gt[..., 2], boxes, 0.2)
-    out: dict[str, Any] = {"pck@0.2": at02["mean"], "pck@0.1": pck(kp, gt[..., :2], gt[..., 2], boxes, 0.1)["mean"],
-                           "pck_per_joint@0.2": at02["per_joint"].tolist()}
+    out: dict[str, Any] = {
+        "pck@0.2": at02["mean"],
+        "pck@0.1": pck(kp, gt[..., :2], gt[..., 2], boxes, 0.1)["mean"],
+        "pck_per_joint@0.2": at02["per_joint"].tolist(),
+    }
     if all(p.headbox is not None for p in data.people) and data.people:
-        heads = np.stack([p.headbox for p in data.people])
+        heads = np.stack([p.headbox for p in data.people if p.headbox is not None])
         at05 = pckh(kp, gt[..., :2], gt[..., 2], heads, 0.5)
         out.update({"pckh@0.5": at05["mean"], "pckh_per_joint@0.5": at05["per_joint"].tolist()})
     if gt_doc is not None:
-        results = [{"image_id": p.image_id, "category_id": 1,
-                    "keypoints": np.column_stack([k, s]).ravel().tolist(), "score": float(s[s > 0.2].mean()) if (s > 0.2).any() else 0.0}
-                   for p, k, s in zip(data.people, kp, sc)]
+        results = [
+            {
+                "image_id": p.image_id,
+                "category_id": 1,
+                "keypoints": np.column_stack([k, s]).ravel().tolist(),
+                "score": float(s[s > 0.2].mean()) if (s > 0.2).any() else 0.0,
+            }
+            for p, k, s in zip(data.people, kp, sc)
+        ]
         stats = coco_keypoint_eval(gt_doc, results)
         out.update({f"coco_{k}": v for k, v in stats.items()})
     return {k: (float(v) if isinstance(v, (np.floating, float)) else v) for k, v in out.items()}
@@ -248,37 +274,60 @@ def train_pose2d(cfg: Pose2DConfig, run_dir: str | Path, resume: bool = False) -
     torch.manual_seed(t.seed)
     model = build_model(cfg.model, skel.num_joints)
     epochs = t.epochs_for(len(train_data))
-    schedule = Schedule(epochs, t.lr, t.lr_decay, t.lr_final)
+    schedule = Schedule.from_train(t, epochs)
     choice = precision_for_run(t.precision, device, model, image_example(d, t.batch_size), t.progress)
-    recipe = SupervisedPose2D(model, train_data, schedule, t.batch_size,
-                              lambda m: evaluate_pose2d(m, val_data, val_doc, t.test_flip), device, choice.used)
-    prepare_run_dir(run_dir, dump_yaml(cfg), t.seed, {
-        "parameters": count_parameters(model), "gflops": count_flops(model, (1, 3, h, w)) / 1e9,
-        "train_instances": len(train_data), "val_instances": len(val_data), "device": str(device),
-        "torch_threads": torch.get_num_threads(), "precision": choice.record()})
+    recipe = SupervisedPose2D(
+        model,
+        train_data,
+        schedule,
+        t.batch_size,
+        lambda m: evaluate_pose2d(m, val_data, val_doc, t.test_flip),
+        device,
+        choice.used,
+        t.amsgrad,
+    )
+    prepare_run_dir(
+        run_dir,
+        dump_yaml(cfg),
+        t.seed,
+        {
+            "parameters": count_parameters(model),
+            "gflops": count_flops(model, (1, 3, h, w)) / 1e9,
+            "train_instances": len(train_data),
+            "val_instances": len(val_data),
+            "device": str(device),
+            "torch_threads": torch.get_num_threads(),
+            "precision": choice.record(),
+        },
+    )
     if t.progress:
         print(describe(model, (1, 3, h, w)))
     history = fit(recipe, run_dir, epochs, t.seed, t.eval_every, resume, t.progress, t.minutes)
     if recipe.last_metrics is None:
         recipe.evaluate()
+    assert recipe.last_metrics is not None
     metrics = dict(recipe.last_metrics)
     metrics.update(run_summary(history, epochs, t.minutes, choice.used))
-    atomic_torch_save({"model": recipe.model.state_dict(), "model_config": vars(cfg.model) | {},
-                       "joints": list(skel.joints), "skeleton": skeleton_to_dict(skel)}, run_dir / "model.pt")
+    atomic_torch_save(
+        model_record("pose2d", recipe.model.state_dict(), dataclasses.asdict(cfg.model), skel), run_dir / "model.pt"
+    )
     atomic_write_json(run_dir / "metrics.json", metrics)
     return metrics
 
 
 def load_trained(run_dir: Path, overrides: list[str] | None = None) -> tuple[torch.nn.Module, Pose2DConfig, Skeleton]:
-    """A finished run's model (on its config's device), its config and its skeleton."""
-    from .engine import load_checkpoint
-
+    """A finished run's model (on its config's device), its config and its skeleton. The model is
+    the one ``model.pt`` describes (its pretrained backbone file is not read again)."""
     cfg = load_pose2d_config(run_dir / "config.yaml", overrides)
-    saved = load_checkpoint(run_dir / "model.pt")
-    skel = skeleton_from_dict(saved["skeleton"])
-    model = build_model(cfg.model, skel.num_joints)
-    model.load_state_dict(saved["model"])
-    return model.to(resolve_device(cfg.train.device)), cfg, skel
+    path = run_dir / "model.pt"
+    saved = read_model(path, "pose2d", lambda: dataclasses.asdict(cfg.model))
+    try:
+        model_cfg = from_dict(Pose2DModelConfig, {**saved["model_config"], "pretrained": None}, "model")
+        model = build_model(model_cfg, saved["skeleton"].num_joints)
+        model.load_state_dict(saved["model"])
+    except (ConfigError, RuntimeError) as e:
+        raise CheckpointError(f"{path}: the weights do not fit the model it describes ({str(e)[:200]})") from None
+    return model.to(resolve_device(cfg.train.device)), cfg, saved["skeleton"]
 
 
 def evaluate_run(run_dir: Path, overrides: list[str] | None = None, flip_test: bool = True) -> dict[str, Any]:

@@ -4,6 +4,7 @@ keypoints as a COCO result json, overlays as PNGs, and COCO AP with detected box
 As in MMPose and SimpleBaseline, a person's score is its box score times the mean of its keypoint
 scores above 0.2, and per image the poses pass through OKS non-maximum suppression (threshold 0.9).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -18,7 +19,7 @@ from .data.errors import DataError, guard_reader, open_image, read_json
 from .data.npz3d import expand_path
 from .engine import prepare_run_dir
 from .io import atomic_write_json
-from .metrics.coco import coco_keypoint_eval
+from .metrics.coco import coco_keypoint_eval, oks
 from .pose2d import CropDataset, load_people, load_trained, make_codec, predict_people
 from .skeletons import Skeleton
 
@@ -27,17 +28,33 @@ KEYPOINT_SCORE_THRESHOLD = 0.2
 OKS_NMS_THRESHOLD = 0.9
 
 
-def _instance(path: Path, image_id: int, index: int, bbox: np.ndarray, num_joints: int,
-              aspect: float) -> PersonInstance:
+def _instance(
+    path: Path, image_id: int, index: int, bbox: np.ndarray, num_joints: int, aspect: float
+) -> PersonInstance:
     center, scale = box_to_center_scale(bbox, aspect)
-    return PersonInstance(path, image_id, index, np.zeros((num_joints, 3), np.float32), bbox.astype(np.float32),
-                          center, scale, float(bbox[2] * bbox[3]), False)
+    return PersonInstance(
+        path,
+        image_id,
+        index,
+        np.zeros((num_joints, 3), np.float32),
+        bbox.astype(np.float32),
+        center,
+        scale,
+        float(bbox[2] * bbox[3]),
+        False,
+    )
 
 
 @guard_reader("detection file")
-def instances_from_detections(det_file: str | Path, image_info: str | Path, image_dir: str | Path, num_joints: int,
-                              aspect: float, min_score: float = 0.0, category_id: int = 1
-                              ) -> tuple[list[PersonInstance], list[float]]:
+def instances_from_detections(
+    det_file: str | Path,
+    image_info: str | Path,
+    image_dir: str | Path,
+    num_joints: int,
+    aspect: float,
+    min_score: float = 0.0,
+    category_id: int = 1,
+) -> tuple[list[PersonInstance], list[float]]:
     """People of a COCO detection result json (``image_id``, ``bbox``, ``score``, ``category_id``), with
     file names from the ``images`` of a COCO json; returns them and their box scores."""
     det_file, image_dir = Path(det_file), Path(image_dir)
@@ -67,23 +84,29 @@ def instances_from_detections(det_file: str | Path, image_info: str | Path, imag
         if d.get("category_id", category_id) != category_id or score < min_score:
             continue
         if not isinstance(d["image_id"], (int, str)) or d["image_id"] not in names:
-            raise DataError(f"{det_file}: detection {n} has image_id {d['image_id']!r}, which {image_info} does not list")
+            raise DataError(
+                f"{det_file}: detection {n} has image_id {d['image_id']!r}, which {image_info} does not list"
+            )
         try:
             bbox = np.asarray(d["bbox"], np.float64)
         except (ValueError, TypeError):
             bbox = np.zeros(0)
         if bbox.shape != (4,) or not np.isfinite(bbox).all() or bbox[2] <= 0 or bbox[3] <= 0:
-            raise DataError(f"{det_file}: detection {n} 'bbox' must be four finite numbers x, y, w, h with "
-                            f"positive size, got {d['bbox']!r:.80}")
+            raise DataError(
+                f"{det_file}: detection {n} 'bbox' must be four finite numbers x, y, w, h with "
+                f"positive size, got {d['bbox']!r:.80}"
+            )
         path = image_dir / names[d["image_id"]]
         if not path.is_file():
             raise DataError(f"{det_file}: detection {n}: image file {path} not found")
-        people.append(_instance(path, d["image_id"], n, bbox, num_joints, aspect))
+        people.append(_instance(path, int(d["image_id"]), n, bbox, num_joints, aspect))
         scores.append(float(d["score"]))
     return people, scores
 
 
-def instances_from_images(paths: list[Path], num_joints: int, aspect: float) -> tuple[list[PersonInstance], list[float]]:
+def instances_from_images(
+    paths: list[Path], num_joints: int, aspect: float
+) -> tuple[list[PersonInstance], list[float]]:
     """One person per image, its box the whole image; image ids are numeric file stems (COCO names) or indices."""
     people = []
     for i, path in enumerate(paths):
@@ -103,13 +126,6 @@ def list_images(source: str | Path) -> list[Path]:
     if not paths:
         raise DataError(f"{source}: no images ({', '.join(IMAGE_SUFFIXES)}) in this folder")
     return paths
-
-
-def oks(a: np.ndarray, b: np.ndarray, area: float, sigmas: np.ndarray) -> float:
-    """Object keypoint similarity of two (K, 2) poses over all joints, at ``area``."""
-    var = (2 * sigmas) ** 2
-    d2 = np.sum((a - b) ** 2, axis=-1)
-    return float(np.mean(np.exp(-d2 / var / (area + np.spacing(1)) / 2)))
 
 
 def _by_image(results: list[dict[str, Any]]) -> dict[int, list[int]]:
@@ -134,34 +150,53 @@ def oks_nms(results: list[dict[str, Any]], sigmas: np.ndarray, threshold: float 
     return sorted(keep)
 
 
-def pose_results(people: list[PersonInstance], keypoints: np.ndarray, scores: np.ndarray, box_scores: list[float],
-                 skel: Skeleton, nms: bool = True) -> list[dict[str, Any]]:
+def pose_results(
+    people: list[PersonInstance],
+    keypoints: np.ndarray,
+    scores: np.ndarray,
+    box_scores: list[float],
+    skel: Skeleton,
+    nms: bool = True,
+) -> list[dict[str, Any]]:
     """COCO keypoint results, rescored by the mean keypoint score above 0.2 and OKS-NMS'd."""
     results = []
     for p, k, s, bs in zip(people, keypoints, scores, box_scores):
         good = s > KEYPOINT_SCORE_THRESHOLD
-        results.append({"image_id": int(p.image_id), "category_id": 1,
-                        "keypoints": np.column_stack([k, s]).ravel().round(2).tolist(),
-                        "score": float(bs * (s[good].mean() if good.any() else 0.0)),
-                        "bbox": [round(float(v), 2) for v in p.bbox], "area": float(p.area)})
+        results.append(
+            {
+                "image_id": int(p.image_id),
+                "category_id": 1,
+                "keypoints": np.column_stack([k, s]).ravel().round(2).tolist(),
+                "score": float(bs * (s[good].mean() if good.any() else 0.0)),
+                "bbox": [round(float(v), 2) for v in p.bbox],
+                "area": float(p.area),
+            }
+        )
     if nms and skel.oks_sigmas is not None:
         results = [results[i] for i in oks_nms(results, np.asarray(skel.oks_sigmas))]
     return results
 
 
-def draw_overlay(image_path: Path, results: list[dict[str, Any]], skel: Skeleton, out_png: Path,
-                 min_score: float = KEYPOINT_SCORE_THRESHOLD) -> Path:
+def draw_overlay(
+    image_path: Path,
+    results: list[dict[str, Any]],
+    skel: Skeleton,
+    out_png: Path,
+    min_score: float = KEYPOINT_SCORE_THRESHOLD,
+) -> Path:
     """The image with each pose's links (left joints blue, right orange) and confident joints drawn."""
     image = open_image(image_path)
     draw = ImageDraw.Draw(image)
     r = max(2, round(max(image.size) / 160))
     left, right = set(skel.joints_left), set(skel.joints_right)
-    colour = {**{j: (40, 120, 255) for j in left}, **{j: (255, 140, 0) for j in right}}
+    colour = {**dict.fromkeys(left, (40, 120, 255)), **dict.fromkeys(right, (255, 140, 0))}
     for res in results:
         kp = np.asarray(res["keypoints"]).reshape(-1, 3)
         for a, b in skel.bones:
             if kp[a, 2] > min_score and kp[b, 2] > min_score:
-                draw.line([tuple(kp[a, :2]), tuple(kp[b, :2])], fill=colour.get(a, (0, 200, 80)), width=max(1, r // 2 + 1))
+                draw.line(
+                    [tuple(kp[a, :2]), tuple(kp[b, :2])], fill=colour.get(a, (0, 200, 80)), width=max(1, r // 2 + 1)
+                )
         for j, (x, y, s) in enumerate(kp):
             if s > min_score:
                 draw.ellipse([x - r, y - r, x + r, y + r], fill=colour.get(j, (0, 200, 80)), outline=(0, 0, 0))
@@ -172,9 +207,16 @@ def draw_overlay(image_path: Path, results: list[dict[str, Any]], skel: Skeleton
     return out_png
 
 
-def predict_images(run_dir: str | Path, out_dir: str | Path, images: str | Path, detections: str | Path | None = None,
-                   image_info: str | Path | None = None, min_box_score: float = 0.0, overlays: bool = True,
-                   flip_test: bool = True) -> dict[str, Any]:
+def predict_images(
+    run_dir: str | Path,
+    out_dir: str | Path,
+    images: str | Path,
+    detections: str | Path | None = None,
+    image_info: str | Path | None = None,
+    min_box_score: float = 0.0,
+    overlays: bool = True,
+    flip_test: bool = True,
+) -> dict[str, Any]:
     """Keypoints of the people in ``images`` (boxes from ``detections``, else whole images) as
     ``<out>/keypoints.json`` (COCO results) and ``<out>/overlays/*.png``."""
     run_dir, out_dir = Path(run_dir), Path(out_dir)
@@ -183,17 +225,28 @@ def predict_images(run_dir: str | Path, out_dir: str | Path, images: str | Path,
     if detections is not None:
         if image_info is None:
             raise DataError(f"{detections}: detections need --image-info, a COCO json whose 'images' name the files")
-        people, box_scores = instances_from_detections(expand_path(detections), expand_path(image_info),
-                                                       expand_path(images), skel.num_joints, aspect, min_box_score)
+        people, box_scores = instances_from_detections(
+            expand_path(detections),
+            expand_path(image_info),
+            expand_path(images),
+            skel.num_joints,
+            aspect,
+            min_box_score,
+        )
     else:
         people, box_scores = instances_from_images(list_images(expand_path(images)), skel.num_joints, aspect)
     written = {Path(out_dir, name).resolve() for name in ("keypoints.json", "config.yaml", "run_info.json")}
     given = [Path(run_dir), expand_path(images)] + [expand_path(x) for x in (detections, image_info) if x]
-    if Path(out_dir).resolve() in {Path(run_dir).resolve(), expand_path(images).resolve()} or \
-            any(g.resolve() in written for g in given):
+    if Path(out_dir).resolve() in {Path(run_dir).resolve(), expand_path(images).resolve()} or any(
+        g.resolve() in written for g in given
+    ):
         raise DataError(f"{out_dir}: writing predictions there would replace the run or an input; choose another -o")
-    prepare_run_dir(out_dir, dump_yaml(cfg), cfg.train.seed,
-                    {"model": str(run_dir / "model.pt"), "images": str(images), "detections": str(detections)})
+    prepare_run_dir(
+        out_dir,
+        dump_yaml(cfg),
+        cfg.train.seed,
+        {"model": str(run_dir / "model.pt"), "images": str(images), "detections": str(detections)},
+    )
     if not people:
         atomic_write_json(out_dir / "keypoints.json", [])
         return {"people": 0, "images": 0}
@@ -204,13 +257,19 @@ def predict_images(run_dir: str | Path, out_dir: str | Path, images: str | Path,
     if overlays:
         groups = _by_image(results)
         for image_id, path in paths.items():
-            draw_overlay(path, [results[i] for i in groups.get(image_id, [])], skel,
-                         out_dir / "overlays" / f"{path.stem}.png")
+            draw_overlay(
+                path, [results[i] for i in groups.get(image_id, [])], skel, out_dir / "overlays" / f"{path.stem}.png"
+            )
     return {"people": len(results), "images": len(paths)}
 
 
-def evaluate_detections(run_dir: str | Path, detections: str | Path, min_box_score: float = 0.0,
-                        flip_test: bool = True, overrides: list[str] | None = None) -> dict[str, Any]:
+def evaluate_detections(
+    run_dir: str | Path,
+    detections: str | Path,
+    min_box_score: float = 0.0,
+    flip_test: bool = True,
+    overrides: list[str] | None = None,
+) -> dict[str, Any]:
     """COCO AP of a run on its validation set with people from ``detections`` instead of the true boxes;
     writes ``<run>/evaluation_detections/{metrics,keypoints}.json``."""
     run_dir = Path(run_dir)
@@ -219,19 +278,34 @@ def evaluate_detections(run_dir: str | Path, detections: str | Path, min_box_sco
     if d.format != "coco":
         raise DataError(f"{detections}: evaluation with detected boxes needs a COCO-format validation set")
     _, _, doc = load_people(d, "val")
+    assert doc is not None  # a COCO-format set comes with its document
     aspect = d.input_size[0] / d.input_size[1]
-    people, box_scores = instances_from_detections(expand_path(detections), expand_path(d.val_ann),
-                                                   expand_path(d.val_images), skel.num_joints, aspect, min_box_score)
+    people, box_scores = instances_from_detections(
+        expand_path(detections),
+        expand_path(d.val_ann),
+        expand_path(d.val_images),
+        skel.num_joints,
+        aspect,
+        min_box_score,
+    )
     kp, sc = predict_people(model, CropDataset(people, skel, make_codec(d), "none"), flip_test)
     results = [{k: v for k, v in r.items() if k != "area"} for r in pose_results(people, kp, sc, box_scores, skel)]
     stats = {f"coco_{k}": float(v) for k, v in coco_keypoint_eval(doc, results).items()}
     out = run_dir / "evaluation_detections"
-    prepare_run_dir(out, dump_yaml(cfg), cfg.train.seed, {"model": str(run_dir / "model.pt"),
-                                                          "detections": str(detections)})
+    prepare_run_dir(
+        out, dump_yaml(cfg), cfg.train.seed, {"model": str(run_dir / "model.pt"), "detections": str(detections)}
+    )
     atomic_write_json(out / "keypoints.json", results)
     atomic_write_json(out / "metrics.json", stats | {"people": len(results)})
     return stats | {"people": len(results)}
 
 
-__all__ = ["instances_from_detections", "instances_from_images", "oks_nms", "pose_results", "draw_overlay",
-           "predict_images", "evaluate_detections"]
+__all__ = [
+    "instances_from_detections",
+    "instances_from_images",
+    "oks_nms",
+    "pose_results",
+    "draw_overlay",
+    "predict_images",
+    "evaluate_detections",
+]

@@ -10,12 +10,14 @@ Protocols (``ssl.protocol``):
 An epoch visits every unlabeled instance once; each batch holds ``train.batch_size`` labeled and as
 many unlabeled instances, the labeled set resampled (shuffled copies, cut) to the unlabeled set's length.
 """
+
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import torch
@@ -24,16 +26,24 @@ from .config import POSITIVE, ConfigError, checked, dump_yaml, load_config
 from .data.coco import PersonInstance, load_coco_keypoints
 from .data.npz3d import expand_path
 from .data.transforms2d import randaugment, sample_view, view_to_view
-from .engine import fit, prepare_run_dir
-from .io import atomic_torch_save, atomic_write_json
+from .engine import fit, prepare_run_dir, resolve_device, run_summary, set_threads
 from .engine.precision import precision_for_run
-from .lift import resolve_device, run_summary, set_threads
+from .engine.saved import model_record, read_model
+from .io import atomic_torch_save, atomic_write_json
 from .methods.base import Schedule
 from .methods.ssl2d import CollapseConfig, MethodConfig, SemiSupervisedPose2D
 from .models.profile import count_parameters, describe
 from .plots import plot_collapse
-from .pose2d import CropDataset, Pose2DConfig, build_model, evaluate_pose2d, image_example, load_people, make_codec, \
-    predict_people, skeleton_to_dict
+from .pose2d import (
+    CropDataset,
+    Pose2DConfig,
+    build_model,
+    evaluate_pose2d,
+    image_example,
+    load_people,
+    make_codec,
+    predict_people,
+)
 
 
 @dataclass
@@ -70,15 +80,17 @@ def split_protocol(cfg: SSL2DConfig) -> tuple[list[PersonInstance], list[PersonI
     s = cfg.ssl
     if s.protocol == "partial":
         if s.labeled >= len(people):
-            raise ConfigError(f"ssl.labeled={s.labeled} leaves no unlabeled instance of the {len(people)} in "
-                              f"{cfg.data.train_ann}")
-        labeled, unlabeled = people[:s.labeled], people[s.labeled:]
+            raise ConfigError(
+                f"ssl.labeled={s.labeled} leaves no unlabeled instance of the {len(people)} in {cfg.data.train_ann}"
+            )
+        labeled, unlabeled = people[: s.labeled], people[s.labeled :]
     else:
         aspect = cfg.data.input_size[0] / cfg.data.input_size[1]
         labeled = people
+        assert s.unlabeled_ann and s.unlabeled_images  # checked by SSLDataConfig.validate
         unlabeled, _, _ = load_coco_keypoints(expand_path(s.unlabeled_ann), expand_path(s.unlabeled_images), aspect)
     if s.max_unlabeled is not None:
-        unlabeled = unlabeled[:s.max_unlabeled]
+        unlabeled = unlabeled[: s.max_unlabeled]
     # the unlabeled instances' labels are never read: drop them so that no code path can
     unlabeled = [dataclasses.replace(p, keypoints=np.zeros_like(p.keypoints)) for p in unlabeled]
     return labeled, unlabeled, skel
@@ -87,10 +99,21 @@ def split_protocol(cfg: SSL2DConfig) -> tuple[list[PersonInstance], list[PersonI
 class SemiBatches:
     """Builds the batches of an epoch: labeled crops with targets, unlabeled views for the method."""
 
-    def __init__(self, labeled: CropDataset, unlabeled: CropDataset, method: MethodConfig, batch_size: int,
-                 pseudo: CropDataset | None = None):
-        self.labeled, self.unlabeled, self.method, self.batch_size, self.pseudo = labeled, unlabeled, method, \
-            batch_size, pseudo
+    def __init__(
+        self,
+        labeled: CropDataset,
+        unlabeled: CropDataset,
+        method: MethodConfig,
+        batch_size: int,
+        pseudo: CropDataset | None = None,
+    ):
+        self.labeled, self.unlabeled, self.method, self.batch_size, self.pseudo = (
+            labeled,
+            unlabeled,
+            method,
+            batch_size,
+            pseudo,
+        )
         self.stride = float(labeled.codec.stride[0])
 
     def __len__(self) -> int:
@@ -105,21 +128,23 @@ class SemiBatches:
         for s in range(0, n, B):
             if n - s == 1 and s > 0:
                 break  # a lone last sample: BatchNorm cannot train on one 1x1 map
-            lab = [self.labeled.sample(int(i), self.labeled.view(int(i), rng)) for i in lab_order[s:s + B]]
-            batch = {"labeled": tuple(torch.from_numpy(np.stack(x)) for x in zip(*lab))}
+            lab = [self.labeled.sample(int(i), self.labeled.view(int(i), rng)) for i in lab_order[s : s + B]]
+            batch: dict[str, Any] = {"labeled": tuple(torch.from_numpy(np.stack(x)) for x in zip(*lab))}
             if self.method.name != "supervised":
-                batch["unlabeled"] = self._unlabeled([int(i) for i in unl_order[s:s + B]], rng)
+                batch["unlabeled"] = self._unlabeled([int(i) for i in unl_order[s : s + B]], rng)
             yield batch
 
     def _unlabeled(self, idx: list[int], rng: np.random.Generator) -> dict[str, Any]:
         m = self.method
         if m.name == "pseudo_label":
+            assert self.pseudo is not None  # the pseudo-labeled people come with this method
             items = [self.pseudo.sample(i, self.pseudo.view(i, rng)) for i in idx]
             images, targets, weights = (torch.from_numpy(np.stack(x)) for x in zip(*items))
             return {"hard": images, "targets": targets, "target_weights": weights}
         data = self.unlabeled
-        photometric = (lambda im: randaugment(im, rng, m.randaugment_ops, m.randaugment_magnitude)) \
-            if m.randaugment else None
+        photometric = (
+            (lambda im: randaugment(im, rng, m.randaugment_ops, m.randaugment_magnitude)) if m.randaugment else None
+        )
         easy, hard, maps, views, view_maps = [], [], [], [], []
         for i in idx:
             p = data.people[i]
@@ -134,16 +159,20 @@ class SemiBatches:
                 extra += [sample_view(p.center, p.scale, size, m.strong, rng) for _ in range(m.strong_views)]
                 views.append([easy[-1]] + [data.image(i, v) for v in extra])
                 view_maps.append([maps[-1]] + [view_to_view(v, v_hard, self.stride) for v in extra])
-        out = {"easy": torch.from_numpy(np.stack(easy)), "hard": torch.from_numpy(np.stack(hard)),
-               "easy_to_hard": torch.from_numpy(np.stack(maps)).float()}
+        out = {
+            "easy": torch.from_numpy(np.stack(easy)),
+            "hard": torch.from_numpy(np.stack(hard)),
+            "easy_to_hard": torch.from_numpy(np.stack(maps)).float(),
+        }
         if views:
             out["views"] = torch.from_numpy(np.stack(views, axis=1))  # (V, B, 3, H, W)
             out["views_to_hard"] = torch.from_numpy(np.stack(view_maps, axis=1)).float()
         return out
 
 
-def pseudo_label_people(model: torch.nn.Module, unlabeled: CropDataset, threshold: float, flip_test: bool = True
-                        ) -> tuple[list[PersonInstance], dict[str, float]]:
+def pseudo_label_people(
+    model: torch.nn.Module, unlabeled: CropDataset, threshold: float, flip_test: bool = True
+) -> tuple[list[PersonInstance], dict[str, float]]:
     """The unlabeled people with a teacher's keypoints as labels: visible (2) where its maximum response
     exceeds ``threshold``, unlabeled (0) elsewhere; and the share of joints kept."""
     kp, sc = predict_people(model, unlabeled, flip_test)
@@ -155,8 +184,9 @@ def pseudo_label_people(model: torch.nn.Module, unlabeled: CropDataset, threshol
     return out, {"pseudo_joints_kept": kept, "pseudo_mean_score": float(sc.mean()) if len(sc) else 0.0}
 
 
-def train_ssl2d(cfg: SSL2DConfig, run_dir: str | Path, resume: bool = False, progress: bool | None = None
-                ) -> dict[str, Any]:
+def train_ssl2d(
+    cfg: SSL2DConfig, run_dir: str | Path, resume: bool = False, progress: bool | None = None
+) -> dict[str, Any]:
     """Train ``cfg.method`` under ``cfg.ssl``; writes the run directory (log, checkpoints, model, metrics,
     collapse plot). Returns the final metrics (the ensemble's for two networks, and each network's)."""
     run_dir = Path(run_dir)
@@ -170,8 +200,12 @@ def train_ssl2d(cfg: SSL2DConfig, run_dir: str | Path, resume: bool = False, pro
     labeled = CropDataset(labeled_people, skel, codec, d.augmentation)
     unlabeled = CropDataset(unlabeled_people, skel, codec, "none")
     val = CropDataset(val_people, skel, codec, "none")
-    info: dict[str, Any] = {"labeled_instances": len(labeled), "unlabeled_instances": len(unlabeled),
-                            "val_instances": len(val), "device": str(device)}
+    info: dict[str, Any] = {
+        "labeled_instances": len(labeled),
+        "unlabeled_instances": len(unlabeled),
+        "val_instances": len(val),
+        "device": str(device),
+    }
     pseudo = None
     if m.name == "pseudo_label":
         teacher_cfg = dataclasses.replace(cfg, method=dataclasses.replace(m, name="supervised"))
@@ -179,7 +213,7 @@ def train_ssl2d(cfg: SSL2DConfig, run_dir: str | Path, resume: bool = False, pro
         if not (teacher_dir / "model.pt").is_file():
             train_ssl2d(teacher_cfg, teacher_dir, resume=True, progress=progress)
         teacher = build_model(cfg.model, skel.num_joints).to(device)
-        teacher.load_state_dict(torch.load(teacher_dir / "model.pt", map_location=device, weights_only=True)["net1"])
+        teacher.load_state_dict(read_model(teacher_dir / "model.pt", "pose2d")["model"])
         people, stats = pseudo_label_people(teacher, unlabeled, m.pseudo_threshold, t.test_flip)
         pseudo = CropDataset(people, skel, codec, d.augmentation)
         info.update(stats)
@@ -189,22 +223,39 @@ def train_ssl2d(cfg: SSL2DConfig, run_dir: str | Path, resume: bool = False, pro
     epochs = t.epochs_for(len(batches))
     choice = precision_for_run(t.precision, device, nets[0], image_example(d, t.batch_size), progress)
     recipe = SemiSupervisedPose2D(
-        nets, m, cfg.collapse, Schedule(epochs, t.lr, t.lr_decay, t.lr_final), batches, len(batches),
-        lambda net: evaluate_pose2d(net, val, val_doc, t.test_flip), device, d.sigma, tuple(d.input_size),
-        choice.used, t.seed)
-    prepare_run_dir(run_dir, dump_yaml(cfg), t.seed, info | {"parameters": count_parameters(nets[0]),
-                                                             "precision": choice.record()})
+        nets,
+        m,
+        cfg.collapse,
+        Schedule.from_train(t, epochs),
+        batches,
+        len(batches),
+        lambda net: evaluate_pose2d(net, val, val_doc, t.test_flip),
+        device,
+        d.sigma,
+        (d.input_size[0], d.input_size[1]),
+        choice.used,
+        t.seed,
+        t.amsgrad,
+    )
+    prepare_run_dir(
+        run_dir, dump_yaml(cfg), t.seed, info | {"parameters": count_parameters(nets[0]), "precision": choice.record()}
+    )
     if progress:
         print(f"{len(nets)} x {describe(nets[0], (1, 3, d.input_size[1], d.input_size[0]))}")
     history = fit(recipe, run_dir, epochs, t.seed, t.eval_every, resume, progress, t.minutes)
     if recipe.last_metrics is None:
         recipe.evaluate()
+    assert recipe.last_metrics is not None
     metrics = dict(recipe.last_metrics)
     metrics.update(run_summary(history, epochs, t.minutes, choice.used))
-    metrics.update(epochs_run=len(history), collapsed_at=recipe.monitor.collapsed_at, **{k: v for k, v in info.items() if k.startswith("pseudo")})
-    atomic_torch_save({**{f"net{i + 1}": n.state_dict() for i, n in enumerate(recipe.nets)},
-                       "model": recipe.nets[0].state_dict(), "model_config": vars(cfg.model) | {},
-                       "joints": list(skel.joints), "skeleton": skeleton_to_dict(skel)}, run_dir / "model.pt")
+    metrics.update(
+        epochs_run=len(history),
+        collapsed_at=recipe.monitor.collapsed_at,
+        **{k: v for k, v in info.items() if k.startswith("pseudo")},
+    )
+    net_weights = {f"net{i + 1}": n.state_dict() for i, n in enumerate(recipe.nets)}  # the first is the model
+    record = model_record("pose2d", net_weights["net1"], dataclasses.asdict(cfg.model), skel, **net_weights)
+    atomic_torch_save(record, run_dir / "model.pt")
     atomic_write_json(run_dir / "metrics.json", metrics)
     if m.name != "supervised":
         plot_collapse(run_dir / "log.csv", run_dir / "collapse.png")

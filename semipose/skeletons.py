@@ -3,9 +3,11 @@
 Joint names are canonical across layouts (``left_shoulder`` means the same joint everywhere),
 so :func:`joint_mapping` can pair up the joints two layouts share.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 import numpy as np
 
@@ -53,67 +55,159 @@ class Skeleton:
 
 def _sym(names: list[str]) -> tuple[tuple[int, ...], tuple[int, ...]]:
     left = [i for i, n in enumerate(names) if n.startswith("left_")]
-    right = [names.index("right_" + names[i][len("left_"):]) for i in left]
+    right = [names.index("right_" + names[i][len("left_") :]) for i in left]
     return tuple(left), tuple(right)
 
 
 _HUMANEVA_NAMES = [
-    "pelvis", "thorax",
-    "left_shoulder", "left_elbow", "left_wrist",
-    "right_shoulder", "right_elbow", "right_wrist",
-    "left_hip", "left_knee", "left_ankle",
-    "right_hip", "right_knee", "right_ankle",
+    "pelvis",
+    "thorax",
+    "left_shoulder",
+    "left_elbow",
+    "left_wrist",
+    "right_shoulder",
+    "right_elbow",
+    "right_wrist",
+    "left_hip",
+    "left_knee",
+    "left_ankle",
+    "right_hip",
+    "right_knee",
+    "right_ankle",
     "head",
 ]
 HUMANEVA15 = Skeleton(
-    "humaneva15", tuple(_HUMANEVA_NAMES),
+    "humaneva15",
+    tuple(_HUMANEVA_NAMES),
     parents=(-1, 0, 1, 2, 3, 1, 5, 6, 0, 8, 9, 0, 11, 12, 1),
-    joints_left=(2, 3, 4, 8, 9, 10), joints_right=(5, 6, 7, 11, 12, 13),
+    joints_left=(2, 3, 4, 8, 9, 10),
+    joints_right=(5, 6, 7, 11, 12, 13),
 )
 
 _H36M_NAMES = [
-    "pelvis", "right_hip", "right_knee", "right_ankle",
-    "left_hip", "left_knee", "left_ankle",
-    "spine", "thorax", "neck", "head",
-    "left_shoulder", "left_elbow", "left_wrist",
-    "right_shoulder", "right_elbow", "right_wrist",
+    "pelvis",
+    "right_hip",
+    "right_knee",
+    "right_ankle",
+    "left_hip",
+    "left_knee",
+    "left_ankle",
+    "spine",
+    "thorax",
+    "neck",
+    "head",
+    "left_shoulder",
+    "left_elbow",
+    "left_wrist",
+    "right_shoulder",
+    "right_elbow",
+    "right_wrist",
 ]
 H36M17 = Skeleton(
-    "h36m17", tuple(_H36M_NAMES),
+    "h36m17",
+    tuple(_H36M_NAMES),
     parents=(-1, 0, 1, 2, 0, 4, 5, 0, 7, 8, 9, 8, 11, 12, 8, 14, 15),
-    joints_left=(4, 5, 6, 11, 12, 13), joints_right=(1, 2, 3, 14, 15, 16),
+    joints_left=(4, 5, 6, 11, 12, 13),
+    joints_right=(1, 2, 3, 14, 15, 16),
 )
 
 _COCO_NAMES = [
-    "nose", "left_eye", "right_eye", "left_ear", "right_ear",
-    "left_shoulder", "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist",
-    "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle",
+    "nose",
+    "left_eye",
+    "right_eye",
+    "left_ear",
+    "right_ear",
+    "left_shoulder",
+    "right_shoulder",
+    "left_elbow",
+    "right_elbow",
+    "left_wrist",
+    "right_wrist",
+    "left_hip",
+    "right_hip",
+    "left_knee",
+    "right_knee",
+    "left_ankle",
+    "right_ankle",
 ]
 COCO17 = Skeleton(
-    "coco17", tuple(_COCO_NAMES),
+    "coco17",
+    tuple(_COCO_NAMES),
     parents=(-1, 0, 0, 1, 2, 0, 0, 5, 6, 7, 8, 5, 6, 11, 12, 13, 14),
-    joints_left=_sym(_COCO_NAMES)[0], joints_right=_sym(_COCO_NAMES)[1],
+    joints_left=_sym(_COCO_NAMES)[0],
+    joints_right=_sym(_COCO_NAMES)[1],
     # pycocotools' keypoint sigmas
-    oks_sigmas=tuple(s / 10.0 for s in (
-        0.26, 0.25, 0.25, 0.35, 0.35, 0.79, 0.79, 0.72, 0.72, 0.62, 0.62,
-        1.07, 1.07, 0.87, 0.87, 0.89, 0.89)),
+    oks_sigmas=tuple(
+        s / 10.0
+        for s in (0.26, 0.25, 0.25, 0.35, 0.35, 0.79, 0.79, 0.72, 0.72, 0.62, 0.62, 1.07, 1.07, 0.87, 0.87, 0.89, 0.89)
+    ),
     # the COCO 'skeleton' field, 0-based
-    links=((15, 13), (13, 11), (16, 14), (14, 12), (11, 12), (5, 11), (6, 12), (5, 6), (5, 7),
-           (6, 8), (7, 9), (8, 10), (1, 2), (0, 1), (0, 2), (1, 3), (2, 4), (3, 5), (4, 6)),
+    links=(
+        (15, 13),
+        (13, 11),
+        (16, 14),
+        (14, 12),
+        (11, 12),
+        (5, 11),
+        (6, 12),
+        (5, 6),
+        (5, 7),
+        (6, 8),
+        (7, 9),
+        (8, 10),
+        (1, 2),
+        (0, 1),
+        (0, 2),
+        (1, 3),
+        (2, 4),
+        (3, 5),
+        (4, 6),
+    ),
 )
 
 _MPII_NAMES = [
-    "right_ankle", "right_knee", "right_hip", "left_hip", "left_knee", "left_ankle",
-    "pelvis", "thorax", "neck", "head_top",
-    "right_wrist", "right_elbow", "right_shoulder", "left_shoulder", "left_elbow", "left_wrist",
+    "right_ankle",
+    "right_knee",
+    "right_hip",
+    "left_hip",
+    "left_knee",
+    "left_ankle",
+    "pelvis",
+    "thorax",
+    "neck",
+    "head_top",
+    "right_wrist",
+    "right_elbow",
+    "right_shoulder",
+    "left_shoulder",
+    "left_elbow",
+    "left_wrist",
 ]
 MPII16 = Skeleton(
-    "mpii16", tuple(_MPII_NAMES),
+    "mpii16",
+    tuple(_MPII_NAMES),
     parents=(1, 2, 6, 6, 3, 4, -1, 6, 7, 8, 11, 12, 7, 7, 13, 14),
-    joints_left=_sym(_MPII_NAMES)[0], joints_right=_sym(_MPII_NAMES)[1],
+    joints_left=_sym(_MPII_NAMES)[0],
+    joints_right=_sym(_MPII_NAMES)[1],
 )
 
 SKELETONS: dict[str, Skeleton] = {s.name: s for s in (HUMANEVA15, H36M17, COCO17, MPII16)}
+
+
+def skeleton_to_dict(skel: Skeleton) -> dict[str, Any]:
+    """A skeleton as plain data (saved beside model weights, so a file names its own joint set)."""
+    return {
+        k: getattr(skel, k) for k in ("name", "joints", "parents", "joints_left", "joints_right", "oks_sigmas", "links")
+    }
+
+
+def skeleton_from_dict(d: dict[str, Any]) -> Skeleton:
+    """The inverse of :func:`skeleton_to_dict` (lists back to tuples)."""
+    tup = {
+        k: tuple(tuple(x) if isinstance(x, list) else x for x in v) if isinstance(v, (list, tuple)) else v
+        for k, v in d.items()
+    }
+    return Skeleton(**cast(dict[str, Any], tup))
 
 
 def get_skeleton(name: str) -> Skeleton:
@@ -132,8 +226,7 @@ def joint_mapping(src: Skeleton | str, dst: Skeleton | str) -> tuple[np.ndarray,
     return np.asarray(s, dtype=np.int64), np.asarray(d, dtype=np.int64)
 
 
-def convert_joints(x: np.ndarray, src: Skeleton | str, dst: Skeleton | str,
-                   fill: float = np.nan) -> np.ndarray:
+def convert_joints(x: np.ndarray, src: Skeleton | str, dst: Skeleton | str, fill: float = np.nan) -> np.ndarray:
     """Re-index the joint axis (second to last) of ``x`` from ``src`` to ``dst`` layout.
 
     Joints of ``dst`` that ``src`` lacks are set to ``fill``.

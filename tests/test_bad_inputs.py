@@ -1,4 +1,5 @@
 """Careless use: bad inputs get one clear line and exit status 2, and nothing a user has is changed."""
+
 import hashlib
 import json
 from pathlib import Path
@@ -10,8 +11,11 @@ from semipose.cli import main
 
 
 def _tree_hash(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 @pytest.fixture(scope="module")
@@ -21,8 +25,24 @@ def trained(tmp_path_factory):
     data = tmp / "data"
     assert main(["data", "synth3d", "-o", str(data), "--frames", "40"]) == 0
     run = tmp / "run"
-    assert main(["lift", "train", "-c", "synthetic", "-o", str(run), f"data.root={data}", "model.channels=16",
-                 "train.epochs=1", "train.progress=false", "train.precision=fp32"]) == 0
+    assert (
+        main(
+            [
+                "lift",
+                "train",
+                "-c",
+                "synthetic",
+                "-o",
+                str(run),
+                f"data.root={data}",
+                "model.channels=16",
+                "train.epochs=1",
+                "train.progress=false",
+                "train.precision=fp32",
+            ]
+        )
+        == 0
+    )
     return data, run
 
 
@@ -39,16 +59,24 @@ def _fails(argv, capsys, *expected: str, status: int = 2) -> str:
 def test_a_finished_run_is_not_overwritten(trained, capsys):
     data, run = trained
     before = _tree_hash(run)
-    _fails(["lift", "train", "-c", "synthetic", "-o", str(run), f"data.root={data}", "train.epochs=1"], capsys,
-           f"{run}: the run directory is not empty", "--resume", "--overwrite")
+    _fails(
+        ["lift", "train", "-c", "synthetic", "-o", str(run), f"data.root={data}", "train.epochs=1"],
+        capsys,
+        f"{run}: the run directory is not empty",
+        "--resume",
+        "--overwrite",
+    )
     assert _tree_hash(run) == before
 
 
 def test_resume_with_an_override_that_changes_the_model_writes_nothing(trained, capsys):
     _, run = trained
     before = _tree_hash(run)
-    _fails(["lift", "train", "-o", str(run), "--resume", "model.channels=32"], capsys,
-           "config.yaml: resuming would change model.channels: 16 -> 32")
+    _fails(
+        ["lift", "train", "-o", str(run), "--resume", "model.channels=32"],
+        capsys,
+        "config.yaml: resuming would change model.channels: 16 -> 32",
+    )
     assert _tree_hash(run) == before
 
 
@@ -62,25 +90,50 @@ def test_a_failed_overwrite_restores_the_old_run(trained, tmp_path, capsys):
     data, run = trained
     copy = tmp_path / "run"
     import shutil
+
     shutil.copytree(run, copy)
     before = _tree_hash(copy)
     # the config is valid, the data folder is not: the failure comes after the old run was moved aside
-    _fails(["lift", "train", "-c", "synthetic", "-o", str(copy), "--overwrite", f"data.root={tmp_path / 'nowhere'}"],
-           capsys, "file not found", "was restored")
+    _fails(
+        ["lift", "train", "-c", "synthetic", "-o", str(copy), "--overwrite", f"data.root={tmp_path / 'nowhere'}"],
+        capsys,
+        "file not found",
+        "was restored",
+    )
     assert _tree_hash(copy) == before
     assert [p.name for p in tmp_path.iterdir()] == ["run"]  # nothing left aside
-    assert main(["lift", "train", "-c", "synthetic", "-o", str(copy), "--overwrite", f"data.root={data}",
-                 "model.channels=8", "train.epochs=1", "train.progress=false", "train.precision=fp32"]) == 0
+    assert (
+        main(
+            [
+                "lift",
+                "train",
+                "-c",
+                "synthetic",
+                "-o",
+                str(copy),
+                "--overwrite",
+                f"data.root={data}",
+                "model.channels=8",
+                "train.epochs=1",
+                "train.progress=false",
+                "train.precision=fp32",
+            ]
+        )
+        == 0
+    )
     assert "channels: 8" in (copy / "config.yaml").read_text()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]  # the replaced run is gone once the new one finished
 
 
-@pytest.mark.parametrize("override,field", [
-    ("model.dropout=1.5", "model.dropout: 1.5 is not allowed"),
-    ("model.channels=0", "model.channels: 0 is not allowed"),
-    ("train.epochs=-5", "train.epochs: -5 is not allowed"),
-    ("train.batch_size=0", "train.batch_size: 0 is not allowed"),
-])
+@pytest.mark.parametrize(
+    "override,field",
+    [
+        ("model.dropout=1.5", "model.dropout: 1.5 is not allowed"),
+        ("model.channels=0", "model.channels: 0 is not allowed"),
+        ("train.epochs=-5", "train.epochs: -5 is not allowed"),
+        ("train.batch_size=0", "train.batch_size: 0 is not allowed"),
+    ],
+)
 def test_out_of_range_config_values_are_refused_before_anything_is_written(tmp_path, capsys, override, field):
     _fails(["lift", "train", "-c", "synthetic", "-o", str(tmp_path / "r"), override], capsys, field)
     assert not (tmp_path / "r").exists()
@@ -96,8 +149,11 @@ def test_predict_refuses_to_overwrite_its_input(trained, tmp_path, capsys):
     _, run = trained
     src = _keypoints(tmp_path, "clip.json", np.full((30, 15, 2), 300.0).tolist())
     before = src.read_bytes()
-    _fails(["lift", "predict", str(run), str(src), "-o", str(tmp_path / "clip")], capsys,
-           "clip.json: the output would replace an input")
+    _fails(
+        ["lift", "predict", str(run), str(src), "-o", str(tmp_path / "clip")],
+        capsys,
+        "clip.json: the output would replace an input",
+    )
     assert src.read_bytes() == before and not (tmp_path / "clip.npz").exists()
 
 
@@ -128,15 +184,18 @@ def test_fill_interpolates_linearly_by_hand():
     np.testing.assert_allclose(filled[:, 0, 1], 1)
 
 
-@pytest.mark.parametrize("content,expected", [
-    ({"keypoints": np.full((30, 15, 2), np.nan).tolist()}, "joint 0 is missing (non-finite) in every frame"),
-    ({"keypoints": []}, "field 'keypoints' has shape (0,)"),
-    ({"keypoints": [[[1, 2]] * 15] * 3, "image_size": [0, 480]}, "image size 0x480"),
-    ({"keypoints": [[[1, 2]] * 9] * 3}, "has 9 joints, the model expects 15"),
-    ({"keypoints": [[["a", "b"]] * 15]}, "field 'keypoints' is not an array of numbers"),
-    ({"keypoints": [[[1, 2]] * 15, [[1, 2]] * 14]}, "field 'keypoints' is not an array of numbers"),
-    ({"points": []}, "expected an object with field 'keypoints'"),
-])
+@pytest.mark.parametrize(
+    "content,expected",
+    [
+        ({"keypoints": np.full((30, 15, 2), np.nan).tolist()}, "joint 0 is missing (non-finite) in every frame"),
+        ({"keypoints": []}, "field 'keypoints' has shape (0,)"),
+        ({"keypoints": [[[1, 2]] * 15] * 3, "image_size": [0, 480]}, "image size 0x480"),
+        ({"keypoints": [[[1, 2]] * 9] * 3}, "has 9 joints, the model expects 15"),
+        ({"keypoints": [[["a", "b"]] * 15]}, "field 'keypoints' is not an array of numbers"),
+        ({"keypoints": [[[1, 2]] * 15, [[1, 2]] * 14]}, "field 'keypoints' is not an array of numbers"),
+        ({"points": []}, "expected an object with field 'keypoints'"),
+    ],
+)
 def test_bad_keypoint_files_name_the_field(trained, tmp_path, capsys, content, expected):
     _, run = trained
     content.setdefault("image_size", [640, 480])
@@ -151,16 +210,26 @@ def test_truncated_and_foreign_model_files_are_refused(trained, tmp_path, capsys
     kp = _keypoints(tmp_path, "kp.json", np.full((10, 15, 2), 300.0).tolist())
     truncated = tmp_path / "model.pt"
     truncated.write_bytes((run / "model.pt").read_bytes()[:2000])
-    _fails(["lift", "predict", str(truncated), str(kp), "-o", str(tmp_path / "o")], capsys,
-           "model.pt: not a readable model or checkpoint file")
+    _fails(
+        ["lift", "predict", str(truncated), str(kp), "-o", str(tmp_path / "o")],
+        capsys,
+        "model.pt: not a readable model or checkpoint file",
+    )
     import torch
 
     foreign = tmp_path / "pose2d.pt"
     torch.save({"model": {}, "model_config": {"name": "hourglass", "stacks": 1}, "skeleton": "coco17"}, foreign)
-    _fails(["lift", "predict", str(foreign), str(kp), "-o", str(tmp_path / "o")], capsys, "not a lifting model")
+    _fails(
+        ["lift", "predict", str(foreign), str(kp), "-o", str(tmp_path / "o")],
+        capsys,
+        "pose2d.pt: a 2D heatmap model, not a 3D lifting model",
+    )
     (tmp_path / "junk.npz").write_bytes(b"\x00" * 100)
-    _fails(["lift", "predict", str(run), str(tmp_path / "junk.npz"), "-o", str(tmp_path / "o")], capsys,
-           "junk.npz: not a readable .npz")
+    _fails(
+        ["lift", "predict", str(run), str(tmp_path / "junk.npz"), "-o", str(tmp_path / "o")],
+        capsys,
+        "junk.npz: not a readable .npz",
+    )
     assert not (tmp_path / "o.npz").exists()
 
 
@@ -200,8 +269,17 @@ def test_atomic_writes_keep_the_usual_mode_and_clean_up(tmp_path):
 
 def test_ensemble_evaluate_refuses_a_member_of_another_run(trained, tmp_path, capsys):
     data, _ = trained
-    common = ["-c", "synthetic", f"data.root={data}", "ensemble.members=2", "ensemble.subset=full", "model.channels=8",
-              "train.epochs=1", "train.progress=false", "train.precision=fp32"]
+    common = [
+        "-c",
+        "synthetic",
+        f"data.root={data}",
+        "ensemble.members=2",
+        "ensemble.subset=full",
+        "model.channels=8",
+        "train.epochs=1",
+        "train.progress=false",
+        "train.precision=fp32",
+    ]
     a, b = tmp_path / "a", tmp_path / "b"
     assert main(["ensemble", "train", "-o", str(a), *common]) == 0
     assert main(["ensemble", "train", "-o", str(b), *common, "train.seed=99"]) == 0
@@ -214,12 +292,15 @@ def test_ensemble_evaluate_refuses_a_member_of_another_run(trained, tmp_path, ca
     assert main(["ensemble", "evaluate", str(a)]) == 0
 
 
-@pytest.mark.parametrize("argv,message", [
-    (["data", "synthpose", "-o", "OUT", "--split", "../outside", "--images", "2"], "expected a plain name"),
-    (["data", "synthpose", "-o", "OUT", "--images", "0"], "expected a positive integer, got 0"),
-    (["data", "synthpose", "-o", "OUT", "--images", "-5"], "expected a positive integer, got -5"),
-    (["data", "synth3d", "-o", "OUT", "--frames", "0"], "expected a positive integer, got 0"),
-])
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["data", "synthpose", "-o", "OUT", "--split", "../outside", "--images", "2"], "expected a plain name"),
+        (["data", "synthpose", "-o", "OUT", "--images", "0"], "expected a positive integer, got 0"),
+        (["data", "synthpose", "-o", "OUT", "--images", "-5"], "expected a positive integer, got -5"),
+        (["data", "synth3d", "-o", "OUT", "--frames", "0"], "expected a positive integer, got 0"),
+    ],
+)
 def test_bad_arguments_exit_2_and_write_nothing(tmp_path, capsys, argv, message):
     argv = [str(tmp_path / "out") if a == "OUT" else a for a in argv]
     with pytest.raises(SystemExit) as e:
@@ -228,18 +309,22 @@ def test_bad_arguments_exit_2_and_write_nothing(tmp_path, capsys, argv, message)
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize("entry,message", [
-    ({"image_id": 1, "bbox": [10, 10, float("nan"), 50], "score": 0.9}, "'bbox' must be four finite numbers"),
-    ({"image_id": 1, "bbox": [10, 10, 40], "score": 0.9}, "'bbox' must be four finite numbers"),
-    ({"image_id": 1, "bbox": [10, 10, 40, 50], "score": "high"}, "'score' must be a finite number"),
-    ({"image_id": 7, "bbox": [10, 10, 40, 50], "score": 0.9}, "has image_id 7, which"),
-    ([1, 2, 3], "detection 0 must be an object"),
-])
+@pytest.mark.parametrize(
+    "entry,message",
+    [
+        ({"image_id": 1, "bbox": [10, 10, float("nan"), 50], "score": 0.9}, "'bbox' must be four finite numbers"),
+        ({"image_id": 1, "bbox": [10, 10, 40], "score": 0.9}, "'bbox' must be four finite numbers"),
+        ({"image_id": 1, "bbox": [10, 10, 40, 50], "score": "high"}, "'score' must be a finite number"),
+        ({"image_id": 7, "bbox": [10, 10, 40, 50], "score": 0.9}, "has image_id 7, which"),
+        ([1, 2, 3], "detection 0 must be an object"),
+    ],
+)
 def test_bad_detection_entries_name_the_entry_and_field(tmp_path, entry, message):
+    from PIL import Image
+
     from semipose.data.errors import DataError
     from semipose.pose2d_predict import instances_from_detections
 
-    from PIL import Image
     Image.new("RGB", (64, 64)).save(tmp_path / "a.png")
     (tmp_path / "info.json").write_text(json.dumps({"images": [{"id": 1, "file_name": "a.png"}]}))
     (tmp_path / "det.json").write_text(json.dumps([entry]).replace("NaN", "NaN"))
@@ -263,8 +348,10 @@ def test_training_curve_skips_an_epoch_without_steps(tmp_path):
     from semipose.plots import plot_training_curve
 
     log = tmp_path / "log.csv"
-    log.write_text("epoch,loss,lr,budget_fraction,train_s,mpjpe_mm,p_mpjpe_mm\n"
-                   "1,0.5,0.001,0.6,1.1,,\n2,,0.00001,1.0,1.8,80.0,60.0\n")
+    log.write_text(
+        "epoch,loss,lr,budget_fraction,train_s,mpjpe_mm,p_mpjpe_mm\n"
+        "1,0.5,0.001,0.6,1.1,,\n2,,0.00001,1.0,1.8,80.0,60.0\n"
+    )
     assert plot_training_curve(log, tmp_path / "curve.png").stat().st_size > 0
     log.write_text("epoch,loss,lr,budget_fraction,train_s,mpjpe_mm,p_mpjpe_mm\n1,,0.00001,1.0,1.8,80.0,60.0\n")
     assert plot_training_curve(log, tmp_path / "curve.png").stat().st_size > 0

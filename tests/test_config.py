@@ -1,7 +1,6 @@
 import pytest
 
-from semipose.config import config_path
-from semipose.config import ConfigError
+from semipose.config import ConfigError, config_path
 from semipose.lift import LiftConfig, load_lift_config
 
 
@@ -14,28 +13,32 @@ def test_defaults_are_videopose3d_humaneva():
 def test_yaml_then_dotted_overrides(tmp_path):
     f = tmp_path / "c.yaml"
     f.write_text("train:\n  epochs: 7\nmodel:\n  channels: 64\n")
-    cfg = load_lift_config(f, ["train.epochs=3", "data.actions=Walk,Box", "model.filter_widths=[3,3,3,3]",
-                               "train.lr_final=1e-5"])
+    cfg = load_lift_config(
+        f, ["train.epochs=3", "data.actions=Walk,Box", "model.filter_widths=[3,3,3,3]", "train.lr_final=1e-5"]
+    )
     assert cfg.train.epochs == 3 and cfg.model.channels == 64
     assert cfg.data.actions == ["Walk", "Box"] and cfg.model.filter_widths == [3, 3, 3, 3]
     assert cfg.train.lr_final == pytest.approx(1e-5)
 
 
-@pytest.mark.parametrize("override,message", [
-    ("train.epoch=3", r"unknown key\(s\) \['epoch'\]"),
-    ("train.epochs=many", "train.epochs: expected an integer"),
-    ("train.precision=fp16", "train.precision: 'fp16' is not allowed; expected one of auto, fp32, bf16"),
-    ("train.minutes=0", r"train.minutes: 0.0 is not allowed; expected > 0"),
-    ("model.dropout=1.5", r"model.dropout: 1.5 is not allowed; expected >= 0 and < 1"),
-    ("model.channels=0", r"model.channels: 0 is not allowed; expected > 0"),
-    ("train.batch_size=-5", r"train.batch_size: -5 is not allowed; expected > 0"),
-    ("train.lr=nan", r"train.lr: NaN is not allowed; expected > 0"),
-    ("train.val_fraction=1", r"train.val_fraction: 1.0 is not allowed; expected >= 0 and < 1"),
-    ("data.noise.swap_rate=1.0", r"data.noise.swap_rate: 1.0 is not allowed"),
-    ("model.filter_widths=[3,4]", "odd"),
-    ("train.test_flip=maybe", "expected true or false"),
-    ("nonsense", "section.key=value"),
-])
+@pytest.mark.parametrize(
+    "override,message",
+    [
+        ("train.epoch=3", r"unknown key\(s\) \['epoch'\]"),
+        ("train.epochs=many", "train.epochs: expected an integer"),
+        ("train.precision=fp16", "train.precision: 'fp16' is not allowed; expected one of auto, fp32, bf16"),
+        ("train.minutes=0", r"train.minutes: 0.0 is not allowed; expected > 0"),
+        ("model.dropout=1.5", r"model.dropout: 1.5 is not allowed; expected >= 0 and < 1"),
+        ("model.channels=0", r"model.channels: 0 is not allowed; expected > 0"),
+        ("train.batch_size=-5", r"train.batch_size: -5 is not allowed; expected > 0"),
+        ("train.lr=nan", r"train.lr: NaN is not allowed; expected > 0"),
+        ("train.val_fraction=1", r"train.val_fraction: 1.0 is not allowed; expected >= 0 and < 1"),
+        ("data.noise.swap_rate=1.0", r"data.noise.swap_rate: 1.0 is not allowed"),
+        ("model.filter_widths=[3,4]", "odd"),
+        ("train.test_flip=maybe", "expected true or false"),
+        ("nonsense", "section.key=value"),
+    ],
+)
 def test_bad_config_names_the_key(override, message):
     with pytest.raises(ConfigError, match=message):
         load_lift_config(None, [override])
@@ -68,13 +71,16 @@ def test_overrides_never_reach_the_base(tmp_path):
     assert base == {"method": {"name": "posecons"}, "train": {"epochs": 3}}
 
 
-@pytest.mark.parametrize("override,message", [
-    ("data.input_size=[0,128]", r"data.input_size\[0\]: 0 is not allowed; expected > 0"),
-    ("model.stacks=9", r"model.stacks: 9 is not allowed; expected >= 1 and <= 8"),
-    ("model.unit=foo", "model.unit: 'foo' is not allowed; expected one of residual, hru"),
-    ("data.augmentation=wild", "data.augmentation: 'wild' is not allowed; expected one of"),
-    ("data.sigma=0", r"data.sigma: 0.0 is not allowed; expected > 0"),
-])
+@pytest.mark.parametrize(
+    "override,message",
+    [
+        ("data.input_size=[0,128]", r"data.input_size\[0\]: 0 is not allowed; expected > 0"),
+        ("model.stacks=9", r"model.stacks: 9 is not allowed; expected >= 1 and <= 8"),
+        ("model.unit=foo", "model.unit: 'foo' is not allowed; expected one of residual, hru"),
+        ("data.augmentation=wild", "data.augmentation: 'wild' is not allowed; expected one of"),
+        ("data.sigma=0", r"data.sigma: 0.0 is not allowed; expected > 0"),
+    ],
+)
 def test_pose2d_config_ranges_are_checked(override, message):
     from semipose.pose2d import load_pose2d_config
 
@@ -82,12 +88,15 @@ def test_pose2d_config_ranges_are_checked(override, message):
         load_pose2d_config(None, [override])
 
 
-@pytest.mark.parametrize("override,message", [
-    ("ssl.labeled_fraction=0", r"ssl.labeled_fraction: 0.0 is not allowed; expected > 0 and <= 1"),
-    ("ssl.rounds=[0.5,1.5]", r"ssl.rounds\[1\]: 1.5 is not allowed"),
-    ("ensemble.members=0", r"ensemble.members: 0 is not allowed; expected > 0"),
-    ("ssl.smooth_frames=-1", r"ssl.smooth_frames: -1.0 is not allowed; expected >= 0"),
-])
+@pytest.mark.parametrize(
+    "override,message",
+    [
+        ("ssl.labeled_fraction=0", r"ssl.labeled_fraction: 0.0 is not allowed; expected > 0 and <= 1"),
+        ("ssl.rounds=[0.5,1.5]", r"ssl.rounds\[1\]: 1.5 is not allowed"),
+        ("ensemble.members=0", r"ensemble.members: 0 is not allowed; expected > 0"),
+        ("ssl.smooth_frames=-1", r"ssl.smooth_frames: -1.0 is not allowed; expected >= 0"),
+    ],
+)
 def test_ssl3d_config_ranges_are_checked(override, message):
     from semipose.ensemble.pseudo_labels import load_ssl_config
 

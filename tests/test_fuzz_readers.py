@@ -1,6 +1,7 @@
 """Every reader fed random bytes and random JSON / NPZ / pickle structures: it either reads the file or
 raises the documented error class (DataError, CheckpointError, ConfigError), never another exception,
 never a hang."""
+
 import io
 import json
 import pickle
@@ -33,8 +34,25 @@ def _random_json(rng, depth=0):
         return str(rng.choice(["", "x", "keypoints", "../../etc", "1", "bbox", "image_id", "id", "file_name"]))
     if kind == 5:
         return [_random_json(rng, depth + 1) for _ in range(rng.integers(0, 4))]
-    keys = ["keypoints", "image_size", "images", "annotations", "categories", "bbox", "score", "image_id", "id",
-            "file_name", "extrinsics", "orientation", "translation", "num_keypoints", "train", "model", "data"]
+    keys = [
+        "keypoints",
+        "image_size",
+        "images",
+        "annotations",
+        "categories",
+        "bbox",
+        "score",
+        "image_id",
+        "id",
+        "file_name",
+        "extrinsics",
+        "orientation",
+        "translation",
+        "num_keypoints",
+        "train",
+        "model",
+        "data",
+    ]
     return {str(rng.choice(keys)): _random_json(rng, depth + 1) for _ in range(rng.integers(0, 5))}
 
 
@@ -60,7 +78,9 @@ def _evil_pickle() -> bytes:
     class Evil:
         def __reduce__(self):
             import os
+
             return (os.system, ("echo pwned > /dev/null",))
+
     return pickle.dumps({"positions_3d": Evil()})
 
 
@@ -81,9 +101,39 @@ def _payloads(rng, suffix):
     if suffix in (".pkl",):
         out += [pickle.dumps(_random_json(rng)) for _ in range(CASES // 3)] + [_evil_pickle()]
     if suffix in (".bvh", ".asf", ".amc", ".yaml"):
-        words = ["HIERARCHY", "ROOT", "JOINT", "OFFSET", "CHANNELS", "MOTION", "Frames:", "Frame Time:", "{", "}",
-                 ":root", ":bonedata", "begin", "end", "id", "name", "direction", "length", "dof", "rx", "ry",
-                 "train:", "model:", "  epochs: 3", "[", "]", "1", "-2.5", "nan", "\n", "\t"]
+        words = [
+            "HIERARCHY",
+            "ROOT",
+            "JOINT",
+            "OFFSET",
+            "CHANNELS",
+            "MOTION",
+            "Frames:",
+            "Frame Time:",
+            "{",
+            "}",
+            ":root",
+            ":bonedata",
+            "begin",
+            "end",
+            "id",
+            "name",
+            "direction",
+            "length",
+            "dof",
+            "rx",
+            "ry",
+            "train:",
+            "model:",
+            "  epochs: 3",
+            "[",
+            "]",
+            "1",
+            "-2.5",
+            "nan",
+            "\n",
+            "\t",
+        ]
         out += [" ".join(rng.choice(words, size=rng.integers(1, 60))).encode() for _ in range(CASES // 3)]
     return out
 
@@ -129,10 +179,28 @@ def _alarm(signum, frame):
     raise _Hang()
 
 
-@pytest.mark.parametrize("reader", ["lift predict json", "lift predict npz", "checkpoint", "lift model",
-                                    "HumanEva cameras", "Human3.6M cameras", "VideoPose3D 3D npz",
-                                    "VideoPose3D 2D npz", "COCO keypoints", "MPII", "detections", "image info",
-                                    "BVH", "ASF", "motion npz", "config", "image"])
+@pytest.mark.parametrize(
+    "reader",
+    [
+        "lift predict json",
+        "lift predict npz",
+        "checkpoint",
+        "lift model",
+        "HumanEva cameras",
+        "Human3.6M cameras",
+        "VideoPose3D 3D npz",
+        "VideoPose3D 2D npz",
+        "COCO keypoints",
+        "MPII",
+        "detections",
+        "image info",
+        "BVH",
+        "ASF",
+        "motion npz",
+        "config",
+        "image",
+    ],
+)
 def test_reader_raises_only_the_documented_errors(tmp_path, reader):
     suffix, read = _readers(tmp_path)[reader]
     rng = np.random.default_rng(abs(hash(reader)) % 2**32)
@@ -148,7 +216,7 @@ def test_reader_raises_only_the_documented_errors(tmp_path, reader):
                 assert str(tmp_path) in str(e), f"{reader}: the error does not name the file: {e}"
             except _Hang:
                 pytest.fail(f"{reader} hung on case {k}")
-            except Exception as e:  # noqa: BLE001
+            except Exception as e:
                 pytest.fail(f"{reader} raised {type(e).__name__}: {e} on case {k} ({payload[:80]!r})")
             finally:
                 signal.alarm(0)
@@ -165,6 +233,7 @@ def test_a_pickle_that_names_code_is_refused_not_run(tmp_path):
     class Evil:
         def __reduce__(self):
             import os
+
             return (os.system, (f"touch {marker}",))
 
     (tmp_path / "cams.pkl").write_bytes(pickle.dumps({("S1", "54138969"): Evil()}))

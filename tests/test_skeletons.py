@@ -1,7 +1,16 @@
 import numpy as np
 import pytest
 
-from semipose.skeletons import COCO17, H36M17, HUMANEVA15, MPII16, SKELETONS, convert_joints, get_skeleton, joint_mapping
+from semipose.skeletons import (
+    COCO17,
+    H36M17,
+    HUMANEVA15,
+    MPII16,
+    SKELETONS,
+    convert_joints,
+    get_skeleton,
+    joint_mapping,
+)
 
 
 def test_humaneva_matches_the_data_metadata():
@@ -21,8 +30,8 @@ def test_tree_and_symmetry_are_consistent(skel):
             j = skel.parents[j]
     perm = skel.flip_permutation()
     assert sorted(perm) == list(range(skel.num_joints)) and (perm[perm] == np.arange(skel.num_joints)).all()
-    for l, r in zip(skel.joints_left, skel.joints_right):
-        assert skel.joints[l].replace("left_", "") == skel.joints[r].replace("right_", "")
+    for left, right in zip(skel.joints_left, skel.joints_right):
+        assert skel.joints[left].replace("left_", "") == skel.joints[right].replace("right_", "")
 
 
 def test_coco_sigmas_are_pycocotools():

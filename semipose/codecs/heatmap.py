@@ -8,14 +8,18 @@ Coordinates are in the network's input pixels; heatmap pixel ``i`` sits at input
   exact sub-pixel position instead (DARK's unbiased encoding).
 * :meth:`HeatmapCodec.decode`: ``argmax`` with the quarter-pixel shift toward the higher neighbour,
   or ``dark``: blur, log, and a second-order Taylor step from the maximum (Zhang et al., CVPR 2020).
+* :func:`gaussian_heatmaps`: the same unbiased Gaussians for a batch of centres in torch, on the
+  device (the semi-supervised methods re-encode pseudo-heatmaps with it).
 * :func:`flip_back`: heatmaps predicted on a mirrored image, mirrored back with left and right
   swapped (and, as the reference code does, shifted one pixel to the right).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 from scipy.ndimage import gaussian_filter
 
 
@@ -51,16 +55,16 @@ class HeatmapCodec:
                 weights[k] = 0
                 continue
             if self.unbiased:
-                heatmaps[k] = np.exp(-((xs[None] - mu[0]) ** 2 + (ys[:, None] - mu[1]) ** 2) / (2 * self.sigma ** 2))
+                heatmaps[k] = np.exp(-((xs[None] - mu[0]) ** 2 + (ys[:, None] - mu[1]) ** 2) / (2 * self.sigma**2))
                 continue
             size = 2 * r + 1
             g = np.arange(size, dtype=np.float32)
             c = size // 2
-            gauss = np.exp(-((g[None] - c) ** 2 + (g[:, None] - c) ** 2) / (2 * self.sigma ** 2))
+            gauss = np.exp(-((g[None] - c) ** 2 + (g[:, None] - c) ** 2) / (2 * self.sigma**2))
             gx = max(0, -ul[0]), min(br[0], W) - ul[0]
             gy = max(0, -ul[1]), min(br[1], H) - ul[1]
             hx, hy = (max(0, ul[0]), min(br[0], W)), (max(0, ul[1]), min(br[1], H))
-            heatmaps[k, hy[0]:hy[1], hx[0]:hx[1]] = gauss[gy[0]:gy[1], gx[0]:gx[1]]
+            heatmaps[k, hy[0] : hy[1], hx[0] : hx[1]] = gauss[gy[0] : gy[1], gx[0] : gx[1]]
         return heatmaps, weights
 
     def decode(self, heatmaps: np.ndarray, method: str = "argmax") -> tuple[np.ndarray, np.ndarray]:
@@ -99,11 +103,21 @@ class HeatmapCodec:
             dxx = 0.25 * (lg[y, x + 2] - 2 * lg[y, x] + lg[y, x - 2])
             dxy = 0.25 * (lg[y + 1, x + 1] - lg[y - 1, x + 1] - lg[y + 1, x - 1] + lg[y - 1, x - 1])
             dyy = 0.25 * (lg[y + 2, x] - 2 * lg[y, x] + lg[y - 2, x])
-            det = dxx * dyy - dxy ** 2
+            det = dxx * dyy - dxy**2
             if det != 0:
                 hessian_inv = np.array([[dyy, -dxy], [-dxy, dxx]]) / det
                 out[k] -= hessian_inv @ np.array([dx, dy])
         return out
+
+
+def gaussian_heatmaps(centers: torch.Tensor, size: tuple[int, int], sigma: float) -> torch.Tensor:
+    """(B, J, h, w) unnormalised Gaussians (peak 1) at (B, J, 2) heatmap-pixel centres; ``size`` is (w, h)."""
+    w, h = size
+    xs = torch.arange(w, dtype=centers.dtype, device=centers.device)
+    ys = torch.arange(h, dtype=centers.dtype, device=centers.device)
+    dx = (xs[None, None, None, :] - centers[..., 0, None, None]) ** 2
+    dy = (ys[None, None, :, None] - centers[..., 1, None, None]) ** 2
+    return torch.exp(-(dx + dy) / (2 * sigma**2))
 
 
 def flip_back(heatmaps: np.ndarray, flip_permutation: np.ndarray, shift: bool = True) -> np.ndarray:

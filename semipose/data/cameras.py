@@ -64,23 +64,26 @@ def quaternion_to_matrix(q: np.ndarray) -> np.ndarray:
     ])
 
 
+def _listed(a: np.ndarray | None) -> list | None:
+    return None if a is None else a.tolist()
+
+
 def matrix_to_quaternion(R: np.ndarray) -> np.ndarray:
     """Unit quaternion (w, x, y, z) of a rotation matrix (w >= 0)."""
     m = np.asarray(R, dtype=np.float64)
     t = np.trace(m)
     if t > 0:
         s = np.sqrt(t + 1.0) * 2
-        q = [0.25 * s, (m[2, 1] - m[1, 2]) / s, (m[0, 2] - m[2, 0]) / s, (m[1, 0] - m[0, 1]) / s]
+        q = np.array([0.25 * s, (m[2, 1] - m[1, 2]) / s, (m[0, 2] - m[2, 0]) / s, (m[1, 0] - m[0, 1]) / s])
     else:
         i = int(np.argmax(np.diag(m)))
         j, k = (i + 1) % 3, (i + 2) % 3
         s = np.sqrt(1.0 + m[i, i] - m[j, j] - m[k, k]) * 2
-        q = [0.0, 0.0, 0.0, 0.0]
+        q = np.zeros(4)
         q[0] = (m[k, j] - m[j, k]) / s
         q[1 + i] = 0.25 * s
         q[1 + j] = (m[j, i] + m[i, j]) / s
         q[1 + k] = (m[k, i] + m[i, k]) / s
-    q = np.asarray(q)
     return q if q[0] >= 0 else -q
 
 
@@ -165,6 +168,6 @@ def cameras_to_json(cams: dict[str, list[Camera]], fps: float) -> dict:
                   "orientation": "unit quaternion (w, x, y, z), camera-to-world rotation"},
         "extrinsics": {s: [{"camera": c.name, "orientation": matrix_to_quaternion(c.R).tolist(),
                             "translation": (c.T * 1000.0).tolist()} for c in lst] for s, lst in cams.items()},
-        "estimated_intrinsics": {s: [{"camera": c.name, "focal_length": c.focal.tolist(),
-                                      "center": c.center.tolist()} for c in lst] for s, lst in cams.items()},
+        "estimated_intrinsics": {s: [{"camera": c.name, "focal_length": _listed(c.focal),
+                                      "center": _listed(c.center)} for c in lst] for s, lst in cams.items()},
     }

@@ -59,8 +59,12 @@ def read_bvh(path: str | Path, scale: float = CMU_UNIT_M) -> Motion:
         tokens = path.read_text().split()
     except OSError as e:
         raise DataError(f"{path}: cannot read BVH file ({e})") from None
-    names, parents, offsets, channels = [], [], [], []
-    stack, i = [], 0
+    names: list[str] = []
+    parents: list[int] = []
+    offsets: list[np.ndarray] = []
+    channels: list[list[str]] = []
+    stack: list[int] = []
+    i = 0
     if not tokens or tokens[0] != "HIERARCHY":
         raise DataError(f"{path}: not a BVH file (expected 'HIERARCHY' first)")
     i = 1
@@ -153,7 +157,7 @@ def read_asf_amc(asf: str | Path, amc: str | Path, fps: float = 120.0) -> Motion
     root_order = [c.lower() for c in root["order"]]
     root_c = euler(root["axis"][0], np.array([float(x) for x in root["orientation"]]))
     bones: dict[str, dict] = {}
-    bone: dict | None = None
+    bone: dict = {}
     for line in sec["bonedata"]:
         f = line.split()
         if f[0] == "begin":

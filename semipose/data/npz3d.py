@@ -47,6 +47,13 @@ class Sequence:
         """The action without take and chunk: 'Walking 1 chunk0' -> 'Walking'."""
         return self.action.split(" ")[0]
 
+    def require_camera(self, intrinsics: bool = False) -> Camera:
+        """The sequence's camera, or a ValueError naming the sequence (``intrinsics``: with a focal length)."""
+        if self.camera is None or (intrinsics and self.camera.focal is None):
+            what = "camera intrinsics" if intrinsics else "a camera"
+            raise ValueError(f"{self.subject}/{self.action} (camera {self.camera_index}) has no {what}")
+        return self.camera
+
     def root_relative_3d(self) -> np.ndarray:
         """3D target as VideoPose3D trains on it: joints relative to the root, root itself zero."""
         out = self.positions_3d - self.positions_3d[:, :1]

@@ -12,6 +12,7 @@ visibility from a depth buffer: 2 visible, 1 hidden by another body part, a figu
 from __future__ import annotations
 
 import json
+from typing import Any
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -151,7 +152,7 @@ def render_image(rng: np.random.Generator, cfg: SynthPoseConfig, poses: PoseSour
         body_h = scale * S
         colours = [rng.uniform(0.45, 0.95, 3) * np.array([1.0, 0.8, 0.65]), rng.uniform(0, 1, 3), rng.uniform(0, 1, 3)]
         stripes = rng.uniform(2, 6) if rng.random() < 0.5 else 0.0
-        parts = []
+        parts: list[tuple[Any, Any, Any, Any, float, int, tuple[int, ...]]] = []
         for a, b, r, slot in _LIMBS:
             ia, ib = COCO17.joints.index(_coco_name(a)), COCO17.joints.index(_coco_name(b))
             parts.append((px[ia], px[ib], depth[ia], depth[ib], r * body_h * rng.uniform(0.85, 1.2), slot, (ia, ib)))
@@ -222,7 +223,8 @@ def write_synthpose(out_dir: str | Path, num_images: int, seed: int = 0, split: 
     out_dir = Path(out_dir)
     (out_dir / split).mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng([seed, sum(map(ord, split))])  # deterministic per seed and split
-    images, annotations = [], []
+    images: list[dict[str, Any]] = []
+    annotations: list[dict[str, Any]] = []
     for i in range(num_images):
         img, anns = render_image(rng, cfg, poses)
         name = f"{i:06d}.png"

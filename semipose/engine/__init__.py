@@ -1,7 +1,35 @@
-"""The one training loop, checkpoints and run records; it knows no model and no dataset."""
-from .loop import CheckpointError, Recipe, fit, load_checkpoint
-from .run import EXTENSION_KEYS, RUN_CONTROL_KEYS, RunDirError, check_resume, environment_info, prepare_run_dir, \
-    run_directory
+"""The one training loop, checkpoints and the runtime (common settings, device, run records); it
+knows no model and no dataset."""
 
-__all__ = ["CheckpointError", "Recipe", "fit", "load_checkpoint", "environment_info", "prepare_run_dir", "RunDirError",
-           "run_directory", "check_resume", "RUN_CONTROL_KEYS", "EXTENSION_KEYS"]
+from .loop import CheckpointError, Recipe, fit, load_checkpoint
+from .runtime import (
+    EXTENSION_KEYS,
+    RUN_CONTROL_KEYS,
+    RunDirError,
+    TrainConfig,
+    check_resume,
+    environment_info,
+    prepare_run_dir,
+    resolve_device,
+    run_directory,
+    run_summary,
+    set_threads,
+)
+
+__all__ = [
+    "CheckpointError",
+    "Recipe",
+    "fit",
+    "load_checkpoint",
+    "environment_info",
+    "prepare_run_dir",
+    "RunDirError",
+    "run_directory",
+    "check_resume",
+    "RUN_CONTROL_KEYS",
+    "EXTENSION_KEYS",
+    "TrainConfig",
+    "resolve_device",
+    "set_threads",
+    "run_summary",
+]

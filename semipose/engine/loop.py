@@ -4,14 +4,16 @@ A method is a :class:`Recipe`; the loop asks it for batches, steps and evaluatio
 whatever state it returns. Epoch ``e`` draws its batches from ``numpy.random.default_rng([seed, e])``
 and the torch RNG state is checkpointed, so a resumed run continues exactly where it stopped.
 """
+
 from __future__ import annotations
 
 import csv
 import io
 import math
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Callable, Iterable, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -23,6 +25,8 @@ CHECKPOINT = "checkpoint.pt"
 
 
 class Recipe(Protocol):
+    """What the loop asks of a method (``methods.base.RecipeBase`` implements the hooks as no-ops)."""
+
     def num_samples(self) -> int: ...  # samples in one epoch, for the progress bar
     def start_epoch(self, epoch: int, num_epochs: int) -> dict[str, float]: ...  # schedules; returns e.g. lr
     def batches(self, epoch: int, rng: np.random.Generator) -> Iterable[Any]: ...
@@ -30,6 +34,12 @@ class Recipe(Protocol):
     def evaluate(self) -> dict[str, float]: ...
     def state_dict(self) -> dict[str, Any]: ...
     def load_state_dict(self, state: dict[str, Any]) -> None: ...
+    # hooks: after each epoch's steps, statistics for the log (validation, a collapse monitor) ...
+    def end_epoch(self, epoch: int) -> dict[str, float]: ...
+    # ... then whether to end training early (early stopping, a collapse) ...
+    def should_stop(self) -> bool: ...
+    # ... and once, before the final evaluation (e.g. the best-validated weights replace the last)
+    def end_training(self) -> None: ...
     # Needed only under a time budget: schedules at a fraction of it; returns e.g. lr for the log.
     def set_progress(self, fraction: float) -> dict[str, float]: ...
 
@@ -48,8 +58,9 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # truncated zip, random bytes, a pickle with code in it: all refused alike
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise CheckpointError(f"{path}: not a readable model or checkpoint file (truncated or corrupt?): "
-                              f"{first[:200]}") from None
+        raise CheckpointError(
+            f"{path}: not a readable model or checkpoint file (truncated or corrupt?): {first[:200]}"
+        ) from None
     if not isinstance(state, dict):
         raise CheckpointError(f"{path}: expected a semipose model or checkpoint (a dict), got {type(state).__name__}")
     return state
@@ -66,10 +77,18 @@ def _write_log(path: Path, history: list[dict[str, float]]) -> None:
     atomic_write_text(path, buf.getvalue())
 
 
-def fit(recipe: Recipe, run_dir: str | Path, epochs: int, seed: int, eval_every: int = 0,
-        resume: bool = False, progress: bool = True, minutes: float | None = None,
-        clock: Callable[[], float] = time.perf_counter,
-        checkpoint_every_s: float = 30.0) -> list[dict[str, float]]:
+def fit(
+    recipe: Recipe,
+    run_dir: str | Path,
+    epochs: int,
+    seed: int,
+    eval_every: int = 0,
+    resume: bool = False,
+    progress: bool = True,
+    minutes: float | None = None,
+    clock: Callable[[], float] = time.perf_counter,
+    checkpoint_every_s: float = 30.0,
+) -> list[dict[str, float]]:
     """Train ``recipe`` for ``epochs`` epochs, checkpointing as it goes; returns the per-epoch log.
 
     ``eval_every``: evaluate every that many epochs (0: after the last epoch only).
@@ -99,17 +118,31 @@ def fit(recipe: Recipe, run_dir: str | Path, epochs: int, seed: int, eval_every:
         finished = stopped or (start >= epochs if budget_s is None else train_s >= budget_s)
     else:
         torch.manual_seed(seed)
-    set_progress = getattr(recipe, "set_progress", None) if budget_s is not None else None
-    if budget_s is not None and set_progress is None:
+    if budget_s is not None and not callable(getattr(recipe, "set_progress", None)):
         raise TypeError(f"{type(recipe).__name__} has no set_progress: it cannot train under a time budget")
     per_epoch = recipe.num_samples()
     if budget_s is None:
-        bar = tqdm(total=per_epoch * epochs, initial=per_epoch * start, unit="sample", unit_scale=True,
-                   disable=not progress or finished, dynamic_ncols=True, mininterval=1.0, desc="train")
+        bar = tqdm(
+            total=per_epoch * epochs,
+            initial=per_epoch * start,
+            unit="sample",
+            unit_scale=True,
+            disable=not progress or finished,
+            dynamic_ncols=True,
+            mininterval=1.0,
+            desc="train",
+        )
     else:  # the bar counts seconds of the budget; the rate in samples/s goes with the postfix
-        bar = tqdm(total=round(budget_s), initial=min(train_s, budget_s), unit="s", disable=not progress or finished,
-                   dynamic_ncols=True, mininterval=1.0, desc=f"train ({minutes:g} min budget)",
-                   bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total_fmt} s [{elapsed}<{remaining}{postfix}]")
+        bar = tqdm(
+            total=round(budget_s),
+            initial=min(train_s, budget_s),
+            unit="s",
+            disable=not progress or finished,
+            dynamic_ncols=True,
+            mininterval=1.0,
+            desc=f"train ({minutes:g} min budget)",
+            bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total_fmt} s [{elapsed}<{remaining}{postfix}]",
+        )
     epoch, last_save = start, -math.inf
     while not finished:
         t0 = clock()
@@ -117,14 +150,14 @@ def fit(recipe: Recipe, run_dir: str | Path, epochs: int, seed: int, eval_every:
         sums: dict[str, float] = {}
         n_total, out_of_time = 0, False
         for batch in recipe.batches(epoch, np.random.default_rng([seed, epoch])):
-            if set_progress is not None:  # under a time budget
+            if budget_s is not None:  # under a time budget
                 spent = train_s + clock() - t0
                 if spent >= budget_s:
                     out_of_time = True
                     if not n_total:  # no time left for this epoch's first step: log the schedules' end
-                        row.update(set_progress(1.0))
+                        row.update(recipe.set_progress(1.0))
                     break
-                row.update(set_progress(spent / budget_s))
+                row.update(recipe.set_progress(spent / budget_s))
                 bar.update(min(spent, budget_s) - bar.n)
             out = recipe.train_step(batch)
             n = int(out.pop("n"))
@@ -138,18 +171,17 @@ def fit(recipe: Recipe, run_dir: str | Path, epochs: int, seed: int, eval_every:
         train_s += epoch_train_s
         row.update({k: v / max(1, n_total) for k, v in sums.items()})
         row["samples_per_s"] = n_total / max(epoch_train_s, 1e-9)
-        if hasattr(recipe, "end_epoch"):  # optional: per-epoch statistics (a collapse monitor, validation)
-            v0 = clock()
-            row.update(recipe.end_epoch(epoch))
-            eval_s += clock() - v0  # validation is evaluation: not charged to a time budget
-        stopping = getattr(recipe, "should_stop", lambda: False)()  # optional: a recipe may end training early
+        v0 = clock()
+        row.update(recipe.end_epoch(epoch))  # per-epoch statistics (validation, a collapse monitor)
+        eval_s += clock() - v0  # validation is evaluation: not charged to a time budget
+        stopping = recipe.should_stop()
         if budget_s is None:
             finished = epoch == epochs - 1 or stopping
         else:
             finished = out_of_time or train_s >= budget_s or stopping
             row["budget_fraction"] = min(1.0, train_s / budget_s)
-        if finished:  # optional: e.g. the best-validated weights replace the last ones
-            getattr(recipe, "end_training", lambda: None)()
+        if finished:
+            recipe.end_training()
         if finished or (eval_every and (epoch + 1) % eval_every == 0):
             e0 = clock()
             row.update(recipe.evaluate())
@@ -157,9 +189,20 @@ def fit(recipe: Recipe, run_dir: str | Path, epochs: int, seed: int, eval_every:
         row.update(train_s=train_s, eval_s=eval_s, elapsed_s=train_s + eval_s)
         history.append(row)
         if finished or clock() - last_save >= checkpoint_every_s:
-            atomic_torch_save({"epoch": epoch, "recipe": recipe.state_dict(), "torch_rng": torch.get_rng_state(),
-                               "elapsed_s": train_s + eval_s, "train_s": train_s, "eval_s": eval_s,
-                               "finished": finished, "stopped": stopping, "history": history}, ckpt_path)
+            atomic_torch_save(
+                {
+                    "epoch": epoch,
+                    "recipe": recipe.state_dict(),
+                    "torch_rng": torch.get_rng_state(),
+                    "elapsed_s": train_s + eval_s,
+                    "train_s": train_s,
+                    "eval_s": eval_s,
+                    "finished": finished,
+                    "stopped": stopping,
+                    "history": history,
+                },
+                ckpt_path,
+            )
             _write_log(run_dir / "log.csv", history)
             last_save = clock()
         if progress:

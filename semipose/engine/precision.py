@@ -9,6 +9,7 @@ machine, model and thread count, so the benchmark costs a second or two once.
 A forced choice (``fp32`` or ``bf16``) is kept, with a one-line warning when it measures far
 slower than the other precision.
 """
+
 from __future__ import annotations
 
 import copy
@@ -17,9 +18,10 @@ import json
 import os
 import platform
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
@@ -49,7 +51,7 @@ def _cpu_capabilities() -> dict[str, Any]:
     get = getattr(torch.cpu, "get_capabilities", None)  # torch >= 2.7
     try:
         return dict(get()) if get else {}
-    except Exception:  # noqa: BLE001 - an unknown CPU reports nothing
+    except Exception:
         return {}
 
 
@@ -92,8 +94,9 @@ def step_probe(model: torch.nn.Module, example: torch.Tensor, device: torch.devi
     return step
 
 
-def measure_rates(step: StepFn, precisions: tuple[str, ...], device: torch.device,
-                  min_seconds: float = 0.3, max_seconds: float = 3.0) -> dict[str, float]:
+def measure_rates(
+    step: StepFn, precisions: tuple[str, ...], device: torch.device, min_seconds: float = 0.3, max_seconds: float = 3.0
+) -> dict[str, float]:
     """Training samples/s of ``step`` in each precision: one warm-up step, then timed steps until
     ``min_seconds`` (at least two), never more than ``max_seconds`` however slow a step is.
 
@@ -127,11 +130,21 @@ def _cache_path() -> Path:
 
 def probe_key(model: torch.nn.Module, example: torch.Tensor, device: torch.device) -> str:
     """What a measurement depends on: machine, torch, threads, model and batch shape."""
-    machine = torch.cuda.get_device_name(device) if device.type == "cuda" else (
-        _cpu_capabilities().get("cpu_name") or platform.processor() or platform.machine())
-    what = {"machine": machine, "capability": torch.backends.cpu.get_cpu_capability(), "device": device.type,
-            "torch": torch.__version__, "threads": torch.get_num_threads(), "model": type(model).__name__,
-            "parameters": sum(p.numel() for p in model.parameters()), "input": list(example.shape)}
+    machine = (
+        torch.cuda.get_device_name(device)
+        if device.type == "cuda"
+        else (_cpu_capabilities().get("cpu_name") or platform.processor() or platform.machine())
+    )
+    what = {
+        "machine": machine,
+        "capability": torch.backends.cpu.get_cpu_capability(),
+        "device": device.type,
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "model": type(model).__name__,
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "input": list(example.shape),
+    }
     return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:20]
 
 
@@ -145,8 +158,11 @@ def cached_rates(key: str, measure: Callable[[], dict[str, float]], cache: Path 
     except (OSError, ValueError):
         table = {}
     hit = table.get(key)
-    if isinstance(hit, dict) and all(isinstance(v, (int, float)) for v in hit.get("rates", {}).values()) \
-            and {"fp32", "bf16"} <= set(hit.get("rates", {})):
+    if (
+        isinstance(hit, dict)
+        and all(isinstance(v, (int, float)) for v in hit.get("rates", {}).values())
+        and {"fp32", "bf16"} <= set(hit.get("rates", {}))
+    ):
         return {k: float(v) for k, v in hit["rates"].items()}
     rates = measure()
     table[key] = {"rates": rates, "measured": time.strftime("%Y-%m-%dT%H:%M:%S")}
@@ -157,10 +173,15 @@ def cached_rates(key: str, measure: Callable[[], dict[str, float]], cache: Path 
     return rates
 
 
-def resolve_precision(requested: str, device: torch.device, model: torch.nn.Module | None = None,
-                      example: torch.Tensor | None = None, cache: Path | None = None,
-                      warn: Callable[[str], None] = print,
-                      step: StepFn | None = None) -> PrecisionChoice:
+def resolve_precision(
+    requested: str,
+    device: torch.device,
+    model: torch.nn.Module | None = None,
+    example: torch.Tensor | None = None,
+    cache: Path | None = None,
+    warn: Callable[[str], None] = print,
+    step: StepFn | None = None,
+) -> PrecisionChoice:
     """Turn ``train.precision`` into the precision a run uses (see the module's docstring).
 
     ``model`` and ``example`` (one training batch's input) drive the micro-benchmark; without them
@@ -176,8 +197,9 @@ def resolve_precision(requested: str, device: torch.device, model: torch.nn.Modu
             return measure_rates(step, ("fp32", "bf16"), device)
         assert model is not None and example is not None
         key = probe_key(model, example, device)
-        return cached_rates(key, lambda: measure_rates(step_probe(model, example, device), ("fp32", "bf16"), device),
-                            cache)
+        return cached_rates(
+            key, lambda: measure_rates(step_probe(model, example, device), ("fp32", "bf16"), device), cache
+        )
 
     if requested == "auto":
         if not native:
@@ -186,23 +208,32 @@ def resolve_precision(requested: str, device: torch.device, model: torch.nn.Modu
             return PrecisionChoice(requested, "bf16", f"{why}: native bf16 (not measured)", native)
         rates = measure()
         if rates["bf16"] > rates["fp32"]:
-            return PrecisionChoice(requested, "bf16", f"{why}: bf16 measured {rates['bf16'] / rates['fp32']:.1f}x "
-                                   "faster than fp32", native, rates)
-        return PrecisionChoice(requested, "fp32", f"{why}: bf16 is native but measured no faster than fp32",
-                               native, rates)
+            return PrecisionChoice(
+                requested,
+                "bf16",
+                f"{why}: bf16 measured {rates['bf16'] / rates['fp32']:.1f}x faster than fp32",
+                native,
+                rates,
+            )
+        return PrecisionChoice(
+            requested, "fp32", f"{why}: bf16 is native but measured no faster than fp32", native, rates
+        )
     choice = PrecisionChoice(requested, requested, "forced by train.precision", native)
     if measurable and (native or requested == "bf16"):  # fp32 without native bf16 cannot be beaten
         choice.rates = rates = measure()
         other = "fp32" if requested == "bf16" else "bf16"
         if rates[other] > FAR_SLOWER * rates[requested]:
-            warn(f"warning: train.precision={requested} trains at {rates[requested]:.0f} samples/s here, "
-                 f"{other} at {rates[other]:.0f} ({rates[other] / rates[requested]:.1f}x faster); "
-                 f"train.precision=auto picks the faster one")
+            warn(
+                f"warning: train.precision={requested} trains at {rates[requested]:.0f} samples/s here, "
+                f"{other} at {rates[other]:.0f} ({rates[other] / rates[requested]:.1f}x faster); "
+                f"train.precision=auto picks the faster one"
+            )
     return choice
 
 
-def precision_for_run(requested: str, device: torch.device, model: torch.nn.Module, example: torch.Tensor,
-                      verbose: bool = True) -> PrecisionChoice:
+def precision_for_run(
+    requested: str, device: torch.device, model: torch.nn.Module, example: torch.Tensor, verbose: bool = True
+) -> PrecisionChoice:
     """:func:`resolve_precision` for a training run: says what it chose (and warns) on stderr."""
     import sys
 
@@ -212,20 +243,28 @@ def precision_for_run(requested: str, device: torch.device, model: torch.nn.Modu
     return choice
 
 
-def benchmark_plan(model: torch.nn.Module, example: torch.Tensor, device: torch.device,
-                   precisions: tuple[str, ...] = ("fp32", "bf16"), skip_slower: float = 5.0
-                   ) -> tuple[PrecisionChoice, list[str], dict[str, str]]:
+def benchmark_plan(
+    model: torch.nn.Module,
+    example: torch.Tensor,
+    device: torch.device,
+    precisions: tuple[str, ...] = ("fp32", "bf16"),
+    skip_slower: float = 5.0,
+) -> tuple[PrecisionChoice, list[str], dict[str, str]]:
     """For benchmarks: what ``auto`` picks here, which of ``precisions`` to time, and a note for each
     one left out because the probe measured it more than ``skip_slower`` times slower than the other."""
     choice = resolve_precision("auto", device, model, example)
-    rates = choice.rates or cached_rates(probe_key(model, example, device), lambda: measure_rates(
-        step_probe(model, example, device), ("fp32", "bf16"), device))
+    rates = choice.rates or cached_rates(
+        probe_key(model, example, device),
+        lambda: measure_rates(step_probe(model, example, device), ("fp32", "bf16"), device),
+    )
     best = max(rates.values())
     run, skipped = [], {}
     for p in precisions:
         if rates[p] * skip_slower < best:
-            skipped[p] = (f"skipped {p}: the probe measured {rates[p]:.0f} samples/s against {best:.0f} "
-                          f"({best / rates[p]:.0f}x slower)")
+            skipped[p] = (
+                f"skipped {p}: the probe measured {rates[p]:.0f} samples/s against {best:.0f} "
+                f"({best / rates[p]:.0f}x slower)"
+            )
         else:
             run.append(p)
     return choice, run, skipped

@@ -1,4 +1,5 @@
 """Ensemble statistics: the members' mean is the prediction, their spread its uncertainty."""
+
 from __future__ import annotations
 
 import numpy as np

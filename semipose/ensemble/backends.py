@@ -9,15 +9,17 @@ each member as a Ray task on a local instance or a cluster. Both retry a failing
 Local workers exit when their parent dies (even by SIGKILL); Ray tasks are cancelled when the run is
 interrupted, and Ray itself fails the tasks of a driver that died (they are owned by it).
 """
+
 from __future__ import annotations
 
 import multiprocessing as mp
 import os
 import traceback
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
-from typing import Callable, Protocol
+from typing import Protocol
 
 from .member import MemberResult, MemberTask, TrainingData, train_member
 
@@ -88,7 +90,7 @@ class LocalBackend:
                 try:
                     on_result(train_member(replace(task, attempt=attempt), data))
                     break
-                except Exception as e:  # noqa: BLE001 - a member's failure must not end the others
+                except Exception as e:
                     if attempt == self.max_retries:
                         failures.append(MemberFailure(task.index, f"{type(e).__name__}: {e}", _format(e), attempt + 1))
         return failures
@@ -97,12 +99,15 @@ class LocalBackend:
         failures: list[MemberFailure] = []
         queue = [(t, 0) for t in tasks]
         while queue:
-            with ProcessPoolExecutor(self.workers, mp_context=mp.get_context("spawn"), initializer=_exit_with_parent,
-                                     initargs=(os.getpid(),)) as pool:
+            with ProcessPoolExecutor(
+                self.workers, mp_context=mp.get_context("spawn"), initializer=_exit_with_parent, initargs=(os.getpid(),)
+            ) as pool:
                 running: dict[Future, tuple[MemberTask, int]] = {
-                    pool.submit(train_member, replace(t, attempt=a), data): (t, a) for t, a in queue}
+                    pool.submit(train_member, replace(t, attempt=a), data): (t, a) for t, a in queue
+                }
                 queue = []
                 broken = False
+                err: BaseException | None = None
                 while running:
                     done, _ = wait(running, return_when=FIRST_COMPLETED)
                     for fut in done:
@@ -112,16 +117,21 @@ class LocalBackend:
                             continue
                         except BrokenProcessPool as e:  # a worker died: retry on a fresh pool
                             broken, err = True, e
-                        except Exception as e:  # noqa: BLE001
+                        except Exception as e:
                             err = e
                         if attempt < self.max_retries:
                             if broken:
                                 queue.append((task, attempt + 1))
                             else:
-                                running[pool.submit(train_member, replace(task, attempt=attempt + 1), data)] = (task, attempt + 1)
+                                running[pool.submit(train_member, replace(task, attempt=attempt + 1), data)] = (
+                                    task,
+                                    attempt + 1,
+                                )
                         else:
-                            failures.append(MemberFailure(task.index, f"{type(err).__name__}: {err}", _format(err),
-                                                          attempt + 1))
+                            assert err is not None
+                            failures.append(
+                                MemberFailure(task.index, f"{type(err).__name__}: {err}", _format(err), attempt + 1)
+                            )
         return failures
 
 
@@ -148,8 +158,9 @@ class RayBackend:
             else:
                 ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False)
         try:
-            remote = ray.remote(num_cpus=self.num_cpus, num_gpus=self.num_gpus, max_retries=self.max_retries,
-                                retry_exceptions=True)(train_member)
+            remote = ray.remote(
+                num_cpus=self.num_cpus, num_gpus=self.num_gpus, max_retries=self.max_retries, retry_exceptions=True
+            )(train_member)
             data_ref = ray.put(data)
             pending = {remote.remote(t, data_ref): t for t in tasks}
             failures = []
@@ -158,16 +169,17 @@ class RayBackend:
                 task = pending.pop(done[0])
                 try:
                     on_result(ray.get(done[0]))
-                except Exception as e:  # noqa: BLE001 - RayTaskError wraps the member's own exception
+                except Exception as e:
                     cause = getattr(e, "cause", None) or e
-                    failures.append(MemberFailure(task.index, f"{type(cause).__name__}: {cause}", str(e),
-                                                  self.max_retries + 1))
+                    failures.append(
+                        MemberFailure(task.index, f"{type(cause).__name__}: {cause}", str(e), self.max_retries + 1)
+                    )
             return failures
         except BaseException:  # interrupted (Ctrl-C) or failing here: no member trains on for nobody
             for ref in list(locals().get("pending", {})):
                 try:
                     ray.cancel(ref, force=True)
-                except Exception:  # noqa: BLE001 - already finished or gone
+                except Exception:
                     pass
             raise
         finally:

@@ -4,6 +4,7 @@ Everything here is picklable and self-contained, so the same task trains the sam
 process, in a local worker process or in a Ray task on another machine: the member's seed, data
 subset, model and schedule are all in the task, and its weights come back as bytes.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -22,11 +23,12 @@ import torch
 
 from ..data.windows import WindowSampler
 from ..engine import fit, load_checkpoint
-from ..io import atomic_write_text
 from ..engine.precision import precision_for_run
-from ..lift import TrainConfig, early_stopping, lift_example
+from ..engine.saved import model_record
+from ..io import atomic_write_text
+from ..lift import LiftTrainConfig, early_stopping, lift_example
 from ..methods.supervised_lift import Schedule, SupervisedLifting
-from ..models.tcn import build_tcn
+from ..models.tcn import TCNConfig, build_tcn
 from ..skeletons import get_skeleton
 
 
@@ -49,8 +51,13 @@ class TrainingData:
     def fingerprint(self) -> str:
         """A hash of the data's content (inputs, targets, weights, grouping)."""
         h = hashlib.sha256(json.dumps([self.skeleton, self.groups]).encode())
-        for arrays in (self.inputs_2d, self.targets_3d, self.weights or [], self.val_inputs_2d or [],
-                       self.val_targets_3d or []):
+        for arrays in (
+            self.inputs_2d,
+            self.targets_3d,
+            self.weights or [],
+            self.val_inputs_2d or [],
+            self.val_targets_3d or [],
+        ):
             for a in arrays:
                 h.update(np.ascontiguousarray(a).tobytes())
         return h.hexdigest()[:16]
@@ -61,7 +68,7 @@ class MemberTask:
     index: int
     seed: int
     groups: list[int]  # recordings this member trains on (repeats allowed: bootstrap)
-    model: dict[str, Any]  # ModelConfig fields
+    model: dict[str, Any]  # TCNConfig fields
     train: dict[str, Any]  # TrainConfig fields
     threads: int = 1
     data_key: str = ""  # TrainingData.fingerprint(): a member of other data is another member
@@ -76,8 +83,13 @@ class MemberTask:
 
     def key(self) -> str:
         """Identifies what the member is (not how it is run): resume skips members with the same key."""
-        what = {"seed": self.seed, "groups": self.groups, "model": self.model, "data": self.data_key,
-                "train": {k: v for k, v in self.train.items() if k not in ("progress", "threads", "device")}}
+        what = {
+            "seed": self.seed,
+            "groups": self.groups,
+            "model": self.model,
+            "data": self.data_key,
+            "train": {k: v for k, v in self.train.items() if k not in ("progress", "threads", "device")},
+        }
         if self.init:  # (absent otherwise, so members trained before this option keep their keys)
             what["init"] = hashlib.sha256(self.init).hexdigest()[:16]
         return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:16]
@@ -87,7 +99,7 @@ class MemberTask:
 class MemberResult:
     index: int
     key: str
-    payload: bytes  # torch.save({'model': state_dict, 'history': ..., 'key': ...})
+    payload: bytes  # torch.save of engine.saved.model_record (weights, config, skeleton, key, history)
     seconds: float
     frames: int
     record: dict[str, Any] = field(default_factory=dict)  # how it ran: threads, precision, host
@@ -127,7 +139,7 @@ def _checkpoint_epoch(work: Path | None) -> int | None:
         return None
     try:
         return int(load_checkpoint(work / "checkpoint.pt")["epoch"]) + 1
-    except Exception:  # noqa: BLE001 - an unreadable checkpoint: fit starts afresh over it
+    except Exception:
         (work / "checkpoint.pt").unlink(missing_ok=True)
         return None
 
@@ -147,32 +159,42 @@ def train_member(task: MemberTask, data: TrainingData) -> MemberResult:
     idx = [i for g in task.groups for i in data.groups[g]]
     m, t = task.model, task.train
     torch.manual_seed(task.seed)  # the initial weights belong to the member's seed, wherever it runs
-    model = build_tcn(skel.num_joints, m["filter_widths"], m["channels"], m["dropout"], m["causal"], strided=True)
-    eval_model = build_tcn(skel.num_joints, m["filter_widths"], m["channels"], m["dropout"], m["causal"])
+    model_cfg = TCNConfig(**m)
+    model = build_tcn(model_cfg, skel.num_joints, strided=True)
+    eval_model = build_tcn(model_cfg, skel.num_joints)
     if task.init:
         model.load_state_dict(torch.load(io.BytesIO(task.init), map_location="cpu", weights_only=True))
     weights = [data.weights[i] for i in idx] if data.weights is not None else None
-    sampler = WindowSampler([data.inputs_2d[i] for i in idx], [data.targets_3d[i] for i in idx],
-                            model.receptive_field, skel, m["causal"], t["flip_augment"], weights)
+    sampler = WindowSampler(
+        [data.inputs_2d[i] for i in idx],
+        [data.targets_3d[i] for i in idx],
+        model.receptive_field,
+        skel,
+        model_cfg.causal,
+        t["flip_augment"],
+        weights,
+    )
     device = torch.device("cuda" if t["device"] in ("cuda", "auto") and torch.cuda.is_available() else "cpu")
-    epochs = TrainConfig(**t).epochs_for(len(sampler))
-    schedule = Schedule(epochs, t["lr"], t["lr_decay"], t["lr_final"], t["bn_momentum"],
-                        t["bn_momentum_final"], t["bn_decay_epochs"])
+    settings = LiftTrainConfig(**t)
+    epochs = settings.epochs_for(len(sampler))
+    schedule = Schedule.from_train(settings, epochs)
     # each worker decides for its own hardware (a cluster may mix CPUs); rates are cached per machine
     choice = precision_for_run(t["precision"], device, model, lift_example(model, skel, t["batch_size"]), False)
     early = None
     if data.val_inputs_2d and data.val_targets_3d:
-        early = early_stopping(TrainConfig(**t), data.val_inputs_2d, data.val_targets_3d, skel)
-    recipe = SupervisedLifting(model, eval_model, sampler, schedule, t["batch_size"], lambda _: {},
-                               device, choice.used, t["amsgrad"], early)
+        early = early_stopping(settings, data.val_inputs_2d, data.val_targets_3d, skel)
+    recipe = SupervisedLifting(
+        model, eval_model, sampler, schedule, t["batch_size"], lambda _: {}, device, choice.used, t["amsgrad"], early
+    )
     work = _work_dir(task)
     resumed_at = _checkpoint_epoch(work)
     if work is None:
         with tempfile.TemporaryDirectory(prefix="semipose-member-") as tmp:
             history = fit(recipe, tmp, epochs, task.seed, eval_every=0, progress=False, minutes=t.get("minutes"))
     else:
-        history = fit(recipe, work, epochs, task.seed, eval_every=0, resume=True, progress=False,
-                      minutes=t.get("minutes"))
+        history = fit(
+            recipe, work, epochs, task.seed, eval_every=0, resume=True, progress=False, minutes=t.get("minutes")
+        )
     if early is not None:
         record_extra = {"val_best_mm": early.best, "val_best_epoch": early.best_epoch, "epochs_run": len(history)}
     else:
@@ -180,9 +202,14 @@ def train_member(task: MemberTask, data: TrainingData) -> MemberResult:
     key = task.key()
     buf = io.BytesIO()
     # threads change results at the bit level (a different reduction order), so the record keeps them
-    record = {"threads": torch.get_num_threads(), "precision": choice.record(), "host": platform.node(),
-              **record_extra, **({"resumed_after_epoch": resumed_at} if resumed_at is not None else {})}
-    torch.save({"model": {k: v.cpu() for k, v in model.state_dict().items()}, "history": history, "key": key,
-                "seed": task.seed, "groups": task.groups, "record": record}, buf)
+    record = {
+        "threads": torch.get_num_threads(),
+        "precision": choice.record(),
+        "host": platform.node(),
+        **record_extra,
+        **({"resumed_after_epoch": resumed_at} if resumed_at is not None else {}),
+    }
+    final = {k: v.cpu() for k, v in model.state_dict().items()}
+    extra = {"history": history, "key": key, "seed": task.seed, "groups": task.groups, "record": record}
+    torch.save(model_record("lifting", final, task.model, skel, **extra), buf)
     return MemberResult(task.index, key, buf.getvalue(), time.perf_counter() - t0, sampler.num_frames, record)
-

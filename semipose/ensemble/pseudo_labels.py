@@ -9,10 +9,12 @@
    the pseudo-labels with each round's model.
 4. Beside the rounds: the same model trained on the labeled data only and on all data with true labels.
 """
+
 from __future__ import annotations
 
 import copy
 import dataclasses
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,20 +23,27 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
 from ..config import FRACTION, POSITIVE, ConfigError, checked, load_config
+from ..data.cameras import image_coordinates
 from ..data.noise2d import DetectorNoiseConfig, noisy_sequences_2d
 from ..data.npz3d import Sequence
+from ..data.splits import Segment, cut, split_labeled
 from ..io import atomic_write_json, atomic_write_text
 from ..lift import load_split, write_metrics
-from ..data.cameras import image_coordinates
 from ..methods.multiview import FUSION_METHODS, fuse_views, triangulate
 from ..metrics.mpjpe import evaluate_sequences
 from ..metrics.uncertainty import sparsification
 from ..plots import plot_uncertainty
 from ..skeletons import Skeleton
 from .aggregate import ensemble_mean, ensemble_spread
-from .runner import EnsembleRunConfig, evaluate_ensemble, load_members, member_weights, predict_members, \
-    train_ensemble, training_data
-from .subsets import Segment, cut, split_labeled
+from .runner import (
+    EnsembleRunConfig,
+    evaluate_ensemble,
+    load_members,
+    member_weights,
+    predict_members,
+    train_ensemble,
+    training_data,
+)
 
 SUMMARY = ("mpjpe_mm", "p_mpjpe_mm", "n_mpjpe_mm", "mpjve_mm")
 
@@ -58,7 +67,9 @@ class SSLConfig:
     # noise; null: chosen on the labeled training views (their triangulation against their true 3D)
     smooth_frames: float | None = checked(None, ge=0)
     # uncertainty (ensemble spread, with fusion also the views' disagreement, per frame):
-    keep_share: float = checked(1.0, **FRACTION)  # keep this share of pseudo-labeled frames, the most certain (the rest weigh 0)
+    keep_share: float = checked(
+        1.0, **FRACTION
+    )  # keep this share of pseudo-labeled frames, the most certain (the rest weigh 0)
     weighting: str = "none"  # none | inverse: weight 1 / (1 + (u / median u)^2) on each pseudo-labeled frame
     # noisy student: the student's 2D of pseudo-labeled frames is perturbed (targets stay the teacher's
     # predictions from clean 2D)
@@ -112,8 +123,15 @@ def _ensemble_cfg(cfg: SSL3DConfig, members: int | None = None) -> EnsembleRunCo
     return EnsembleRunConfig(cfg.data, cfg.model, cfg.train, e)
 
 
-def _train_and_evaluate(ecfg: EnsembleRunConfig, run_dir: Path, data, test: list[Sequence], skel: Skeleton,
-                        progress: bool, init: bytes = b"") -> tuple[list, dict[str, Any]]:
+def _train_and_evaluate(
+    ecfg: EnsembleRunConfig,
+    run_dir: Path,
+    data,
+    test: list[Sequence],
+    skel: Skeleton,
+    progress: bool,
+    init: bytes = b"",
+) -> tuple[list, dict[str, Any]]:
     status = train_ensemble(ecfg, run_dir, data, resume=True, progress=progress, init=init)
     models = load_members(run_dir, ecfg, skel, keys=[m["key"] for m in status["members"]])
     metrics = evaluate_ensemble(models, test, skel, ecfg.train.test_flip)
@@ -123,9 +141,16 @@ def _train_and_evaluate(ecfg: EnsembleRunConfig, run_dir: Path, data, test: list
     return models, metrics
 
 
-def pseudo_label(models: list, unlabeled: list[Sequence], skel: Skeleton, flip: bool, fusion: str = "none",
-                 view_groups: list[list[int]] | None = None, outlier_px: float | None = None,
-                 smooth_frames: float = 0.0) -> tuple[list, list]:
+def pseudo_label(
+    models: list,
+    unlabeled: list[Sequence],
+    skel: Skeleton,
+    flip: bool,
+    fusion: str = "none",
+    view_groups: list[list[int]] | None = None,
+    outlier_px: float | None = None,
+    smooth_frames: float = 0.0,
+) -> tuple[list, list]:
     """Pseudo-labels (root set to zero, as training targets have it) and each frame's uncertainty.
 
     Monocular (``fusion='none'``): the members' mean, and their spread averaged over joints. With a
@@ -135,8 +160,11 @@ def pseudo_label(models: list, unlabeled: list[Sequence], skel: Skeleton, flip: 
     the group's 2D keypoints are triangulated instead (:func:`triangulate_group`). Groups of one view
     stay monocular.
     """
-    groups = [g for g in view_groups or [] if fusion != "none" and len(g) > 1
-              and all(unlabeled[i].camera is not None for i in g)]
+    groups = [
+        g
+        for g in view_groups or []
+        if fusion != "none" and len(g) > 1 and all(unlabeled[i].camera is not None for i in g)
+    ]
     labels: list = [None] * len(unlabeled)
     spreads: list = [None] * len(unlabeled)
     if fusion == "triangulate":  # no lifter in these labels: the members lift only what no views cover
@@ -152,8 +180,8 @@ def pseudo_label(models: list, unlabeled: list[Sequence], skel: Skeleton, flip: 
         labels[i] = ensemble_mean(p).astype(np.float32)
         spreads[i] = ensemble_spread(raw[i]).mean(axis=1) if len(p) > 1 else np.zeros(p.shape[1])
     for group in groups:
-        fused = fuse_views([preds[i] for i in group], [unlabeled[i].camera.R for i in group], fusion)
-        uncertainty = np.sqrt(fused.spread ** 2 + fused.disagreement ** 2).mean(axis=1)
+        fused = fuse_views([preds[i] for i in group], [unlabeled[i].require_camera().R for i in group], fusion)
+        uncertainty = np.sqrt(fused.spread**2 + fused.disagreement**2).mean(axis=1)
         for k, i in enumerate(group):
             labels[i], spreads[i] = fused.per_view[k], uncertainty
     return labels, spreads
@@ -179,15 +207,18 @@ def synchronized_groups(sequences: list[Sequence]) -> list[list[int]]:
     return [g for g in groups.values() if len(g) > 1]
 
 
-def choose_smoothing(labeled: list[Sequence], outlier_px: float | None = None,
-                     candidates: tuple[float, ...] = SMOOTHING_CANDIDATES) -> tuple[float, dict[str, float]]:
+def choose_smoothing(
+    labeled: list[Sequence], outlier_px: float | None = None, candidates: tuple[float, ...] = SMOOTHING_CANDIDATES
+) -> tuple[float, dict[str, float]]:
     """The temporal smoothing (sigma, frames) whose triangulated labels of the *labeled* views come
     closest to their true 3D (MPJPE, mm): the training data's own 2D noise decides, the test split is
     never read. Returns the best sigma and the error of every candidate."""
     groups = synchronized_groups(labeled)
     if not groups:
-        raise ValueError("choosing ssl.smooth_frames needs labeled sequences seen by two or more views; "
-                         "set ssl.smooth_frames to a number")
+        raise ValueError(
+            "choosing ssl.smooth_frames needs labeled sequences seen by two or more views; "
+            "set ssl.smooth_frames to a number"
+        )
     members = [labeled[i] for g in groups for i in g]
     index = {id(x): k for k, x in enumerate(members)}
     local = [[index[id(labeled[i])] for i in g] for g in groups]
@@ -196,8 +227,10 @@ def choose_smoothing(labeled: list[Sequence], outlier_px: float | None = None,
     errors = {}
     for sigma in candidates:
         labels = [smooth_over_time(x, sigma) for x in unsmoothed]
-        errors[f"{sigma:g}"] = float(np.mean(np.concatenate(
-            [np.linalg.norm(a - t, axis=-1).mean(axis=-1) for a, t in zip(labels, truth)])) * 1000)
+        errors[f"{sigma:g}"] = float(
+            np.mean(np.concatenate([np.linalg.norm(a - t, axis=-1).mean(axis=-1) for a, t in zip(labels, truth)]))
+            * 1000
+        )
     best = min(candidates, key=lambda s: errors[f"{s:g}"])
     return best, errors
 
@@ -212,8 +245,9 @@ def resolve_smoothing(cfg: SSLConfig, labeled: list[Sequence]) -> tuple[float, d
     return sigma, {"smooth_frames": sigma, "chosen_on_labeled_data": True, "labeled_triangulation_mpjpe_mm": errors}
 
 
-def triangulated_labels(unlabeled: list[Sequence], view_groups: list[list[int]], outlier_px: float | None = None,
-                        smooth_frames: float = 0.0) -> tuple[list[np.ndarray], list[np.ndarray]]:
+def triangulated_labels(
+    unlabeled: list[Sequence], view_groups: list[list[int]], outlier_px: float | None = None, smooth_frames: float = 0.0
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Pseudo-labels of every sequence from triangulating its group of views alone (no lifter), each
     smoothed over time by a Gaussian of ``smooth_frames`` frames: each sequence must belong to a
     group of at least two calibrated views."""
@@ -225,11 +259,16 @@ def triangulated_labels(unlabeled: list[Sequence], view_groups: list[list[int]],
         per_view, uncertainty = triangulate_group([unlabeled[i] for i in group], outlier_px)
         for k, i in enumerate(group):
             labels[i], spreads[i] = smooth_over_time(per_view[k], smooth_frames), uncertainty
-    missing = [f"{unlabeled[i].subject} {unlabeled[i].action} camera {unlabeled[i].camera_index}"
-               for i, lab in enumerate(labels) if lab is None]
+    missing = [
+        f"{unlabeled[i].subject} {unlabeled[i].action} camera {unlabeled[i].camera_index}"
+        for i, lab in enumerate(labels)
+        if lab is None
+    ]
     if missing:
-        raise ValueError(f"triangulation needs every sequence seen by two or more synchronized views; "
-                         f"{len(missing)} are not, e.g. {missing[0]}")
+        raise ValueError(
+            f"triangulation needs every sequence seen by two or more synchronized views; "
+            f"{len(missing)} are not, e.g. {missing[0]}"
+        )
     return labels, spreads
 
 
@@ -237,17 +276,17 @@ def triangulate_group(views: list[Sequence], outlier_px: float | None = None) ->
     """Root-relative 3D in each view's camera frame from triangulating the views' 2D keypoints, and
     each frame's uncertainty: the RMS reprojection residual turned into metres at each joint's depth
     (residual / focal * depth), averaged over joints, so it shares units with the ensemble spread."""
-    cams = [v.camera for v in views]
-    if any(c is None or c.focal is None for c in cams):
-        raise ValueError(f"ssl.fusion=triangulate needs cameras with intrinsics; {views[0].subject} "
-                         f"{views[0].action} has none")
+    try:
+        cams = [v.require_camera(intrinsics=True) for v in views]
+    except ValueError as e:
+        raise ValueError(f"ssl.fusion=triangulate needs cameras with intrinsics; {e}") from None
     pixels = [image_coordinates(v.keypoints_2d, c.res_w, c.res_h) for v, c in zip(views, cams)]
     tri = triangulate(pixels, [c.projection_matrix() for c in cams], outlier_px)
     per_view, depth = [], []
     for c in cams:
         X = c.world_to_camera(tri.world.astype(np.float64))
         per_view.append((X - X[:, :1]).astype(np.float32))
-        depth.append(np.abs(X[..., 2]) / float(np.mean(c.focal)))
+        depth.append(np.abs(X[..., 2]) / float(np.mean(typing.cast(np.ndarray, c.focal))))
     metres = tri.residual * np.mean(depth, axis=0)
     return per_view, metres.mean(axis=1).astype(np.float32)
 
@@ -286,29 +325,37 @@ def pseudo_weights(spreads: list[np.ndarray], cfg: SSLConfig) -> list[np.ndarray
     return out
 
 
-def pseudo_label_sparsification(labels: list[np.ndarray], truth: list[np.ndarray],
-                                spreads: list[np.ndarray]) -> dict[str, Any]:
+def pseudo_label_sparsification(
+    labels: list[np.ndarray], truth: list[np.ndarray], spreads: list[np.ndarray]
+) -> dict[str, Any]:
     """Pseudo-label error (MPJPE per frame, mm) as the most uncertain frames are removed, against the
     oracle that removes the largest errors first; and the error at a few kept shares."""
     err = np.concatenate([np.linalg.norm(p - t, axis=-1).mean(axis=-1) for p, t in zip(labels, truth)]) * 1000
     u = np.concatenate(spreads)
     sp = sparsification(u, err)
     order = np.argsort(u, kind="stable")
-    kept = {f"{k:g}": float(err[order[:max(1, int(round(k * len(err))))]].mean()) for k in (1.0, 0.75, 0.5, 0.25)}
-    return {"fractions_removed": sp["fractions"].tolist(), "error_mm": sp["curve"].tolist(),
-            "oracle_mm": sp["oracle"].tolist(), "ause": sp["ause"], "error_mm_at_kept_share": kept}
+    kept = {f"{k:g}": float(err[order[: max(1, int(round(k * len(err))))]].mean()) for k in (1.0, 0.75, 0.5, 0.25)}
+    return {
+        "fractions_removed": sp["fractions"].tolist(),
+        "error_mm": sp["curve"].tolist(),
+        "oracle_mm": sp["oracle"].tolist(),
+        "ause": sp["ause"],
+        "error_mm_at_kept_share": kept,
+    }
 
 
 def _ensemble_val_error(models: list, val: list[Sequence], skel: Skeleton) -> float:
     """Held-out labeled MPJPE (mm) of the members' mean prediction."""
     preds = predict_members(models, [x.keypoints_2d for x in val], skel, flip=False)
-    err = np.concatenate([np.linalg.norm(ensemble_mean(p) - x.root_relative_3d(), axis=-1).mean(axis=-1)
-                          for p, x in zip(preds, val)])
+    err = np.concatenate(
+        [np.linalg.norm(ensemble_mean(p) - x.root_relative_3d(), axis=-1).mean(axis=-1) for p, x in zip(preds, val)]
+    )
     return float(err.mean() * 1000)
 
 
-def ssl_split(cfg: SSL3DConfig) -> tuple[list[Sequence], Skeleton, list[Sequence], list[Segment], list[Sequence],
-                                         list[Sequence], list[Sequence]]:
+def ssl_split(
+    cfg: SSL3DConfig,
+) -> tuple[list[Sequence], Skeleton, list[Sequence], list[Segment], list[Sequence], list[Sequence], list[Sequence]]:
     """The semi-supervised protocol's data: all training sequences, skeleton, test sequences, the
     unlabeled segments, and the labeled, unlabeled and held-out (validation) sequences."""
     train_all, skel = load_split(cfg.data, cfg.data.subjects_train)
@@ -339,27 +386,31 @@ def run_pseudo_label_rounds(cfg: SSL3DConfig, out_dir: str | Path, progress: boo
     s = cfg.ssl
     train_all, skel, test, unl_segs, labeled, unlabeled, val = ssl_split(cfg)
     rows: list[dict[str, Any]] = []
-    result: dict[str, Any] = {"labeled_frames": sum(x.num_frames for x in labeled),
-                              "unlabeled_frames": sum(x.num_frames for x in unlabeled),
-                              "validation_frames": sum(x.num_frames for x in val)}
+    result: dict[str, Any] = {
+        "labeled_frames": sum(x.num_frames for x in labeled),
+        "unlabeled_frames": sum(x.num_frames for x in unlabeled),
+        "validation_frames": sum(x.num_frames for x in val),
+    }
 
     def data_for(seqs: list[Sequence], targets=None, weights=None):
         return training_data(seqs, skel, targets, weights, validation=val)
 
-    models, m0 = _train_and_evaluate(_ensemble_cfg(cfg), out_dir / "ensemble_labeled", data_for(labeled),
-                                     test, skel, progress)
+    models, m0 = _train_and_evaluate(
+        _ensemble_cfg(cfg), out_dir / "ensemble_labeled", data_for(labeled), test, skel, progress
+    )
     rows.append(_row(f"ensemble of {len(models)}, labeled only", 0.0, m0))
     result["ensemble_labeled"] = {k: m0[k] for k in SUMMARY} | {"uncertainty": m0.get("uncertainty")}
     views = view_groups(train_all, unl_segs)
     smooth, result["triangulation"] = resolve_smoothing(s, labeled + val)
     result["pseudo_labels"] = {"none": "the ensemble's mean", "triangulate": "the views' 2D triangulated"}.get(
-        s.fusion, f"the ensemble's predictions fused over views ({s.fusion})")
-    labels, spreads = pseudo_label(models, unlabeled, skel, cfg.train.test_flip, s.fusion, views, s.outlier_px,
-                                   smooth)
+        s.fusion, f"the ensemble's predictions fused over views ({s.fusion})"
+    )
+    labels, spreads = pseudo_label(models, unlabeled, skel, cfg.train.test_flip, s.fusion, views, s.outlier_px, smooth)
     truth = [x.root_relative_3d() for x in unlabeled]
     names = ([x.subject for x in unlabeled], [x.action_name for x in unlabeled])
-    result["pseudo_label_error"] = [{"round": 0, **{k: v for k, v in evaluate_sequences(labels, truth, *names).items()
-                                                    if k in SUMMARY}}]
+    result["pseudo_label_error"] = [
+        {"round": 0, **{k: v for k, v in evaluate_sequences(labels, truth, *names).items() if k in SUMMARY}}
+    ]
     if len(models) > 1 or s.fusion != "none":
         result["pseudo_label_sparsification"] = pseudo_label_sparsification(labels, truth, spreads)
     teacher_val = _ensemble_val_error(models, val, skel) if val else None
@@ -383,33 +434,53 @@ def run_pseudo_label_rounds(cfg: SSL3DConfig, out_dir: str | Path, progress: boo
         frame_weights = pseudo_weights([spreads[i] for i in picked], s)
         weights = [np.ones(x.num_frames, np.float32) for x in labeled] + frame_weights
         data = data_for(seqs, targets, weights)
-        round_models, mk = _train_and_evaluate(_ensemble_cfg(cfg, None if members > 1 else 1),
-                                               out_dir / f"round_{k}", data, test, skel, progress, teacher_init)
+        round_models, mk = _train_and_evaluate(
+            _ensemble_cfg(cfg, None if members > 1 else 1),
+            out_dir / f"round_{k}",
+            data,
+            test,
+            skel,
+            progress,
+            teacher_init,
+        )
         rows.append(_row(f"round {k}: labeled + {share:.0%} pseudo-labeled", share, mk))
         if s.recompute and k < len(s.rounds):
             if s.replace_teacher == "if_better":
                 if not val:
-                    raise ConfigError("ssl.replace_teacher=if_better needs held-out labeled data (train.val_fraction > 0)")
+                    raise ConfigError(
+                        "ssl.replace_teacher=if_better needs held-out labeled data (train.val_fraction > 0)"
+                    )
                 new_val = _ensemble_val_error(round_models, val, skel)
+                assert teacher_val is not None  # val is not empty
                 rows[-1]["teacher_replaced"] = new_val < teacher_val
                 if new_val >= teacher_val:  # the current teacher stays; its pseudo-labels too
                     continue
                 teacher_val = new_val
-            labels, new_spreads = pseudo_label(round_models, unlabeled, skel, cfg.train.test_flip, s.fusion, views,
-                                               s.outlier_px, smooth)
+            labels, new_spreads = pseudo_label(
+                round_models, unlabeled, skel, cfg.train.test_flip, s.fusion, views, s.outlier_px, smooth
+            )
             if len(round_models) > 1:
                 spreads = new_spreads
             result["pseudo_label_error"].append(
-                {"round": k, **{a: b for a, b in evaluate_sequences(labels, truth, *names).items() if a in SUMMARY}})
+                {"round": k, **{a: b for a, b in evaluate_sequences(labels, truth, *names).items() if a in SUMMARY}}
+            )
 
     if s.baselines:
         # a student that starts from the teacher trains twice (the teacher, then itself): its baselines
         # do the same, so that the second training is not counted as the unlabeled data's gain
         how = ", from the teacher" if teacher_init else ""
-        _, lo = _train_and_evaluate(_ensemble_cfg(cfg, 1), out_dir / "labeled_only", data_for(labeled),
-                                    test, skel, progress, teacher_init)
-        _, al = _train_and_evaluate(_ensemble_cfg(cfg, 1), out_dir / "all_labeled",
-                                    data_for(labeled + unlabeled), test, skel, progress, teacher_init)
+        _, lo = _train_and_evaluate(
+            _ensemble_cfg(cfg, 1), out_dir / "labeled_only", data_for(labeled), test, skel, progress, teacher_init
+        )
+        _, al = _train_and_evaluate(
+            _ensemble_cfg(cfg, 1),
+            out_dir / "all_labeled",
+            data_for(labeled + unlabeled),
+            test,
+            skel,
+            progress,
+            teacher_init,
+        )
         rows.insert(0, _row(f"single model, labeled only{how}", 0.0, lo))
         rows.append(_row(f"single model, all labeled (true 3D){how}", 1.0, al))
         gap = lo["p_mpjpe_mm"] - al["p_mpjpe_mm"]
@@ -430,8 +501,11 @@ def write_table(rows: list[dict[str, Any]], stem: Path) -> None:
             return str(v)
         return f"{v:.1f}" if k.endswith(("_mm", "_mean", "_std")) else f"{v:.3g}"
 
-    csv = ",".join(keys) + "\n" + "".join(",".join(f"{r[k]:.4f}" if isinstance(r[k], float) else str(r[k])
-                                                   for k in keys) + "\n" for r in rows)
+    csv = (
+        ",".join(keys)
+        + "\n"
+        + "".join(",".join(f"{r[k]:.4f}" if isinstance(r[k], float) else str(r[k]) for k in keys) + "\n" for r in rows)
+    )
     md = ["| " + " | ".join(keys) + " |", "|" + " --- |" * len(keys)]
     md += ["| " + " | ".join(md_cell(k, r[k]) for k in keys) + " |" for r in rows]
     atomic_write_text(stem.with_suffix(".csv"), csv)

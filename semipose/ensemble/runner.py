@@ -5,6 +5,7 @@ The run directory holds ``members/member_XX.pt`` (written atomically as each mem
 after evaluation ``metrics.json`` with the ensemble's, each member's and the members' mean errors and
 the quality of the ensemble's uncertainty.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
@@ -12,11 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 from tqdm import tqdm
 
 from ..config import FRACTION, POSITIVE, ConfigError, checked, load_config
 from ..data.npz3d import Sequence
+from ..data.splits import group_sequences
 from ..engine import CheckpointError, load_checkpoint
+from ..engine.saved import read_model
 from ..io import atomic_write_bytes, atomic_write_json
 from ..lift import LiftConfig, predict_sequences
 from ..metrics.mpjpe import evaluate_sequences
@@ -26,7 +30,7 @@ from ..skeletons import Skeleton
 from .aggregate import ensemble_mean, ensemble_spread
 from .backends import BACKENDS, Backend, LocalBackend, MemberFailure, RayBackend
 from .member import MemberResult, MemberTask, TrainingData, remove_work_dir
-from .subsets import SUBSET_MODES, draw_subsets, group_sequences
+from .subsets import SUBSET_MODES, draw_subsets
 
 
 @dataclass
@@ -61,15 +65,25 @@ def load_ensemble_config(path=None, overrides: list[str] | None = None) -> Ensem
     return load_config(EnsembleRunConfig, path, overrides)
 
 
-def training_data(sequences: list[Sequence], skeleton: Skeleton, targets: list[np.ndarray] | None = None,
-                  weights: list[np.ndarray] | None = None, validation: list[Sequence] | None = None) -> TrainingData:
+def training_data(
+    sequences: list[Sequence],
+    skeleton: Skeleton,
+    targets: list[np.ndarray] | None = None,
+    weights: list[np.ndarray] | None = None,
+    validation: list[Sequence] | None = None,
+) -> TrainingData:
     """Members' training data from sequences (their own 3D, or ``targets`` such as pseudo-labels);
     ``validation``: held-out labeled sequences for early stopping."""
     val = validation or None
-    return TrainingData(skeleton.name, [s.keypoints_2d for s in sequences],
-                        targets if targets is not None else [s.root_relative_3d() for s in sequences],
-                        group_sequences(sequences), weights,
-                        [s.keypoints_2d for s in val] if val else None, [s.root_relative_3d() for s in val] if val else None)
+    return TrainingData(
+        skeleton.name,
+        [s.keypoints_2d for s in sequences],
+        targets if targets is not None else [s.root_relative_3d() for s in sequences],
+        group_sequences(sequences),
+        weights,
+        [s.keypoints_2d for s in val] if val else None,
+        [s.root_relative_3d() for s in val] if val else None,
+    )
 
 
 def make_backend(cfg: EnsembleConfig) -> Backend:
@@ -82,8 +96,10 @@ def make_tasks(cfg: EnsembleRunConfig, data: TrainingData, threads: int = 1, ini
     e = cfg.ensemble
     subsets = draw_subsets(data.group_frames(), e.members, e.subset, e.subset_fraction, e.subset_frames, e.seed)
     key = data.fingerprint()
-    return [MemberTask(i, cfg.train.seed + i, groups, asdict(cfg.model), asdict(cfg.train), threads, key, init)
-            for i, groups in enumerate(subsets)]
+    return [
+        MemberTask(i, cfg.train.seed + i, groups, asdict(cfg.model), asdict(cfg.train), threads, key, init)
+        for i, groups in enumerate(subsets)
+    ]
 
 
 def member_weights(run_dir: str | Path, index: int = 0) -> bytes:
@@ -93,7 +109,7 @@ def member_weights(run_dir: str | Path, index: int = 0) -> bytes:
     import torch
 
     buf = io.BytesIO()
-    torch.save(load_checkpoint(member_path(Path(run_dir), index))["model"], buf)
+    torch.save(load_checkpoint(member_path(Path(run_dir), index))["model"], buf)  # any layout has "model"
     return buf.getvalue()
 
 
@@ -107,12 +123,19 @@ def _finished(run_dir: Path, task: MemberTask) -> bool:
         return False
     try:
         return load_checkpoint(path).get("key") == task.key()
-    except Exception:  # noqa: BLE001 - a damaged file is retrained
+    except Exception:
         return False
 
 
-def train_ensemble(cfg: EnsembleRunConfig, run_dir: str | Path, data: TrainingData, resume: bool = False,
-                   faults: dict[int, str] | None = None, progress: bool = True, init: bytes = b"") -> dict[str, Any]:
+def train_ensemble(
+    cfg: EnsembleRunConfig,
+    run_dir: str | Path,
+    data: TrainingData,
+    resume: bool = False,
+    faults: dict[int, str] | None = None,
+    progress: bool = True,
+    init: bytes = b"",
+) -> dict[str, Any]:
     """Train the members not yet finished; returns the ensemble status (also in ``ensemble.json``).
     ``init``: weights every member starts from (see :func:`member_weights`)."""
     run_dir = Path(run_dir)
@@ -126,9 +149,16 @@ def train_ensemble(cfg: EnsembleRunConfig, run_dir: str | Path, data: TrainingDa
         tasks[i].fault = fault
     status: dict[str, Any] = {"backend": backend.name, "members": []}
     for t in tasks:
-        status["members"].append({"index": t.index, "seed": t.seed, "key": t.key(), "groups": t.groups,
-                                  "frames": int(sum(data.group_frames()[g] for g in t.groups)),
-                                  "status": "pending"})
+        status["members"].append(
+            {
+                "index": t.index,
+                "seed": t.seed,
+                "key": t.key(),
+                "groups": t.groups,
+                "frames": int(sum(data.group_frames()[g] for g in t.groups)),
+                "status": "pending",
+            }
+        )
     todo = [t for t in tasks if not (resume and _finished(run_dir, t))]
     for t in todo:
         t.threads = backend.threads_per_member(len(todo))
@@ -136,8 +166,13 @@ def train_ensemble(cfg: EnsembleRunConfig, run_dir: str | Path, data: TrainingDa
         if t not in todo:
             status["members"][t.index]["status"] = "done (earlier run)"
     atomic_write_json(run_dir / "ensemble.json", status)
-    bar = tqdm(total=len(tasks), initial=len(tasks) - len(todo), unit="member", disable=not progress,
-               desc=f"ensemble ({backend.name})")
+    bar = tqdm(
+        total=len(tasks),
+        initial=len(tasks) - len(todo),
+        unit="member",
+        disable=not progress,
+        desc=f"ensemble ({backend.name})",
+    )
 
     def on_result(r: MemberResult) -> None:
         atomic_write_bytes(member_path(run_dir, r.index), r.payload)
@@ -160,42 +195,50 @@ def member_keys(cfg: EnsembleRunConfig, data: TrainingData, init: bytes = b"") -
     return [t.key() for t in make_tasks(cfg, data, init=init)]
 
 
-def load_members(run_dir: str | Path, cfg: EnsembleRunConfig, skeleton: Skeleton,
-                 device: str = "cpu", keys: list[str] | None = None) -> list[TemporalModel]:
+def load_members(
+    run_dir: str | Path,
+    cfg: EnsembleRunConfig,
+    skeleton: Skeleton,
+    device: str | torch.device = "cpu",
+    keys: list[str] | None = None,
+) -> list[TemporalModel]:
     """The dilated models of the members that finished, in member order. With ``keys`` (see
     :func:`member_keys`), a member file trained for another config or data is refused by name."""
     models = []
+    m = cfg.model
     for i in range(cfg.ensemble.members):
         path = member_path(Path(run_dir), i)
         if not path.is_file():
             continue
-        m = cfg.model
-        state = load_checkpoint(path)
+        state = read_model(path, "lifting", lambda: asdict(m), lambda _: skeleton)
         if keys is not None and state.get("key") != keys[i]:
-            raise CheckpointError(f"{path}: trained for another config or data (key {state.get('key')}, this run's "
-                                  f"member {i} is {keys[i]}); retrain it with semipose ensemble train -o "
-                                  f"{run_dir} --resume")
-        model = build_tcn(skeleton.num_joints, m.filter_widths, m.channels, m.dropout, m.causal)
-        if not isinstance(state.get("model"), dict):
-            raise CheckpointError(f"{path}: no 'model' weights in the member file")
+            raise CheckpointError(
+                f"{path}: trained for another config or data (key {state.get('key')}, this run's "
+                f"member {i} is {keys[i]}); retrain it with semipose ensemble train -o "
+                f"{run_dir} --resume"
+            )
+        model = build_tcn(m, skeleton.num_joints)
         try:
             model.load_state_dict(state["model"])
         except RuntimeError as e:
-            raise CheckpointError(f"{path}: the weights do not fit model {vars(m)} "
-                                  f"({str(e).splitlines()[0][:160]})") from None
+            raise CheckpointError(
+                f"{path}: the weights do not fit model {vars(m)} ({str(e).splitlines()[0][:160]})"
+            ) from None
         models.append(model.to(device).eval())
     return models
 
 
-def predict_members(models: list[TemporalModel], keypoints: list[np.ndarray], skeleton: Skeleton,
-                    flip: bool = True) -> list[np.ndarray]:
+def predict_members(
+    models: list[TemporalModel], keypoints: list[np.ndarray], skeleton: Skeleton, flip: bool = True
+) -> list[np.ndarray]:
     """Every member lifts the same sequences: one (members, T, J, 3) array per sequence."""
     per_member = [predict_sequences(m, keypoints, skeleton, flip) for m in models]
     return [np.stack([pm[k] for pm in per_member]) for k in range(len(keypoints))]
 
 
-def evaluate_ensemble(models: list[TemporalModel], sequences: list[Sequence], skeleton: Skeleton,
-                      flip: bool = True) -> dict[str, Any]:
+def evaluate_ensemble(
+    models: list[TemporalModel], sequences: list[Sequence], skeleton: Skeleton, flip: bool = True
+) -> dict[str, Any]:
     """Errors of the ensemble mean, of each member, of the members on average; uncertainty quality."""
     if not models:
         raise ValueError("no trained members to evaluate")
@@ -213,13 +256,21 @@ def evaluate_ensemble(models: list[TemporalModel], sequences: list[Sequence], sk
     # Uncertainty quality over every joint but the root, whose target is zero by construction.
     joints = [j for j in range(skeleton.num_joints) if skeleton.parents[j] != -1]
     spread = np.concatenate([ensemble_spread(p)[:, joints].ravel() for p in preds])
-    error = np.concatenate([np.linalg.norm(ensemble_mean(p) - t, axis=-1)[:, joints].ravel()
-                            for p, t in zip(preds, targets)])
+    error = np.concatenate(
+        [np.linalg.norm(ensemble_mean(p) - t, axis=-1)[:, joints].ravel() for p, t in zip(preds, targets)]
+    )
     sp, cal = sparsification(spread, error), calibration(spread, error)
-    out["uncertainty"] = {"spearman": rank_correlation(spread, error), "ause": sp["ause"],
-                          "calibration_error": cal["error"], "mean_spread_mm": float(spread.mean() * 1000)}
-    out["uncertainty_curves"] = {"fractions": sp["fractions"].tolist(), "sparsification_mm": (sp["curve"] * 1000).tolist(),
-                                 "oracle_mm": (sp["oracle"] * 1000).tolist(), "expected": cal["expected"].tolist(),
-                                 "observed": cal["observed"].tolist()}
+    out["uncertainty"] = {
+        "spearman": rank_correlation(spread, error),
+        "ause": sp["ause"],
+        "calibration_error": cal["error"],
+        "mean_spread_mm": float(spread.mean() * 1000),
+    }
+    out["uncertainty_curves"] = {
+        "fractions": sp["fractions"].tolist(),
+        "sparsification_mm": (sp["curve"] * 1000).tolist(),
+        "oracle_mm": (sp["oracle"] * 1000).tolist(),
+        "expected": cal["expected"].tolist(),
+        "observed": cal["observed"].tolist(),
+    }
     return out
-

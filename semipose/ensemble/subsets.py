@@ -1,30 +1,24 @@
-"""Which training data each ensemble member sees, and the labeled / unlabeled split.
+"""Which training data each ensemble member sees (the labeled / unlabeled split is ``data.splits``).
 
 Members draw *whole sequences* (a subject's action chunk with all its camera views), so every
 training window stays inside one contiguous recording and no motion leaks between disjoint subsets.
 """
+
 from __future__ import annotations
 
-from collections import defaultdict
-from dataclasses import dataclass
-
 import numpy as np
-
-from ..data.npz3d import Sequence
 
 SUBSET_MODES = ("full", "disjoint", "overlap", "bootstrap")
 
 
-def group_sequences(sequences: list[Sequence]) -> list[list[int]]:
-    """Indices of the sequences grouped by (subject, action): one group per recording."""
-    groups: dict[tuple[str, str], list[int]] = defaultdict(list)
-    for i, s in enumerate(sequences):
-        groups[(s.subject, s.action)].append(i)
-    return [groups[k] for k in sorted(groups)]
-
-
-def draw_subsets(group_frames: list[int], members: int, mode: str, fraction: float | None = None,
-                 frames: int | None = None, seed: int = 0) -> list[list[int]]:
+def draw_subsets(
+    group_frames: list[int],
+    members: int,
+    mode: str,
+    fraction: float | None = None,
+    frames: int | None = None,
+    seed: int = 0,
+) -> list[list[int]]:
     """Group indices for each member (repeats allowed in ``bootstrap`` mode).
 
     Size: ``frames`` (a count) or ``fraction`` of all frames; by default 1/members for ``disjoint``,
@@ -76,45 +70,4 @@ def draw_subsets(group_frames: list[int], members: int, mode: str, fraction: flo
                 picked.append(g)
                 size += group_frames[g]
         out.append(sorted(picked))
-    return out
-
-
-@dataclass
-class Segment:
-    """A contiguous piece [start, stop) of sequence ``index``."""
-
-    index: int
-    start: int
-    stop: int
-
-
-def split_labeled(sequences: list[Sequence], fraction: float, seed: int = 0) -> tuple[list[Segment], list[Segment]]:
-    """Labeled and unlabeled pieces of every recording, as VideoPose3D's ``--subset`` does it:
-    a contiguous run of ``fraction`` of each recording's frames (the same frames in every camera view),
-    at a random position, is labeled; the frames before and after it are unlabeled.
-    """
-    if not 0 < fraction <= 1:
-        raise ValueError(f"labeled fraction must be in (0, 1], got {fraction}")
-    rng = np.random.default_rng(seed)
-    labeled, unlabeled = [], []
-    for group in group_sequences(sequences):
-        length = sequences[group[0]].num_frames
-        n = max(1, int(round(length * fraction)))
-        start = int(rng.integers(0, length - n + 1))
-        for i in group:
-            labeled.append(Segment(i, start, start + n))
-            if start > 0:
-                unlabeled.append(Segment(i, 0, start))
-            if start + n < length:
-                unlabeled.append(Segment(i, start + n, length))
-    return labeled, unlabeled
-
-
-def cut(sequences: list[Sequence], segments: list[Segment]) -> list[Sequence]:
-    """The sequences the segments describe (views into the original arrays)."""
-    out = []
-    for seg in segments:
-        s = sequences[seg.index]
-        out.append(Sequence(s.subject, s.action, s.camera_index, s.keypoints_2d[seg.start:seg.stop],
-                            s.positions_3d[seg.start:seg.stop], s.camera))
     return out

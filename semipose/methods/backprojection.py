@@ -7,9 +7,11 @@ batch whose predicted pose plus trajectory is projected through the camera intri
 with its own 2D input (the centre frame), and a bone-length term asks the unlabeled poses to have the
 labeled poses' mean bone lengths.
 """
+
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import numpy as np
 import torch
@@ -48,18 +50,37 @@ def flip_intrinsics(cam: np.ndarray) -> np.ndarray:
 class BackProjectionLifting(RecipeBase):
     """Recipe for :func:`semipose.engine.fit`; an epoch is one pass over the labeled samples."""
 
-    def __init__(self, pose: TemporalModelStrided, traj: TemporalModelStrided, eval_model: TemporalModel,
-                 labeled: WindowSampler, unlabeled: WindowSampler, parents: list[int], schedule: Schedule,
-                 batch_size: int, evaluate_fn: Callable[[TemporalModel], dict[str, Any]], device: torch.device,
-                 warmup: int = 1, bone_length_term: bool = True, precision: str = "fp32", amsgrad: bool = True,
-                 pseudo_weight: float = 0.0, early_stopping: EarlyStopping | None = None):
+    def __init__(
+        self,
+        pose: TemporalModelStrided,
+        traj: TemporalModelStrided,
+        eval_model: TemporalModel,
+        labeled: WindowSampler,
+        unlabeled: WindowSampler,
+        parents: list[int],
+        schedule: Schedule,
+        batch_size: int,
+        evaluate_fn: Callable[[TemporalModel], dict[str, Any]],
+        device: torch.device,
+        warmup: int = 1,
+        bone_length_term: bool = True,
+        precision: str = "fp32",
+        amsgrad: bool = True,
+        pseudo_weight: float = 0.0,
+        early_stopping: EarlyStopping | None = None,
+    ):
         if labeled._aux is None or unlabeled._aux is None:
             raise ValueError("labeled windows need the root trajectory, unlabeled windows the camera intrinsics")
         super().__init__({"model": pose, "traj": traj}, schedule, evaluate_fn, device, amsgrad, early_stopping)
-        self.pose, self.traj, self.eval_model = self.modules["model"], self.modules["traj"], eval_model.to(device)
+        self.pose, self.traj, self.eval_model = pose, traj, eval_model.to(device)  # (RecipeBase moved pose, traj)
         self.labeled, self.unlabeled = labeled, unlabeled
         self.parents = torch.tensor(parents[1:])
-        self.batch_size, self.warmup, self.bone_length_term, self.precision = batch_size, warmup, bone_length_term, precision
+        self.batch_size, self.warmup, self.bone_length_term, self.precision = (
+            batch_size,
+            warmup,
+            bone_length_term,
+            precision,
+        )
         self.semi = False
         self.pseudo_weight = pseudo_weight  # > 0: unlabeled windows also carry 3D pseudo-labels as targets
 
@@ -100,6 +121,7 @@ class BackProjectionLifting(RecipeBase):
         x = torch.cat([lab.inputs, unl.inputs]) if semi else lab.inputs
         x = x.to(self.device)
         y = lab.targets.to(self.device)
+        assert lab.aux is not None  # the samplers' aux arrays were checked in __init__
         traj_true = lab.aux.to(self.device)[:, None, None, :]  # (B, 1, 1, 3)
         with autocast(self.device, self.precision):
             pose = self.pose(x)
@@ -111,9 +133,10 @@ class BackProjectionLifting(RecipeBase):
         loss = loss_pose + loss_traj
         out = {"loss_3d": float(loss_pose.detach()), "loss_traj": float(loss_traj.detach())}
         if semi:
+            assert unl.aux is not None
             cam = unl.aux.to(self.device)
             centre = unl.inputs.shape[1] // 2 if not self.pose.causal else unl.inputs.shape[1] - 1
-            target_2d = unl.inputs[:, centre:centre + 1].to(self.device)
+            target_2d = unl.inputs[:, centre : centre + 1].to(self.device)
             reprojected = project_linear(pose[n:] + traj[n:], cam)
             loss_2d = mpjpe_torch(reprojected, target_2d)
             loss = loss + loss_2d

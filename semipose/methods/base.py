@@ -1,12 +1,14 @@
 """What every recipe shares: the per-epoch schedules (learning rate, BatchNorm momentum), mixed
 precision, and :class:`RecipeBase` (named modules, one Adam optimizer, evaluation into
 ``last_metrics``, a checkpointable state of each module's weights plus the optimizer's)."""
+
 from __future__ import annotations
 
 import contextlib
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
@@ -21,12 +23,26 @@ class Schedule:
     bn_momentum_final: float = 0.001
     bn_decay_epochs: int | None = None  # VideoPose3D decays over its planned epochs
 
+    @classmethod
+    def from_train(cls, t: Any, epochs: int) -> Schedule:
+        """The schedule a ``train`` config section describes over ``epochs``; sections without
+        BatchNorm momentum keys (2D) keep the defaults, which their recipes do not apply."""
+        return cls(
+            epochs,
+            t.lr,
+            t.lr_decay,
+            t.lr_final,
+            getattr(t, "bn_momentum", 0.1),
+            getattr(t, "bn_momentum_final", 0.001),
+            getattr(t, "bn_decay_epochs", None),
+        )
+
     def lr_at(self, epoch: int) -> float:
         if self.lr_final is not None and self.epochs > 1:
             return self.lr * (self.lr_final / self.lr) ** (epoch / (self.epochs - 1))
-        return self.lr * self.lr_decay ** epoch
+        return self.lr * self.lr_decay**epoch
 
-    def bn_momentum_at(self, epoch: int) -> float:
+    def bn_momentum_at(self, epoch: float) -> float:
         span = self.bn_decay_epochs or self.epochs
         return self.bn_momentum * math.exp(-epoch / span * math.log(self.bn_momentum / self.bn_momentum_final))
 
@@ -56,7 +72,7 @@ class EarlyStopping:
     restored when training ends; with ``patience > 0`` training stops after that many validations
     without an improvement of more than ``min_delta``."""
 
-    validate: Callable[[torch.nn.Module], float]
+    validate: Callable[[Any], float]
     every: int = 1
     patience: int = 0
     min_delta: float = 0.0
@@ -74,9 +90,18 @@ class EarlyStopping:
 
 
 class RecipeBase:
-    def __init__(self, modules: dict[str, torch.nn.Module], schedule: Schedule,
-                 evaluate_fn: Callable[[torch.nn.Module], dict[str, Any]], device: torch.device,
-                 amsgrad: bool = False, early_stopping: EarlyStopping | None = None):
+    """A recipe for :func:`semipose.engine.fit` (see ``engine.loop.Recipe``) with every hook
+    implemented: validation and early stopping when given, else no-ops."""
+
+    def __init__(
+        self,
+        modules: dict[str, torch.nn.Module],
+        schedule: Schedule,
+        evaluate_fn: Callable[[Any], dict[str, Any]],
+        device: torch.device,
+        amsgrad: bool = False,
+        early_stopping: EarlyStopping | None = None,
+    ):
         self.modules = {name: m.to(device) for name, m in modules.items()}
         self.schedule, self.evaluate_fn, self.device = schedule, evaluate_fn, device
         params = [p for m in self.modules.values() for p in m.parameters()]
@@ -92,8 +117,9 @@ class RecipeBase:
         score = float(es.validate(self.evaluation_model()))
         if score < es.best - es.min_delta:
             es.best, es.best_epoch, es.bad = score, epoch + 1, 0
-            es.best_state = {name: {k: v.detach().clone() for k, v in m.state_dict().items()}
-                             for name, m in self.modules.items()}
+            es.best_state = {
+                name: {k: v.detach().clone() for k, v in m.state_dict().items()} for name, m in self.modules.items()
+            }
         else:
             es.bad += 1
         return {"val_error": score, "val_best": es.best}

@@ -3,9 +3,12 @@ Joint Cutout, aggregation of pseudo-heatmaps over views, threshold-and-refine, t
 the uncertainty-guided selection between two students, and the maximum responses the collapse monitor
 watches. Heatmaps are (B, J, h, w); a stack of views adds a leading V.
 """
+
 from __future__ import annotations
 
 import torch
+
+from ..codecs.heatmap import gaussian_heatmaps
 
 
 def heatmap_loss(pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
@@ -28,16 +31,6 @@ def argmax_coords(heatmaps: torch.Tensor) -> torch.Tensor:
     return torch.stack([idx % w, idx // w], dim=-1).to(heatmaps.dtype)
 
 
-def gaussian_heatmaps(centers: torch.Tensor, size: tuple[int, int], sigma: float) -> torch.Tensor:
-    """(B, J, h, w) unnormalised Gaussians (peak 1) at (B, J, 2) heatmap-pixel centres; ``size`` is (w, h)."""
-    w, h = size
-    xs = torch.arange(w, dtype=centers.dtype, device=centers.device)
-    ys = torch.arange(h, dtype=centers.dtype, device=centers.device)
-    dx = (xs[None, None, None, :] - centers[..., 0, None, None]) ** 2
-    dy = (ys[None, None, :, None] - centers[..., 1, None, None]) ** 2
-    return torch.exp(-(dx + dy) / (2 * sigma ** 2))
-
-
 def aggregate_views(views: torch.Tensor, how: str = "max") -> torch.Tensor:
     """(V, B, J, h, w) -> (B, J, h, w): the pixel-wise maximum (winner takes all) or mean over views."""
     if how == "max":
@@ -55,8 +48,9 @@ def view_uncertainty(views: torch.Tensor) -> torch.Tensor:
     return views.std(dim=0, unbiased=False).flatten(2).amax(dim=2)
 
 
-def threshold_and_refine(heatmaps: torch.Tensor, tau: float, refine: bool, sigma: float
-                         ) -> tuple[torch.Tensor, torch.Tensor]:
+def threshold_and_refine(
+    heatmaps: torch.Tensor, tau: float, refine: bool, sigma: float
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Joints whose maximum response exceeds ``tau`` are kept (weight 1), the others dropped (weight 0);
     with ``refine`` a kept heatmap becomes a Gaussian (peak 1) at its maximum. ``tau <= 0`` keeps all."""
     peak = max_response(heatmaps)
@@ -69,23 +63,35 @@ def threshold_and_refine(heatmaps: torch.Tensor, tau: float, refine: bool, sigma
     return torch.where(keep, refined, heatmaps), weights
 
 
-def select_targets(own: torch.Tensor, other: torch.Tensor, u_own: torch.Tensor, u_other: torch.Tensor,
-                   margin: float, own_weights: torch.Tensor | None = None, other_weights: torch.Tensor | None = None
-                   ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def select_targets(
+    own: torch.Tensor,
+    other: torch.Tensor,
+    u_own: torch.Tensor,
+    u_other: torch.Tensor,
+    margin: float,
+    own_weights: torch.Tensor | None = None,
+    other_weights: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Per joint, a student keeps its own pseudo-heatmap only when its uncertainty is lower than the
     other's by more than ``margin``; else it takes the other's. Returns targets, weights and the
     (B, J) mask of joints that kept their own."""
     keep_own = u_own < u_other - margin
     targets = torch.where(keep_own[..., None, None], own, other)
     ones = torch.ones_like(u_own)
-    weights = torch.where(keep_own, own_weights if own_weights is not None else ones,
-                          other_weights if other_weights is not None else ones)
+    weights = torch.where(
+        keep_own, own_weights if own_weights is not None else ones, other_weights if other_weights is not None else ones
+    )
     return targets, weights, keep_own
 
 
-def cutout_boxes(centers: torch.Tensor, image_size: tuple[int, int], generator: torch.Generator,
-                 num_joints: int = 5, half_size: tuple[float, float] = (10.0, 20.0), jitter: float = 10.0
-                 ) -> torch.Tensor:
+def cutout_boxes(
+    centers: torch.Tensor,
+    image_size: tuple[int, int],
+    generator: torch.Generator,
+    num_joints: int = 5,
+    half_size: tuple[float, float] = (10.0, 20.0),
+    jitter: float = 10.0,
+) -> torch.Tensor:
     """Joint Cutout boxes (B, n, 4) as x0, y0, x1, y1 (pixel bounds, end exclusive) inside the image:
     for each of ``num_joints`` joints drawn without replacement, a box centred at that joint of
     ``centers`` (B, J, 2) plus N(0, jitter) pixels, of half-size uniform in ``half_size``. Widths clip

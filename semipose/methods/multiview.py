@@ -24,6 +24,7 @@ Besides the fused pose, the cross-view disagreement (root-mean-square distance o
 from the fused pose) says how far the views agree: an uncertainty that, unlike the ensemble spread,
 does not share the monocular lifter's blind spots.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -51,8 +52,9 @@ class FusedPose:
     spread: np.ndarray  # (T, J) the members' spread, averaged over views (0 with one member)
 
 
-def fuse_views(predictions: list[np.ndarray], rotations: list[np.ndarray], method: str = "spread",
-               eps: float = 0.005) -> FusedPose:
+def fuse_views(
+    predictions: list[np.ndarray], rotations: list[np.ndarray], method: str = "spread", eps: float = 0.005
+) -> FusedPose:
     """Fuse ``predictions[v]`` (members, T, J, 3), root-relative in camera ``v``'s frame, over views
     and members; ``rotations[v]`` is camera ``v``'s camera-to-world rotation; ``eps`` in metres."""
     if method not in FUSION_METHODS:
@@ -70,12 +72,13 @@ def fuse_views(predictions: list[np.ndarray], rotations: list[np.ndarray], metho
     elif method == "median":
         fused = np.median(np.concatenate(world), axis=0)
     else:
-        weights = 1.0 / (spreads ** 2 + eps ** 2)
+        weights = 1.0 / (spreads**2 + eps**2)
         fused = (weights[..., None] * means).sum(axis=0) / weights.sum(axis=0)[..., None]
     disagreement = np.sqrt(((means - fused) ** 2).sum(-1).mean(axis=0))
     per_view = [world_to_camera_rotation(fused, R).astype(np.float32) for R in rotations]
-    return FusedPose(fused.astype(np.float32), per_view, disagreement.astype(np.float32),
-                     spreads.mean(axis=0).astype(np.float32))
+    return FusedPose(
+        fused.astype(np.float32), per_view, disagreement.astype(np.float32), spreads.mean(axis=0).astype(np.float32)
+    )
 
 
 @dataclass
@@ -108,7 +111,9 @@ def _reprojection_residual(X: np.ndarray, points: np.ndarray, projections: np.nd
     return np.stack(out)
 
 
-def triangulate(points: list[np.ndarray], projections: list[np.ndarray], outlier_px: float | None = None) -> Triangulated:
+def triangulate(
+    points: list[np.ndarray], projections: list[np.ndarray], outlier_px: float | None = None
+) -> Triangulated:
     """World positions of keypoints seen by calibrated views.
 
     ``points[v]`` is view ``v``'s (T, J, 2) keypoints in pixels, ``projections[v]`` its 3x4 matrix
@@ -119,8 +124,10 @@ def triangulate(points: list[np.ndarray], projections: list[np.ndarray], outlier
     (one wrong view, such as a detector's left/right swap or outlier, is dropped; plain jitter keeps
     every view). The residual reported is over the views kept."""
     if len(points) != len(projections) or len(points) < 2:
-        raise ValueError(f"triangulation needs at least two views with one projection each, got "
-                         f"{len(points)} views and {len(projections)} projections")
+        raise ValueError(
+            f"triangulation needs at least two views with one projection each, got "
+            f"{len(points)} views and {len(projections)} projections"
+        )
     shapes = {np.shape(p) for p in points}
     if len(shapes) != 1 or len(next(iter(shapes))) != 3 or next(iter(shapes))[-1] != 2:
         raise ValueError(f"views must share one (frames, joints, 2) shape, got {sorted(shapes)}")
@@ -131,7 +138,7 @@ def triangulate(points: list[np.ndarray], projections: list[np.ndarray], outlier
     V = len(pts)
     X = _dlt(pts, Ps)
     res = _reprojection_residual(X, pts, Ps)  # (V, T, J)
-    rms = np.sqrt((res ** 2).mean(axis=0))
+    rms = np.sqrt((res**2).mean(axis=0))
     used = np.full(rms.shape, V)
     if V >= 3 and outlier_px is not None:
         # RANSAC-style score: squared residuals truncated at outlier_px over *all* views, so leaving a

@@ -18,11 +18,13 @@ With Joint Cutout the hard view of a network is blanked around 5 joints that the
 (PoseCons: the network itself) found on the easy view. The collapse monitor follows the maximum
 responses on the unlabeled easy views.
 """
+
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -30,8 +32,17 @@ import torch
 from ..config import FRACTION, POSITIVE, ConfigError, checked
 from ..data.transforms2d import AUGMENTATIONS, warp_heatmaps
 from .base import RecipeBase, Schedule, autocast
-from .heatmap_ops import aggregate_views, apply_cutout, argmax_coords, cutout_boxes, heatmap_loss, max_response, \
-    select_targets, threshold_and_refine, view_uncertainty
+from .heatmap_ops import (
+    aggregate_views,
+    apply_cutout,
+    argmax_coords,
+    cutout_boxes,
+    heatmap_loss,
+    max_response,
+    select_targets,
+    threshold_and_refine,
+    view_uncertainty,
+)
 
 METHODS = ("supervised", "pseudo_label", "posecons", "posedual", "denoised")
 DUAL = ("posedual", "denoised")
@@ -78,8 +89,10 @@ class MethodConfig:
             if aug not in AUGMENTATIONS:
                 raise ConfigError(f"method.{key} must be one of {sorted(AUGMENTATIONS)}, got {aug!r}")
             if AUGMENTATIONS[aug].flip_prob or AUGMENTATIONS[aug].half_body_prob:
-                raise ConfigError(f"method.{key}={aug!r} flips or crops half bodies; views of one person must "
-                                  "map onto each other by an affine warp")
+                raise ConfigError(
+                    f"method.{key}={aug!r} flips or crops half bodies; views of one person must "
+                    "map onto each other by an affine warp"
+                )
         if self.aggregate not in ("max", "mean"):
             raise ConfigError(f"method.aggregate must be max or mean, got {self.aggregate!r}")
         if self.weak_views < 1 or self.strong_views < 0:
@@ -108,7 +121,8 @@ class CollapseConfig:
 
 class CollapseMonitor:
     def __init__(self, cfg: CollapseConfig):
-        self.cfg, self.peak, self.collapsed_at = cfg, 0.0, None
+        self.cfg, self.peak = cfg, 0.0
+        self.collapsed_at: int | None = None
         self._sum = self._low = self._n = 0.0
 
     def update(self, responses: torch.Tensor) -> None:
@@ -128,9 +142,12 @@ class CollapseMonitor:
         collapsed = mean < self.cfg.drop * self.peak and low > self.cfg.low_share
         if collapsed and self.collapsed_at is None:
             self.collapsed_at = epoch + 1
-            warnings.warn(f"training collapsed at epoch {epoch + 1}: mean maximum response on unlabeled data "
-                          f"{mean:.3f} (best {self.peak:.3f}), {low:.0%} of joints below {self.cfg.low_response}",
-                          RuntimeWarning, stacklevel=2)
+            warnings.warn(
+                f"training collapsed at epoch {epoch + 1}: mean maximum response on unlabeled data "
+                f"{mean:.3f} (best {self.peak:.3f}), {low:.0%} of joints below {self.cfg.low_response}",
+                RuntimeWarning,
+                stacklevel=2,
+            )
         return {"unl_max_response": mean, "unl_low_share": low, "collapsed": float(collapsed)}
 
     def state_dict(self) -> dict[str, Any]:
@@ -171,11 +188,23 @@ class SemiSupervisedPose2D(RecipeBase):
     """Recipe for :func:`semipose.engine.fit`. ``batches_fn(epoch, rng)`` yields dicts with ``labeled``
     (images, heatmaps, weights) and, unless supervised, ``unlabeled`` (see :mod:`semipose.pose2d_ssl`)."""
 
-    def __init__(self, nets: list[torch.nn.Module], method: MethodConfig, collapse: CollapseConfig,
-                 schedule: Schedule, batches_fn: Callable, num_samples: int,
-                 evaluate_fn: Callable[[torch.nn.Module], dict[str, Any]], device: torch.device,
-                 sigma: float, input_size: tuple[int, int], precision: str = "fp32", seed: int = 0):
-        super().__init__({f"net{i + 1}": n for i, n in enumerate(nets)}, schedule, evaluate_fn, device)
+    def __init__(
+        self,
+        nets: list[torch.nn.Module],
+        method: MethodConfig,
+        collapse: CollapseConfig,
+        schedule: Schedule,
+        batches_fn: Callable,
+        num_samples: int,
+        evaluate_fn: Callable[[torch.nn.Module], dict[str, Any]],
+        device: torch.device,
+        sigma: float,
+        input_size: tuple[int, int],
+        precision: str = "fp32",
+        seed: int = 0,
+        amsgrad: bool = False,
+    ):
+        super().__init__({f"net{i + 1}": n for i, n in enumerate(nets)}, schedule, evaluate_fn, device, amsgrad)
         self.nets = list(self.modules.values())
         self.method, self.batches_fn, self._num_samples = method, batches_fn, num_samples
         self.sigma, self.input_size, self.precision = sigma, input_size, precision
@@ -244,7 +273,7 @@ class SemiSupervisedPose2D(RecipeBase):
 
     def train_step(self, batch: dict[str, Any]) -> dict[str, float]:
         images, heatmaps, weights = (t.to(self.device) for t in batch["labeled"])
-        loss = sum(heatmap_loss(self._forward(n, images), heatmaps, weights) for n in self.nets)
+        loss = torch.stack([heatmap_loss(self._forward(n, images), heatmaps, weights) for n in self.nets]).sum()
         out: dict[str, float] = {"sup_loss": float(loss.detach())}
         if "unlabeled" in batch:
             u = {k: (v.to(self.device) if isinstance(v, torch.Tensor) else v) for k, v in batch["unlabeled"].items()}
@@ -267,8 +296,14 @@ class SemiSupervisedPose2D(RecipeBase):
         stride = hard.shape[-1] / teacher_hm_in_hard.shape[-1]
         centers = argmax_coords(teacher_hm_in_hard) * stride
         s = m.cutout_scale(hard.shape[-2])
-        boxes = cutout_boxes(centers, (hard.shape[-1], hard.shape[-2]), self.generator, m.cutout_joints,
-                             (m.cutout_half_size[0] * s, m.cutout_half_size[1] * s), m.cutout_jitter * s)
+        boxes = cutout_boxes(
+            centers,
+            (hard.shape[-1], hard.shape[-2]),
+            self.generator,
+            m.cutout_joints,
+            (m.cutout_half_size[0] * s, m.cutout_half_size[1] * s),
+            m.cutout_jitter * s,
+        )
         return apply_cutout(hard, boxes.to(hard.device))
 
 
@@ -293,7 +328,7 @@ def _posedual(recipe: SemiSupervisedPose2D, u: dict[str, Any]) -> torch.Tensor:
     targets = [recipe._to_hard(recipe._teach(n, u["easy"]), u["easy_to_hard"]) for n in (a, b)]
     recipe.monitor.update(max_response(targets[0]))
     ones = torch.ones(targets[0].shape[:2], device=targets[0].device)
-    loss = 0.0
+    loss = torch.zeros((), device=ones.device)
     for student, teacher_target in ((a, targets[1]), (b, targets[0])):
         hard = recipe._cutout(u["hard"], teacher_target)
         loss = loss + heatmap_loss(recipe._forward(student, hard), teacher_target, ones)
@@ -316,11 +351,12 @@ def _denoised(recipe: SemiSupervisedPose2D, u: dict[str, Any]) -> torch.Tensor:
         pseudo.append(target)
         weights.append(w)
         uncertainty.append(view_uncertainty(hm))
-    loss = 0.0
+    loss = torch.zeros((), device=views.device)
     for s, o in ((0, 1), (1, 0)):
         if m.select:
-            target, w, _ = select_targets(pseudo[s], pseudo[o], uncertainty[s], uncertainty[o], m.margin,
-                                          weights[s], weights[o])
+            target, w, _ = select_targets(
+                pseudo[s], pseudo[o], uncertainty[s], uncertainty[o], m.margin, weights[s], weights[o]
+            )
         else:  # cross-teaching as in DualPose: the other student's targets
             target, w = pseudo[o], weights[o]
         hard = recipe._cutout(u["hard"], target)
@@ -329,5 +365,8 @@ def _denoised(recipe: SemiSupervisedPose2D, u: dict[str, Any]) -> torch.Tensor:
 
 
 UNSUPERVISED: dict[str, Callable[[SemiSupervisedPose2D, dict[str, Any]], torch.Tensor]] = {
-    "pseudo_label": _pseudo_label, "posecons": _posecons, "posedual": _posedual, "denoised": _denoised,
+    "pseudo_label": _pseudo_label,
+    "posecons": _posecons,
+    "posedual": _posedual,
+    "denoised": _denoised,
 }

@@ -3,9 +3,11 @@
 Adam (amsgrad) with a per-epoch exponential learning-rate decay and VideoPose3D's BatchNorm
 momentum decay; evaluation copies the weights into the dilated model and lifts whole sequences.
 """
+
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import numpy as np
 import torch
@@ -21,12 +23,21 @@ __all__ = ["Schedule", "SupervisedLifting", "autocast"]
 class SupervisedLifting(RecipeBase):
     """Recipe for :func:`semipose.engine.fit`."""
 
-    def __init__(self, model: TemporalModelStrided, eval_model: TemporalModel, sampler: WindowSampler,
-                 schedule: Schedule, batch_size: int, evaluate_fn: Callable[[TemporalModel], dict[str, Any]],
-                 device: torch.device, precision: str = "fp32", amsgrad: bool = True,
-                 early_stopping: EarlyStopping | None = None):
+    def __init__(
+        self,
+        model: TemporalModelStrided,
+        eval_model: TemporalModel,
+        sampler: WindowSampler,
+        schedule: Schedule,
+        batch_size: int,
+        evaluate_fn: Callable[[TemporalModel], dict[str, Any]],
+        device: torch.device,
+        precision: str = "fp32",
+        amsgrad: bool = True,
+        early_stopping: EarlyStopping | None = None,
+    ):
         super().__init__({"model": model}, schedule, evaluate_fn, device, amsgrad, early_stopping)
-        self.model, self.eval_model = self.modules["model"], eval_model.to(device)
+        self.model, self.eval_model = model, eval_model.to(device)  # (RecipeBase moved the model)
         self.sampler, self.batch_size, self.precision = sampler, batch_size, precision
 
     def num_samples(self) -> int:

@@ -5,6 +5,7 @@ Ground truth is a COCO keypoint document (dict), results a list of ``{"image_id"
 are matched greedily by score at each OKS threshold (0.50:0.05:0.95), 20 detections per image, and
 precision is interpolated at 101 recall points, for all areas, medium (32^2-96^2) and large objects.
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -14,9 +15,19 @@ import numpy as np
 
 IOU_THRESHOLDS = np.linspace(0.5, 0.95, int(np.round((0.95 - 0.5) / 0.05)) + 1, endpoint=True)
 RECALL_THRESHOLDS = np.linspace(0.0, 1.00, int(np.round((1.00 - 0.0) / 0.01)) + 1, endpoint=True)
-AREA_RANGES = {"all": (0.0, 1e10), "medium": (32.0 ** 2, 96.0 ** 2), "large": (96.0 ** 2, 1e10)}
+AREA_RANGES = {"all": (0.0, 1e10), "medium": (32.0**2, 96.0**2), "large": (96.0**2, 1e10)}
 MAX_DETS = 20
 STAT_NAMES = ("AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl")
+
+
+def oks(a: np.ndarray, b: np.ndarray, area: float, sigmas: np.ndarray, visible: np.ndarray | None = None) -> float:
+    """Object keypoint similarity of two (K, 2) poses at ``area``, pycocotools' formula, averaged over
+    the ``visible`` joints (all of them when None)."""
+    d2 = np.sum((np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2, axis=-1)
+    e = d2 / (2 * sigmas) ** 2 / (area + np.spacing(1)) / 2
+    if visible is not None:
+        e = e[visible]
+    return float(np.mean(np.exp(-e)))
 
 
 def oks_matrix(dts: list[dict], gts: list[dict], sigmas: np.ndarray) -> np.ndarray:
@@ -25,24 +36,20 @@ def oks_matrix(dts: list[dict], gts: list[dict], sigmas: np.ndarray) -> np.ndarr
     var = (sigmas * 2) ** 2
     k = len(sigmas)
     for j, gt in enumerate(gts):
-        g = np.asarray(gt["keypoints"], dtype=np.float64)
-        xg, yg, vg = g[0::3], g[1::3], g[2::3]
-        k1 = np.count_nonzero(vg > 0)
+        g = np.asarray(gt["keypoints"], dtype=np.float64).reshape(-1, 3)
+        visible = g[:, 2] > 0
         bx, by, bw, bh = gt["bbox"]
         x0, x1, y0, y1 = bx - bw, bx + bw * 2, by - bh, by + bh * 2
         for i, dt in enumerate(dts):
-            d = np.asarray(dt["keypoints"], dtype=np.float64)
-            xd, yd = d[0::3], d[1::3]
-            if k1 > 0:
-                dx, dy = xd - xg, yd - yg
-            else:  # no labeled keypoint: distance to the box enlarged twice
-                z = np.zeros(k)
-                dx = np.maximum(z, x0 - xd) + np.maximum(z, xd - x1)
-                dy = np.maximum(z, y0 - yd) + np.maximum(z, yd - y1)
-            e = (dx ** 2 + dy ** 2) / var / (gt["area"] + np.spacing(1)) / 2
-            if k1 > 0:
-                e = e[vg > 0]
-            ious[i, j] = np.sum(np.exp(-e)) / e.shape[0]
+            d = np.asarray(dt["keypoints"], dtype=np.float64).reshape(-1, 3)
+            if visible.any():
+                ious[i, j] = oks(d[:, :2], g[:, :2], gt["area"], sigmas, visible)
+                continue
+            # no labeled keypoint: the distance to the box enlarged twice, over all joints
+            z = np.zeros(k)
+            dx = np.maximum(z, x0 - d[:, 0]) + np.maximum(z, d[:, 0] - x1)
+            dy = np.maximum(z, y0 - d[:, 1]) + np.maximum(z, d[:, 1] - y1)
+            ious[i, j] = float(np.mean(np.exp(-((dx**2 + dy**2) / var / (gt["area"] + np.spacing(1)) / 2))))
     return ious
 
 
@@ -113,11 +120,10 @@ def coco_keypoint_eval(gt_doc: dict, results: list[dict], sigmas: np.ndarray | N
     for k, cat in enumerate(cats):
         per_image = []
         for img in img_ids:
-            g = gts.get((img, cat), [])
-            d = sorted(dts.get((img, cat), []), key=lambda x: -x["score"])  # stable, like mergesort
-            d = d[:MAX_DETS]
-            ious = oks_matrix(d, g, sigmas) if g and d else np.zeros((0, 0))
-            per_image.append((g, d, ious))
+            img_gts = gts.get((img, cat), [])
+            img_dts = sorted(dts.get((img, cat), []), key=lambda x: -x["score"])[:MAX_DETS]  # stable, like mergesort
+            ious = oks_matrix(img_dts, img_gts, sigmas) if img_gts and img_dts else np.zeros((0, 0))
+            per_image.append((img_gts, img_dts, ious))
         for a, area in enumerate(AREA_RANGES.values()):
             E = [e for e in (_evaluate_image(g, d, i, area) for g, d, i in per_image) if e is not None]
             if not E:
@@ -153,10 +159,18 @@ def coco_keypoint_eval(gt_doc: dict, results: list[dict], sigmas: np.ndarray | N
         return float(valid.mean()) if valid.size else -1.0
 
     i50, i75 = int(np.argmin(np.abs(IOU_THRESHOLDS - 0.5))), int(np.argmin(np.abs(IOU_THRESHOLDS - 0.75)))
-    stats = [summarize(precision[:, :, :, 0]), summarize(precision[i50, :, :, 0]), summarize(precision[i75, :, :, 0]),
-             summarize(precision[:, :, :, 1]), summarize(precision[:, :, :, 2]),
-             summarize(recall[:, :, 0]), summarize(recall[i50, :, 0]), summarize(recall[i75, :, 0]),
-             summarize(recall[:, :, 1]), summarize(recall[:, :, 2])]
+    stats = [
+        summarize(precision[:, :, :, 0]),
+        summarize(precision[i50, :, :, 0]),
+        summarize(precision[i75, :, :, 0]),
+        summarize(precision[:, :, :, 1]),
+        summarize(precision[:, :, :, 2]),
+        summarize(recall[:, :, 0]),
+        summarize(recall[i50, :, 0]),
+        summarize(recall[i75, :, 0]),
+        summarize(recall[:, :, 1]),
+        summarize(recall[:, :, 2]),
+    ]
     return dict(zip(STAT_NAMES, stats))
 
 

@@ -4,7 +4,10 @@ Arrays are (..., joints, 3). MPJPE is the mean Euclidean joint error; P-MPJPE th
 per-frame similarity (Procrustes) alignment, rotations kept proper (no reflection); N-MPJPE after
 a per-frame scale; MPJVE the error of the first differences along the time axis (axis 0).
 """
+
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 import torch
@@ -34,8 +37,8 @@ def procrustes_align(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
     X = target.reshape(-1, shape[-2], 3).astype(np.float64)
     mu_x, mu_p = X.mean(axis=1, keepdims=True), P.mean(axis=1, keepdims=True)
     X0, P0 = X - mu_x, P - mu_p
-    norm_x = np.sqrt((X0 ** 2).sum(axis=(1, 2), keepdims=True))
-    norm_p = np.sqrt((P0 ** 2).sum(axis=(1, 2), keepdims=True))
+    norm_x = np.sqrt((X0**2).sum(axis=(1, 2), keepdims=True))
+    norm_p = np.sqrt((P0**2).sum(axis=(1, 2), keepdims=True))
     norm_x = np.where(norm_x == 0, 1.0, norm_x)
     norm_p = np.where(norm_p == 0, 1.0, norm_p)
     X0, P0 = X0 / norm_x, P0 / norm_p
@@ -84,8 +87,9 @@ def _same_shape(a: np.ndarray, b: np.ndarray) -> None:
 METRICS = {"mpjpe": mpjpe, "p_mpjpe": p_mpjpe, "n_mpjpe": n_mpjpe, "mpjve": mpjve}
 
 
-def evaluate_sequences(preds: list[np.ndarray], targets: list[np.ndarray], subjects: list[str],
-                       actions: list[str]) -> dict:
+def evaluate_sequences(
+    preds: list[np.ndarray], targets: list[np.ndarray], subjects: list[str], actions: list[str]
+) -> dict:
     """VideoPose3D's report: per (action, subject) cell, frame-weighted over its sequences and
     cameras, in millimetres; then the mean over cells (the published figure) and over frames.
 
@@ -101,7 +105,7 @@ def evaluate_sequences(preds: list[np.ndarray], targets: list[np.ndarray], subje
         if n >= 2:
             c["mpjve"].append(mpjve(p, t) * 1000.0 * n)
             c["vel_frames"].append(n)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for (a, s), c in sorted(cells.items()):
         frames, vframes = sum(c["frames"]), sum(c["vel_frames"])
         row = {"action": a, "subject": s, "frames": frames}
@@ -112,9 +116,13 @@ def evaluate_sequences(preds: list[np.ndarray], targets: list[np.ndarray], subje
     keys = ("mpjpe_mm", "p_mpjpe_mm", "n_mpjpe_mm", "mpjve_mm")
     total = sum(r["frames"] for r in rows)
     out: dict = {k: float(np.nanmean([r[k] for r in rows])) for k in keys}
-    out["frame_weighted"] = {k: float(sum(r[k] * r["frames"] for r in rows if not np.isnan(r[k]))
-                                      / max(1, sum(r["frames"] for r in rows if not np.isnan(r[k]))))
-                             for k in keys}
+    out["frame_weighted"] = {
+        k: float(
+            sum(r[k] * r["frames"] for r in rows if not np.isnan(r[k]))
+            / max(1, sum(r["frames"] for r in rows if not np.isnan(r[k])))
+        )
+        for k in keys
+    }
     out["frames"] = total
     out["cells"] = rows
     return out

@@ -5,6 +5,7 @@
 * :func:`pckh`: MPII's PCKh: the size is the head size, 0.6 times the diagonal of the head box, and
   the mean leaves out pelvis and thorax, weighting the other joints by how often they are visible.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -28,8 +29,14 @@ def pck(pred: np.ndarray, gt: np.ndarray, visible: np.ndarray, boxes: np.ndarray
     return {"per_joint": per_joint, "mean": mean, "alpha": alpha}
 
 
-def pckh(pred: np.ndarray, gt: np.ndarray, visible: np.ndarray, head_boxes: np.ndarray,
-         threshold: float = 0.5, excluded: tuple[int, ...] = (6, 7)) -> dict:
+def pckh(
+    pred: np.ndarray,
+    gt: np.ndarray,
+    visible: np.ndarray,
+    head_boxes: np.ndarray,
+    threshold: float = 0.5,
+    excluded: tuple[int, ...] = (6, 7),
+) -> dict:
     """``head_boxes`` (N, 2, 2): top-left and bottom-right corners. ``excluded``: MPII's pelvis, thorax."""
     head = np.linalg.norm(head_boxes[:, 1] - head_boxes[:, 0], axis=-1) * MPII_HEAD_SIZE_FACTOR
     hits = _within(pred, gt, visible, head, threshold)

@@ -10,7 +10,10 @@ All functions take flat arrays of uncertainties ``u`` and actual errors ``e`` (o
   error norm is then chi-distributed with 3 degrees of freedom, so a fraction p of errors should fall
   within ``sigma * chi3.ppf(p)``. The curve pairs p with the observed fraction.
 """
+
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 from scipy import stats
@@ -39,7 +42,7 @@ def _remaining_mean(order: np.ndarray, e: np.ndarray, fractions: np.ndarray) -> 
     return suffix[k] / (n - k)
 
 
-def sparsification(u: np.ndarray, e: np.ndarray, steps: int = 50) -> dict[str, np.ndarray | float]:
+def sparsification(u: np.ndarray, e: np.ndarray, steps: int = 50) -> dict[str, Any]:
     u, e = _flat(u, e)
     fractions = np.arange(steps) / steps
     by_u = _remaining_mean(np.argsort(-u, kind="stable"), e, fractions)
@@ -49,10 +52,9 @@ def sparsification(u: np.ndarray, e: np.ndarray, steps: int = 50) -> dict[str, n
     return {"fractions": fractions, "curve": by_u, "oracle": oracle, "ause": ause}
 
 
-def calibration(u: np.ndarray, e: np.ndarray, levels: np.ndarray | None = None) -> dict[str, np.ndarray]:
+def calibration(u: np.ndarray, e: np.ndarray, levels: np.ndarray | None = None) -> dict[str, Any]:
     u, e = _flat(u, e)
     levels = np.linspace(0.05, 0.95, 19) if levels is None else np.asarray(levels)
     sigma = np.maximum(u / np.sqrt(3.0), 1e-12)
     observed = np.array([(e <= sigma * stats.chi.ppf(p, 3)).mean() for p in levels])
     return {"expected": levels, "observed": observed, "error": float(np.abs(observed - levels).mean())}
-

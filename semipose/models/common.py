@@ -1,4 +1,5 @@
 """Building blocks shared by the models."""
+
 from __future__ import annotations
 
 import torch

@@ -4,6 +4,7 @@ transposed-convolution upsampling.
 
 Output: (batch, stacks, joints, H/4, W/4), one heatmap set per stack for intermediate supervision.
 """
+
 from __future__ import annotations
 
 import torch
@@ -35,7 +36,9 @@ class HRU(Residual):
     def __init__(self, cin: int, cout: int):
         super().__init__(cin, cout)
         mid = max(1, cout // 2)
-        self.wide = nn.Sequential(nn.MaxPool2d(2, ceil_mode=True), _bn_relu_conv(cin, mid, 3), _bn_relu_conv(mid, cout, 3))
+        self.wide = nn.Sequential(
+            nn.MaxPool2d(2, ceil_mode=True), _bn_relu_conv(cin, mid, 3), _bn_relu_conv(mid, cout, 3)
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         wide = F.interpolate(self.wide(x), size=x.shape[-2:], mode="nearest")
@@ -67,8 +70,15 @@ class Hourglass(nn.Module):
 
 
 class StackedHourglass(nn.Module):
-    def __init__(self, num_joints: int, stacks: int = 2, width: int = 256, depth: int = 4, unit: str = "residual",
-                 upsample: str = "nearest"):
+    def __init__(
+        self,
+        num_joints: int,
+        stacks: int = 2,
+        width: int = 256,
+        depth: int = 4,
+        unit: str = "residual",
+        upsample: str = "nearest",
+    ):
         super().__init__()
         if not 1 <= stacks <= 8:
             raise ValueError(f"stacks must be 1 to 8, got {stacks}")
@@ -77,12 +87,19 @@ class StackedHourglass(nn.Module):
         U = UNITS[unit]
         self.stacks = stacks
         self.pre = nn.Sequential(
-            nn.Conv2d(3, 64, 7, stride=2, padding=3), nn.BatchNorm2d(64), nn.ReLU(inplace=True),
-            U(64, 128), nn.MaxPool2d(2), U(128, 128), U(128, width))
+            nn.Conv2d(3, 64, 7, stride=2, padding=3),
+            nn.BatchNorm2d(64),
+            nn.ReLU(inplace=True),
+            U(64, 128),
+            nn.MaxPool2d(2),
+            U(128, 128),
+            U(128, width),
+        )
         self.hourglasses = nn.ModuleList(Hourglass(depth, width, U, upsample) for _ in range(stacks))
-        self.features = nn.ModuleList(nn.Sequential(
-            U(width, width), nn.Conv2d(width, width, 1), nn.BatchNorm2d(width), nn.ReLU(inplace=True))
-            for _ in range(stacks))
+        self.features = nn.ModuleList(
+            nn.Sequential(U(width, width), nn.Conv2d(width, width, 1), nn.BatchNorm2d(width), nn.ReLU(inplace=True))
+            for _ in range(stacks)
+        )
         self.heads = nn.ModuleList(nn.Conv2d(width, num_joints, 1) for _ in range(stacks))
         self.merge_features = nn.ModuleList(nn.Conv2d(width, width, 1) for _ in range(stacks - 1))
         self.merge_preds = nn.ModuleList(nn.Conv2d(num_joints, width, 1) for _ in range(stacks - 1))

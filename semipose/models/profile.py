@@ -1,5 +1,8 @@
 """Parameter counts, sizes and FLOPs of a model, by forward hooks on its convolutions and linears."""
+
 from __future__ import annotations
+
+import typing
 
 import torch
 import torch.nn as nn
@@ -15,14 +18,14 @@ def count_flops(model: nn.Module, input_shape: tuple[int, ...]) -> int:
     macs = [0]
 
     def conv_hook(m: nn.Module, inp, out) -> None:
-        w = m.weight
+        w = typing.cast(torch.Tensor, m.weight)
         if isinstance(m, nn.ConvTranspose2d):  # every input pixel spreads over the kernel
             macs[0] += inp[0].numel() * w.shape[1] * w.shape[2] * w.shape[3]
         else:
             macs[0] += out.numel() * (w.shape[1] * int(torch.tensor(w.shape[2:]).prod()))
 
     def linear_hook(m: nn.Module, inp, out) -> None:
-        macs[0] += out.numel() * m.in_features
+        macs[0] += out.numel() * typing.cast(nn.Linear, m).in_features
 
     hooks = []
     for m in model.modules():
@@ -43,5 +46,7 @@ def count_flops(model: nn.Module, input_shape: tuple[int, ...]) -> int:
 
 def describe(model: nn.Module, input_shape: tuple[int, ...]) -> str:
     n = count_parameters(model)
-    return (f"{type(model).__name__}: {n / 1e6:.2f} M parameters ({n * 4 / 2 ** 20:.1f} MiB fp32), "
-            f"{count_flops(model, input_shape) / 1e9:.2f} GFLOPs per {tuple(input_shape)} input")
+    return (
+        f"{type(model).__name__}: {n / 1e6:.2f} M parameters ({n * 4 / 2**20:.1f} MiB fp32), "
+        f"{count_flops(model, input_shape) / 1e9:.2f} GFLOPs per {tuple(input_shape)} input"
+    )

@@ -4,6 +4,7 @@ from torchvision load from a local file (``load_resnet_weights``); nothing is do
 
 Output: (batch, 1, joints, H/4, W/4), the same layout as the hourglass (one "stack").
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -51,7 +52,11 @@ class Bottleneck(nn.Module):
         return self.relu(self.bn3(self.conv3(out)) + idt)
 
 
-RESNETS = {18: (BasicBlock, [2, 2, 2, 2]), 34: (BasicBlock, [3, 4, 6, 3]), 50: (Bottleneck, [3, 4, 6, 3])}
+RESNETS: dict[int, tuple[type[BasicBlock] | type[Bottleneck], list[int]]] = {
+    18: (BasicBlock, [2, 2, 2, 2]),
+    34: (BasicBlock, [3, 4, 6, 3]),
+    50: (Bottleneck, [3, 4, 6, 3]),
+}
 
 
 class SimpleBaseline(nn.Module):
@@ -69,23 +74,29 @@ class SimpleBaseline(nn.Module):
             stride = 1 if i == 0 else 2
             down = None
             if stride != 1 or cin != planes * block.expansion:
-                down = nn.Sequential(nn.Conv2d(cin, planes * block.expansion, 1, stride, bias=False),
-                                     nn.BatchNorm2d(planes * block.expansion))
+                down = nn.Sequential(
+                    nn.Conv2d(cin, planes * block.expansion, 1, stride, bias=False),
+                    nn.BatchNorm2d(planes * block.expansion),
+                )
             blocks = [block(cin, planes, stride, down)]
             cin = planes * block.expansion
             blocks += [block(cin, planes) for _ in range(n - 1)]
             setattr(self, f"layer{i + 1}", nn.Sequential(*blocks))
         deconvs = []
         for _ in range(deconv_layers):
-            deconvs += [nn.ConvTranspose2d(cin, deconv_channels, 4, 2, 1, bias=False),
-                        nn.BatchNorm2d(deconv_channels), nn.ReLU(inplace=True)]
+            deconvs += [
+                nn.ConvTranspose2d(cin, deconv_channels, 4, 2, 1, bias=False),
+                nn.BatchNorm2d(deconv_channels),
+                nn.ReLU(inplace=True),
+            ]
             cin = deconv_channels
         self.deconv_layers = nn.Sequential(*deconvs)
         self.final_layer = nn.Conv2d(cin, num_joints, 1)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         x = self.maxpool(self.relu(self.bn1(self.conv1(images))))
-        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        for i in range(1, 5):  # layer1..layer4 (torchvision's names, so its weights load)
+            x = getattr(self, f"layer{i}")(x)
         return self.final_layer(self.deconv_layers(x))[:, None]
 
 

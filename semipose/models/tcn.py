@@ -9,21 +9,32 @@ Two forms share one set of weights (and VideoPose3D's parameter names, so its ch
 
 Inputs are (batch, frames, joints, 2); outputs (batch, frames - receptive_field + 1, joints_out, 3).
 """
+
 from __future__ import annotations
 
-from typing import Sequence
+import typing
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..config import POSITIVE, PROBABILITY, ConfigError, checked
 from .common import fast_dropout
 
 
 class _TemporalBase(nn.Module):
-    def __init__(self, num_joints_in: int, in_features: int, num_joints_out: int,
-                 filter_widths: Sequence[int], causal: bool = False, dropout: float = 0.25,
-                 channels: int = 1024):
+    def __init__(
+        self,
+        num_joints_in: int,
+        in_features: int,
+        num_joints_out: int,
+        filter_widths: Sequence[int],
+        causal: bool = False,
+        dropout: float = 0.25,
+        channels: int = 1024,
+    ):
         super().__init__()
         for fw in filter_widths:
             if fw % 2 == 0:
@@ -57,17 +68,17 @@ class _TemporalBase(nn.Module):
         return frames
 
     def set_bn_momentum(self, momentum: float) -> None:
-        self.expand_bn.momentum = momentum
-        for bn in self.layers_bn:
-            bn.momentum = momentum
+        for bn in [self.expand_bn, *self.layers_bn]:
+            typing.cast(nn.BatchNorm1d, bn).momentum = momentum
 
     def drop(self, x: torch.Tensor) -> torch.Tensor:
         return fast_dropout(x, self.dropout, self.training)
 
     def _check(self, x: torch.Tensor) -> None:
         if x.dim() != 4 or x.shape[-2:] != (self.num_joints_in, self.in_features):
-            raise ValueError(f"expected input (batch, frames, {self.num_joints_in}, {self.in_features}), "
-                             f"got {tuple(x.shape)}")
+            raise ValueError(
+                f"expected input (batch, frames, {self.num_joints_in}, {self.in_features}), got {tuple(x.shape)}"
+            )
 
 
 class TemporalModel(_TemporalBase):
@@ -82,7 +93,7 @@ class TemporalModel(_TemporalBase):
         for i, fw in enumerate(self.filter_widths[1:]):
             pad = (fw - 1) * dilation // 2
             shift = pad if self.causal else 0
-            res = x[:, :, pad + shift: x.shape[2] - pad + shift]
+            res = x[:, :, pad + shift : x.shape[2] - pad + shift]
             x = self.drop(self.relu(self.layers_bn[2 * i](self.layers_conv[2 * i](x))))
             x = res + self.drop(self.relu(self.layers_bn[2 * i + 1](self.layers_conv[2 * i + 1](x))))
             dilation *= fw
@@ -94,8 +105,9 @@ class TemporalModelStrided(_TemporalBase):
     """Strided variant for training on single-frame windows; same weights as :class:`TemporalModel`."""
 
     def _bn(self, x: torch.Tensor, bn: nn.BatchNorm1d) -> torch.Tensor:
-        return F.batch_norm(x, bn.running_mean, bn.running_var, bn.weight, bn.bias,
-                            self.training, bn.momentum, bn.eps)
+        return F.batch_norm(
+            x, bn.running_mean, bn.running_var, bn.weight, bn.bias, self.training, float(bn.momentum or 0.0), bn.eps
+        )
 
     @staticmethod
     def _strided_conv(x: torch.Tensor, conv: nn.Conv1d, width: int) -> torch.Tensor:
@@ -118,16 +130,49 @@ class TemporalModelStrided(_TemporalBase):
         for i, fw in enumerate(self.filter_widths[1:]):
             offset = fw - 1 if self.causal else fw // 2
             res = x[:, offset::fw]
-            y = self._block(self._strided_conv(x, self.layers_conv[2 * i], fw), self.layers_bn[2 * i])
-            y = F.linear(y, self.layers_conv[2 * i + 1].weight[:, :, 0])
-            x = res + self._block(y, self.layers_bn[2 * i + 1])
+            conv, pointwise = (typing.cast(nn.Conv1d, self.layers_conv[2 * i + k]) for k in (0, 1))
+            bn, bn_pointwise = (typing.cast(nn.BatchNorm1d, self.layers_bn[2 * i + k]) for k in (0, 1))
+            y = self._block(self._strided_conv(x, conv, fw), bn)
+            y = F.linear(y, pointwise.weight[:, :, 0])
+            x = res + self._block(y, bn_pointwise)
         x = F.linear(x, self.shrink.weight[:, :, 0], self.shrink.bias)
         return x.reshape(b, -1, self.num_joints_out, 3)
 
 
-def build_tcn(num_joints: int, filter_widths: Sequence[int], channels: int = 1024, dropout: float = 0.25,
-              causal: bool = False, strided: bool = False, num_joints_out: int | None = None) -> _TemporalBase:
-    cls = TemporalModelStrided if strided else TemporalModel
-    return cls(num_joints, 2, num_joints_out or num_joints, filter_widths, causal=causal,
-               dropout=dropout, channels=channels)
+@dataclass
+class TCNConfig:
+    """The ``model`` section of a lifting config: VideoPose3D's defaults (receptive field 27)."""
 
+    filter_widths: list[int] = field(default_factory=lambda: [3, 3, 3])
+    channels: int = checked(1024, **POSITIVE)
+    dropout: float = checked(0.25, **PROBABILITY)
+    causal: bool = False
+
+    def validate(self) -> None:
+        if not self.filter_widths or any(w < 1 or w % 2 == 0 for w in self.filter_widths):
+            raise ConfigError(f"model.filter_widths must be odd positive numbers, got {self.filter_widths}")
+
+
+@typing.overload
+def build_tcn(
+    cfg: TCNConfig, num_joints: int, *, strided: typing.Literal[False] = ..., num_joints_out: int | None = None
+) -> TemporalModel: ...
+@typing.overload
+def build_tcn(
+    cfg: TCNConfig, num_joints: int, *, strided: typing.Literal[True], num_joints_out: int | None = None
+) -> TemporalModelStrided: ...
+def build_tcn(
+    cfg: TCNConfig, num_joints: int, *, strided: bool = False, num_joints_out: int | None = None
+) -> _TemporalBase:
+    """The dilated model (any sequence length), or with ``strided`` its weight-compatible variant
+    for training on windows of exactly the receptive field."""
+    cls = TemporalModelStrided if strided else TemporalModel
+    return cls(
+        num_joints,
+        2,
+        num_joints_out or num_joints,
+        cfg.filter_widths,
+        causal=cfg.causal,
+        dropout=cfg.dropout,
+        channels=cfg.channels,
+    )

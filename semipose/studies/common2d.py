@@ -1,11 +1,13 @@
 """What the 2D studies share: a SynthPose set written into the study's folder, runs of named arms
 (config overrides) over seeds with resume, and mean / standard deviation over seeds."""
+
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import yaml
@@ -32,8 +34,9 @@ def ensure_synthpose(data, out_dir: Path, n_train: int, n_val: int) -> None:
     data.val_ann, data.val_images = str(root / "annotations/person_keypoints_val.json"), str(root / "val")
 
 
-def run_arms(arms: dict[str, list[str]], seeds: list[int], out_dir: Path,
-             train_one: Callable[[list[str], Path], dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+def run_arms(
+    arms: dict[str, list[str]], seeds: list[int], out_dir: Path, train_one: Callable[[list[str], Path], dict[str, Any]]
+) -> dict[str, list[dict[str, Any]]]:
     """Train every arm (name: overrides) once per seed in ``<out>/<arm>/seed<k>``; a run whose
     ``metrics.json`` exists is read back, an interrupted one resumes. Arms with identical overrides
     share their runs (the first name's folder)."""
@@ -63,7 +66,9 @@ def mean_std(runs: list[dict[str, Any]], key: str) -> tuple[float, float]:
     return float(values.mean()), float(values.std())
 
 
-def summary_row(runs: list[dict[str, Any]], keys: tuple[str, ...] = ("coco_AP", "pck@0.2", "pck@0.1")) -> dict[str, Any]:
+def summary_row(
+    runs: list[dict[str, Any]], keys: tuple[str, ...] = ("coco_AP", "pck@0.2", "pck@0.1")
+) -> dict[str, Any]:
     """Mean and std over seeds of each key, how many runs collapsed, and the mean training minutes."""
     row: dict[str, Any] = {}
     for k in keys:

@@ -8,6 +8,7 @@
 
 Arms with the same settings in several tables are trained once.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -26,20 +27,39 @@ K = 4
 PRESETS = {
     # 64x64 SynthPose, width 16, 100 labeled, 200 unlabeled people, 4 epochs: shows every table's shape;
     # too short to rank the arms (docs/ssl2d.md)
-    "quick": ["study.synthpose_train=1500", "ssl.labeled=100", "ssl.max_unlabeled=200", "model.width=16",
-              "train.epochs=4", "train.eval_every=0", "study.views=[1,2,4]"],
+    "quick": [
+        "study.synthpose_train=1500",
+        "ssl.labeled=100",
+        "ssl.max_unlabeled=200",
+        "model.width=16",
+        "train.epochs=4",
+        "train.eval_every=0",
+        "study.views=[1,2,4]",
+    ],
     # the ssl-2d full setting for every arm (cost in docs/ssl2d.md)
-    "full": ["study.synthpose_train=1500", "ssl.labeled=100", "train.epochs=30", "train.eval_every=0",
-             "study.views=[1,2,4,8]"],
+    "full": [
+        "study.synthpose_train=1500",
+        "ssl.labeled=100",
+        "train.epochs=30",
+        "train.eval_every=0",
+        "study.views=[1,2,4,8]",
+    ],
 }
 NO_DENOISE = ["method.threshold=0", "method.refine=false", "method.select=false"]
 
 
-def _arm(weak: int, strong: int, aggregate: str = "max", threshold: float = 0.0, refine: bool = False,
-         select: bool = False) -> list[str]:
-    return ["method.name=denoised", f"method.weak_views={weak}", f"method.strong_views={strong}",
-            f"method.aggregate={aggregate}", f"method.threshold={threshold}", f"method.refine={str(refine).lower()}",
-            f"method.select={str(select).lower()}"]
+def _arm(
+    weak: int, strong: int, aggregate: str = "max", threshold: float = 0.0, refine: bool = False, select: bool = False
+) -> list[str]:
+    return [
+        "method.name=denoised",
+        f"method.weak_views={weak}",
+        f"method.strong_views={strong}",
+        f"method.aggregate={aggregate}",
+        f"method.threshold={threshold}",
+        f"method.refine={str(refine).lower()}",
+        f"method.select={str(select).lower()}",
+    ]
 
 
 def tables(views: list[int]) -> dict[str, dict[str, list[str]]]:
@@ -57,10 +77,16 @@ def tables(views: list[int]) -> dict[str, dict[str, list[str]]]:
             **{f"K weak + 1 strong, {a}": _arm(K, 1, a) for a in ("mean", "max")},
             **{f"1 weak + K strong, {a}": _arm(1, K, a) for a in ("mean", "max")},
         },
-        "threshold": {f"tau {t}, {'with' if r else 'without'} refinement": _arm(1, K, threshold=t, refine=r, select=True)
-                      for t in (0.0, 0.1, 0.2, 0.3) for r in (True, False)},
-        "views": {f"K={k}, {'with' if s else 'without'} selection": _arm(1, k, threshold=0.1, refine=True, select=s)
-                  for k in views for s in (True, False)},
+        "threshold": {
+            f"tau {t}, {'with' if r else 'without'} refinement": _arm(1, K, threshold=t, refine=r, select=True)
+            for t in (0.0, 0.1, 0.2, 0.3)
+            for r in (True, False)
+        },
+        "views": {
+            f"K={k}, {'with' if s else 'without'} selection": _arm(1, k, threshold=0.1, refine=True, select=s)
+            for k in views
+            for s in (True, False)
+        },
     }
 
 
@@ -96,9 +122,17 @@ def run(cfg, out_dir: Path, progress: bool = True) -> dict[str, Any]:
         table_rows = []
         for label in rows:
             s = summary_row(results[names[table, label]])
-            table_rows.append({"setting": label, "pck@0.2": pm(s, "pck@0.2"), "pck@0.1": pm(s, "pck@0.1"),
-                               "AP": pm(s, "coco_AP"), "run": names[table, label],
-                               "_pck": s["pck@0.2_mean"], "_pck_std": s["pck@0.2_std"]})
+            table_rows.append(
+                {
+                    "setting": label,
+                    "pck@0.2": pm(s, "pck@0.2"),
+                    "pck@0.1": pm(s, "pck@0.1"),
+                    "AP": pm(s, "coco_AP"),
+                    "run": names[table, label],
+                    "_pck": s["pck@0.2_mean"],
+                    "_pck_std": s["pck@0.2_std"],
+                }
+            )
         write_table([{k: v for k, v in r.items() if not k.startswith("_")} for r in table_rows], out_dir / table)
         out["tables"][table] = table_rows
     plot_views(out["tables"]["views"], out_dir / "views.png")
@@ -111,10 +145,19 @@ def plot_views(rows: list[dict[str, Any]], out_png: Path) -> Path:
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5, 3.6))
     for sel in ("with", "without"):
-        pts = [(int(r["setting"].split(",")[0][2:]), r["_pck"], r["_pck_std"]) for r in rows
-               if r["setting"].endswith(f"{sel} selection")]
-        ax.errorbar([p[0] for p in pts], [p[1] for p in pts], yerr=[p[2] for p in pts], marker="o", capsize=3,
-                    label=f"{sel} uncertainty selection")
+        pts = [
+            (int(r["setting"].split(",")[0][2:]), r["_pck"], r["_pck_std"])
+            for r in rows
+            if r["setting"].endswith(f"{sel} selection")
+        ]
+        ax.errorbar(
+            [p[0] for p in pts],
+            [p[1] for p in pts],
+            yerr=[p[2] for p in pts],
+            marker="o",
+            capsize=3,
+            label=f"{sel} uncertainty selection",
+        )
     ax.set(xlabel="strong views K", ylabel="validation PCK@0.2", title="views and selection")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)

@@ -2,6 +2,7 @@
 PoseCons (one network, the easy view's prediction teaches the hard view) with the pairs of the study,
 and naive consistency (the same loss with gradients through both views), each over three seeds,
 judged by the collapse monitor on unlabeled data."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -16,18 +17,30 @@ from .common2d import SSLStudyConfig, pm, run_arms, start_study, summary_row, tr
 TABLE = "easy_hard"
 BASE_CONFIG = "synthpose_ssl"
 PAIRS = {  # label: overrides (method.name=posecons)
-    "naive consistency: affine 30 / affine 30, both with gradient": ["method.easy=affine30", "method.hard=affine30",
-                                                                     "method.stop_gradient=false"],
+    "naive consistency: affine 30 / affine 30, both with gradient": [
+        "method.easy=affine30",
+        "method.hard=affine30",
+        "method.stop_gradient=false",
+    ],
     "affine 30 / affine 30": ["method.easy=affine30", "method.hard=affine30"],
     "affine 60 / affine 60": ["method.easy=affine60", "method.hard=affine60"],
     "original / affine 60": ["method.easy=none", "method.hard=affine60"],
     "affine 30 / affine 60": ["method.easy=affine30", "method.hard=affine60"],
-    "affine 60 / affine 60 + Joint Cutout": ["method.easy=affine60", "method.hard=affine60", "method.joint_cutout=true"],
+    "affine 60 / affine 60 + Joint Cutout": [
+        "method.easy=affine60",
+        "method.hard=affine60",
+        "method.joint_cutout=true",
+    ],
 }
 PRESETS = {
     # 64x64 SynthPose, width 32, 100 labeled, 800 unlabeled people, 10 epochs, unlabeled loss weight 1
-    "quick": ["study.synthpose_train=1500", "ssl.labeled=100", "ssl.max_unlabeled=800", "train.epochs=10",
-              "train.eval_every=0"],
+    "quick": [
+        "study.synthpose_train=1500",
+        "ssl.labeled=100",
+        "ssl.max_unlabeled=800",
+        "train.epochs=10",
+        "train.eval_every=0",
+    ],
     "full": ["study.synthpose_train=1500", "ssl.labeled=100", "train.epochs=30", "train.eval_every=0"],
 }
 
@@ -46,10 +59,16 @@ def run(cfg, out_dir: Path, progress: bool = True) -> dict[str, Any]:
         logs = [_monitor_curve(out_dir / arm / f"seed{seed}" / "log.csv") for seed in cfg.study.seeds]
         curves[label] = logs
         final = [c[-1][1] for c in logs if c]
-        rows.append({"easy / hard": label, "collapsed runs": f"{s['collapsed_runs']}/{len(runs)}",
-                     "avoids collapsing": "yes" if s["collapsed_runs"] == 0 else "no",
-                     "final max response": f"{sum(final) / len(final):.3f}" if final else "-",
-                     "pck@0.2": pm(s, "pck@0.2"), "run": arm})
+        rows.append(
+            {
+                "easy / hard": label,
+                "collapsed runs": f"{s['collapsed_runs']}/{len(runs)}",
+                "avoids collapsing": "yes" if s["collapsed_runs"] == 0 else "no",
+                "final max response": f"{sum(final) / len(final):.3f}" if final else "-",
+                "pck@0.2": pm(s, "pck@0.2"),
+                "run": arm,
+            }
+        )
     write_table(rows, out_dir / TABLE)
     plot(curves, out_dir / f"{TABLE}.png")
     result = {"rows": rows, "curves": curves}
@@ -72,8 +91,7 @@ def plot(curves: dict[str, list[list[tuple[int, float]]]], out_png: Path) -> Pat
     for i, (label, runs) in enumerate(curves.items()):
         for j, c in enumerate(runs):
             if c:
-                ax.plot([e for e, _ in c], [v for _, v in c], color=f"C{i}", alpha=0.8,
-                        label=label if j == 0 else None)
+                ax.plot([e for e, _ in c], [v for _, v in c], color=f"C{i}", alpha=0.8, label=label if j == 0 else None)
     ax.set(xlabel="epoch", ylabel="mean maximum response on unlabeled data", title="collapse monitor")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)

@@ -4,6 +4,7 @@ The largest ensemble is trained once; the ensemble of M is its first M members, 
 the members a separate M-member run would train (same seeds, same subsets drawn in the same order).
 Every member sees a subset of the same size, as in the distributed-ensembles study.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,24 +13,46 @@ from typing import Any
 import numpy as np
 
 from ..config import dump_yaml
-from ..engine import prepare_run_dir
+from ..engine import prepare_run_dir, set_threads
 from ..ensemble.pseudo_labels import write_table
-from ..ensemble.runner import EnsembleRunConfig, evaluate_ensemble, load_ensemble_config, load_members, \
-    train_ensemble, training_data
+from ..ensemble.runner import (
+    EnsembleRunConfig,
+    evaluate_ensemble,
+    load_ensemble_config,
+    load_members,
+    train_ensemble,
+    training_data,
+)
 from ..io import atomic_write_json
-from ..lift import load_split, set_threads
-from ..plots import save_figure, _pyplot
+from ..lift import load_split
+from ..plots import _pyplot, save_figure
 
 TABLE = "ensemble_size"  # the main table: <run>/ensemble_size.md
 BASE_CONFIG = "humaneva_ensemble"
 SIZES = (1, 2, 4, 8)
 PRESETS = {
     # measured: 3.5 minutes on 2 cores (bf16); 8 members of 512 channels, each on half the recordings
-    "quick": ["model.channels=512", "train.epochs=30", "train.batch_size=256", "train.lr=2e-3",
-              "ensemble.members=8", "ensemble.subset=overlap", "ensemble.subset_fraction=0.5", "ensemble.workers=2"],
+    "quick": [
+        "model.channels=512",
+        "train.epochs=30",
+        "train.batch_size=256",
+        "train.lr=2e-3",
+        "ensemble.members=8",
+        "ensemble.subset=overlap",
+        "ensemble.subset_fraction=0.5",
+        "ensemble.workers=2",
+    ],
     # the full-width network: its cost is estimated in docs/ensembles.md
-    "full": ["model.channels=1024", "train.epochs=60", "train.batch_size=128", "train.lr=1e-3",
-             "ensemble.members=8", "ensemble.subset=overlap", "ensemble.subset_fraction=0.5", "ensemble.workers=2"],
+    "full": [
+        "model.channels=1024",
+        "train.epochs=60",
+        "train.batch_size=128",
+        "train.lr=1e-3",
+        "ensemble.members=8",
+        "ensemble.subset=overlap",
+        "ensemble.subset_fraction=0.5",
+        "ensemble.workers=2",
+    ],
 }
 
 
@@ -49,15 +72,27 @@ def run(cfg: EnsembleRunConfig, out_dir: Path, progress: bool = True) -> dict[st
     for m in [s for s in SIZES if s <= len(models)]:
         r = evaluate_ensemble(models[:m], test, skel, cfg.train.test_flip)
         mem = np.array([[x["mpjpe_mm"], x["p_mpjpe_mm"]] for x in r["members"]])
-        rows.append({"members": m, "mpjpe_mm": r["mpjpe_mm"], "p_mpjpe_mm": r["p_mpjpe_mm"],
-                     "members_mpjpe_mean": float(mem[:, 0].mean()), "members_mpjpe_std": float(mem[:, 0].std()),
-                     "members_p_mpjpe_mean": float(mem[:, 1].mean()), "members_p_mpjpe_std": float(mem[:, 1].std()),
-                     "mean_spread_mm": r.get("uncertainty", {}).get("mean_spread_mm", 0.0),
-                     "spearman": r.get("uncertainty", {}).get("spearman", float("nan")),
-                     "ause": r.get("uncertainty", {}).get("ause", float("nan"))})
+        rows.append(
+            {
+                "members": m,
+                "mpjpe_mm": r["mpjpe_mm"],
+                "p_mpjpe_mm": r["p_mpjpe_mm"],
+                "members_mpjpe_mean": float(mem[:, 0].mean()),
+                "members_mpjpe_std": float(mem[:, 0].std()),
+                "members_p_mpjpe_mean": float(mem[:, 1].mean()),
+                "members_p_mpjpe_std": float(mem[:, 1].std()),
+                "mean_spread_mm": r.get("uncertainty", {}).get("mean_spread_mm", 0.0),
+                "spearman": r.get("uncertainty", {}).get("spearman", float("nan")),
+                "ause": r.get("uncertainty", {}).get("ause", float("nan")),
+            }
+        )
     write_table(rows, out_dir / "ensemble_size")
     plot(rows, out_dir / "ensemble_size.png")
-    result = {"rows": rows, "members_trained": done, "failed": [m for m in status["members"] if m["status"] == "failed"]}
+    result = {
+        "rows": rows,
+        "members_trained": done,
+        "failed": [m for m in status["members"] if m["status"] == "failed"],
+    }
     atomic_write_json(out_dir / "ensemble_size.json", result)
     return result
 
@@ -75,8 +110,13 @@ def plot(rows: list[dict[str, Any]], out_png: Path) -> Path:
         a.errorbar(ms, mean, yerr=std, fmt="s--", capsize=3, label="members (mean ± std)")
         a.set_xscale("log", base=2)
         a.xaxis.set_minor_locator(NullLocator())
-        a.set(xticks=ms, xticklabels=[str(m) for m in ms], xlabel="ensemble size M", ylabel=f"test {name} (mm)",
-              title=name)
+        a.set(
+            xticks=ms,
+            xticklabels=[str(m) for m in ms],
+            xlabel="ensemble size M",
+            ylabel=f"test {name} (mm)",
+            title=name,
+        )
         a.grid(alpha=0.3)
         a.legend()
     return save_figure(fig, out_png)

@@ -6,6 +6,7 @@ Each variant is an ordinary ``pose2d train`` run in ``<out>/<variant>-s<stacks>/
 study resumes where it stopped: finished variants are read back, the unfinished one resumes from its
 checkpoint.
 """
+
 from __future__ import annotations
 
 import copy
@@ -59,12 +60,26 @@ class HourglassStudyConfig(Pose2DConfig):
 
 PRESETS = {
     # measured: see docs/pose2d.md (64x64 SynthPose, width 32, 1,000 training images, 8 epochs)
-    "quick": ["data.input_size=[64,64]", "data.sigma=1.5", "model.width=32", "train.epochs=8", "train.batch_size=32",
-              "train.lr=2e-3", "train.lr_final=1e-4", "train.eval_every=1", "study.synthpose_train=1000",
-              "study.synthpose_val=200"],
+    "quick": [
+        "data.input_size=[64,64]",
+        "data.sigma=1.5",
+        "model.width=32",
+        "train.epochs=8",
+        "train.batch_size=32",
+        "train.lr=2e-3",
+        "train.lr_final=1e-4",
+        "train.eval_every=1",
+        "study.synthpose_train=1000",
+        "study.synthpose_val=200",
+    ],
     # 128x128, width 64, 2,000 images, 30 epochs: the SynthPose recipe of docs/pose2d.md for every variant
-    "full": ["model.width=64", "train.epochs=30", "train.eval_every=1", "study.synthpose_train=2000",
-             "study.synthpose_val=200"],
+    "full": [
+        "model.width=64",
+        "train.epochs=30",
+        "train.eval_every=1",
+        "study.synthpose_train=2000",
+        "study.synthpose_val=200",
+    ],
 }
 
 
@@ -74,8 +89,9 @@ def load(config, preset: str, overrides: list[str]) -> HourglassStudyConfig:
 
 def _epoch_pck(log_csv: Path) -> list[tuple[int, float, float]]:
     with open(log_csv) as f:
-        return [(int(r["epoch"]), float(r["pck@0.2"]), float(r["elapsed_s"])) for r in csv.DictReader(f)
-                if r.get("pck@0.2")]
+        return [
+            (int(r["epoch"]), float(r["pck@0.2"]), float(r["elapsed_s"])) for r in csv.DictReader(f) if r.get("pck@0.2")
+        ]
 
 
 def state_dict_bytes(model) -> int:
@@ -105,13 +121,25 @@ def run(cfg: HourglassStudyConfig, out_dir: Path, progress: bool = True) -> dict
             params = count_parameters(model)
             curve = _epoch_pck(run_dir / "log.csv")
             curves[f"{name}-s{stacks}"] = curve
-            rows.append({"variant": name, "stacks": stacks, "parameters": params, "bytes": state_dict_bytes(model), "gflops": count_flops(model, (1, 3, h, w)) / 1e9,
-                         "pck@0.2": float(metrics["pck@0.2"]), "pck@0.1": float(metrics["pck@0.1"]),
-                         "best_pck@0.2": max(p for _, p, _ in curve), "train_min": metrics["train_wall_s"] / 60})
+            rows.append(
+                {
+                    "variant": name,
+                    "stacks": stacks,
+                    "parameters": params,
+                    "bytes": state_dict_bytes(model),
+                    "gflops": count_flops(model, (1, 3, h, w)) / 1e9,
+                    "pck@0.2": float(metrics["pck@0.2"]),
+                    "pck@0.1": float(metrics["pck@0.1"]),
+                    "best_pck@0.2": max(p for _, p, _ in curve),
+                    "train_min": metrics["train_wall_s"] / 60,
+                }
+            )
     write_table(rows, out_dir / TABLE)
     with open(out_dir / "pck_per_epoch.csv", "w") as f:
-        f.write("run,epoch,pck@0.2,elapsed_s\n" + "".join(f"{k},{e},{p:.4f},{t:.1f}\n" for k, c in curves.items()
-                                                          for e, p, t in c))
+        f.write(
+            "run,epoch,pck@0.2,elapsed_s\n"
+            + "".join(f"{k},{e},{p:.4f},{t:.1f}\n" for k, c in curves.items() for e, p, t in c)
+        )
     plot(curves, out_dir / "pck_per_epoch.png")
     result = {"rows": rows, "curves": curves}
     atomic_write_json(out_dir / f"{TABLE}.json", result)
@@ -125,8 +153,9 @@ def plot(curves: dict[str, list[tuple[int, float, float]]], out_png: Path) -> Pa
     for ax, s in zip(axes[0], stacks):
         for name, curve in curves.items():
             if name.endswith(f"-s{s}"):
-                ax.plot([e for e, _, _ in curve], [p for _, p, _ in curve], marker="o", ms=3,
-                        label=name.rsplit("-s", 1)[0])
+                ax.plot(
+                    [e for e, _, _ in curve], [p for _, p, _ in curve], marker="o", ms=3, label=name.rsplit("-s", 1)[0]
+                )
         ax.set(title=f"{s} stack{'s' if s > 1 else ''}", xlabel="epoch", ylabel="validation PCK@0.2")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)

@@ -1,24 +1,36 @@
 """Test error per round of added pseudo-labeled data, beside labeled-only and all-labeled training."""
+
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
 from ..config import dump_yaml
-from ..engine import prepare_run_dir
+from ..engine import prepare_run_dir, set_threads
 from ..ensemble.pseudo_labels import SSL3DConfig, load_ssl_config, run_pseudo_label_rounds
-from ..lift import set_threads
 from ..plots import _pyplot, save_figure
 
 TABLE = "rounds"  # the main table: <run>/rounds.md
 BASE_CONFIG = "humaneva_ssl"
 PRESETS = {
     # measured: 3 minutes on 2 cores (bf16)
-    "quick": ["model.channels=256", "train.samples=300000", "train.batch_size=256", "train.lr=2e-3",
-              "ensemble.members=4", "ensemble.workers=2"],
+    "quick": [
+        "model.channels=256",
+        "train.samples=300000",
+        "train.batch_size=256",
+        "train.lr=2e-3",
+        "ensemble.members=4",
+        "ensemble.workers=2",
+    ],
     # the full-width network: its cost is estimated in docs/ensembles.md
-    "full": ["model.channels=1024", "train.samples=1000000", "train.batch_size=128", "train.lr=1e-3",
-             "ensemble.members=4", "ensemble.workers=2"],
+    "full": [
+        "model.channels=1024",
+        "train.samples=1000000",
+        "train.batch_size=128",
+        "train.lr=1e-3",
+        "ensemble.members=4",
+        "ensemble.workers=2",
+    ],
 }
 
 
@@ -40,9 +52,12 @@ def plot(result: dict[str, Any], out_png: Path) -> Path:
     rounds = [r for r in rows if r["stage"].startswith("round")]
     fig, ax = plt.subplots(1, 2, figsize=(10, 3.8))
     for a, key, name in ((ax[0], "mpjpe_mm", "MPJPE"), (ax[1], "p_mpjpe_mm", "P-MPJPE")):
-        a.plot([0] + [r["pseudo_share"] * 100 for r in rounds],
-               [next(r for r in rows if r["stage"].startswith("ensemble"))[key]] + [r[key] for r in rounds],
-               marker="o", label="labeled + pseudo-labeled (round 0: the ensemble)")
+        a.plot(
+            [0] + [r["pseudo_share"] * 100 for r in rounds],
+            [next(r for r in rows if r["stage"].startswith("ensemble"))[key]] + [r[key] for r in rounds],
+            marker="o",
+            label="labeled + pseudo-labeled (round 0: the ensemble)",
+        )
         for r, style in ((rows[0], "r--"), (rows[-1], "g--")):
             if r["stage"].startswith("single"):
                 a.axhline(r[key], color=style[0], ls="--", label=r["stage"])

@@ -1,6 +1,7 @@
 """Semi-supervised 2D methods by labeled budget (the COCO-Partial protocol on SynthPose): supervised,
 pseudo-labels, PoseCons, PoseDual and denoised pseudo-heatmaps, each over three seeds. Dual methods
 report their ensemble (averaged heatmaps), fixed in advance; each network's figures are in its run."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -17,11 +18,21 @@ BASE_CONFIG = "synthpose_ssl"
 PRESETS = {
     # measured: see docs/ssl2d.md. 64x64 SynthPose, 1-stack hourglass of width 32, 100 labeled people,
     # 800 unlabeled, 10 epochs, 3 seeds
-    "quick": ["study.synthpose_train=1500", "study.labeled=[100]", "ssl.max_unlabeled=800", "train.epochs=10",
-              "train.eval_every=0"],
+    "quick": [
+        "study.synthpose_train=1500",
+        "study.labeled=[100]",
+        "ssl.max_unlabeled=800",
+        "train.epochs=10",
+        "train.eval_every=0",
+    ],
     # the quick setting trained three times longer: long enough for the unlabeled data to pay (about an hour)
-    "medium": ["study.synthpose_train=1500", "study.labeled=[100]", "ssl.max_unlabeled=800", "train.epochs=30",
-               "train.eval_every=0"],
+    "medium": [
+        "study.synthpose_train=1500",
+        "study.labeled=[100]",
+        "ssl.max_unlabeled=800",
+        "train.epochs=30",
+        "train.eval_every=0",
+    ],
     # budgets 100, 300 and 1000 on all 2,230 people's images; 30 epochs (cost in docs/ssl2d.md)
     "full": ["study.synthpose_train=1500", "study.labeled=[100,300,1000]", "train.epochs=30", "train.eval_every=0"],
 }
@@ -41,10 +52,19 @@ def run(cfg, out_dir: Path, progress: bool = True) -> dict[str, Any]:
         s = summary_row(runs)
         base = results.get(f"supervised-n{n}")
         vs = "" if base is None or method == "supervised" else _delta_cell(paired_delta(runs, base, "pck@0.2"))
-        rows.append({"method": method, "labeled": int(n), "pck@0.2": pm(s, "pck@0.2"), "pck@0.1": pm(s, "pck@0.1"),
-                     "AP": pm(s, "coco_AP"), "pck@0.2 vs supervised (paired)": vs,
-                     "collapsed_runs": f"{s['collapsed_runs']}/{len(runs)}",
-                     "train_min": s["train_min"], **{f"_{k}": v for k, v in s.items()}})
+        rows.append(
+            {
+                "method": method,
+                "labeled": int(n),
+                "pck@0.2": pm(s, "pck@0.2"),
+                "pck@0.1": pm(s, "pck@0.1"),
+                "AP": pm(s, "coco_AP"),
+                "pck@0.2 vs supervised (paired)": vs,
+                "collapsed_runs": f"{s['collapsed_runs']}/{len(runs)}",
+                "train_min": s["train_min"],
+                **{f"_{k}": v for k, v in s.items()},
+            }
+        )
     write_table([{k: v for k, v in r.items() if not k.startswith("_")} for r in rows], out_dir / TABLE)
     plot(rows, out_dir / f"{TABLE}.png")
     result = {"rows": rows, "runs": results}
@@ -64,8 +84,14 @@ def plot(rows: list[dict[str, Any]], out_png: Path) -> Path:
     width = 0.8 / len(methods)
     for i, m in enumerate(methods):
         pts = [next(r for r in rows if r["method"] == m and r["labeled"] == b) for b in budgets]
-        ax.bar([j + i * width for j in range(len(budgets))], [p["_pck@0.2_mean"] for p in pts], width,
-               yerr=[p["_pck@0.2_std"] for p in pts], capsize=3, label=m)
+        ax.bar(
+            [j + i * width for j in range(len(budgets))],
+            [p["_pck@0.2_mean"] for p in pts],
+            width,
+            yerr=[p["_pck@0.2_std"] for p in pts],
+            capsize=3,
+            label=m,
+        )
     ax.set_xticks([j + 0.4 - width / 2 for j in range(len(budgets))], [f"{b} labeled" for b in budgets])
     ax.set(ylabel="validation PCK@0.2 (mean ± std, 3 seeds)", title="semi-supervised 2D on SynthPose")
     ax.set_ylim(bottom=max(0.0, min(r["_pck@0.2_mean"] for r in rows) - 0.1))

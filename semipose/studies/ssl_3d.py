@@ -30,27 +30,41 @@ single network from scratch:
 The table gives mean +- std over seeds and each arm's paired per-seed difference from labeled-only,
 with the share of the labeled-only -> all-labeled gap it closes.
 """
+
 from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import json
+import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 from ..config import ConfigError, dump_yaml, load_config
 from ..data.noise2d import noisy_sequences_2d
 from ..data.npz3d import Sequence
-from ..engine import prepare_run_dir
-from ..ensemble.pseudo_labels import (SSL3DConfig, _ensemble_cfg, _train_and_evaluate, pseudo_label,
-                                      pseudo_label_sparsification, pseudo_weights, resolve_smoothing, ssl_split,
-                                      triangulated_labels, view_groups, write_table)
-from ..ensemble.runner import member_weights, training_data
+from ..engine import prepare_run_dir, set_threads
+from ..ensemble.pseudo_labels import (
+    SSL3DConfig,
+    _ensemble_cfg,
+    _train_and_evaluate,
+    pseudo_label,
+    pseudo_label_sparsification,
+    pseudo_weights,
+    resolve_smoothing,
+    ssl_split,
+    triangulated_labels,
+    view_groups,
+    write_table,
+)
+from ..ensemble.runner import member_path, member_weights, training_data
 from ..io import atomic_write_json
-from ..lift import set_threads, train_backprojection
+from ..lift import train_backprojection
 from ..metrics.mpjpe import evaluate_sequences
 from ..plots import _pyplot, save_figure
 
@@ -73,11 +87,21 @@ ARMS = {
     "labeled_only_from_teacher": "labeled only, from the teacher (baseline of the from-teacher arms)",
     "all_labeled_from_teacher": "all labeled, from the teacher (bound of the from-teacher arms)",
 }
+# the arms that need no teacher ensemble (every other arm uses its pseudo-labels or weights)
+WITHOUT_TEACHER = frozenset({"labeled_only", "all_labeled", "pseudo_triangulated", "backprojection"})
+SHORT = {"labeled_only": "labeled only", "labeled_only_from_teacher": "labeled only, from the teacher"}
 # the from-teacher arms are paired with these instead of labeled-only / all-labeled, when the study has them
 BASELINE_FROM_TEACHER = ("labeled_only_from_teacher", "all_labeled_from_teacher")
 CONDITIONS = {"gt": "ground-truth 2D", "detector": "detector-like 2D"}
-_COMMON = ["ensemble.members=4", "ensemble.workers=2", "ssl.rounds=[1.0]", "ssl.fusion=spread",
-           "ssl.keep_share=0.8", "ssl.weighting=inverse", "train.val_fraction=0.2"]
+_COMMON = [
+    "ensemble.members=4",
+    "ensemble.workers=2",
+    "ssl.rounds=[1.0]",
+    "ssl.fusion=spread",
+    "ssl.keep_share=0.8",
+    "ssl.weighting=inverse",
+    "train.val_fraction=0.2",
+]
 # the arms that decide the targets (quick and medium; full runs every arm): labeled-only and
 # all-labeled, the plain monocular pseudo-labels, the best multi-view recipe (triangulation) and the
 # best monocular one (back-projection; adding the monocular pseudo-labels to it lost on seed 0).
@@ -86,16 +110,43 @@ _COMMON = ["ensemble.members=4", "ensemble.workers=2", "ssl.rounds=[1.0]", "ssl.
 KEY_ARMS = "study.arms=[labeled_only,pseudo_mono,pseudo_triangulated,backprojection,all_labeled]"
 PRESETS = {
     # one seed, clean 2D only, a short budget: a first look (every arm short of converged)
-    "quick": _COMMON + ["model.channels=256", "train.samples=300000", "train.batch_size=256", "train.lr=2e-3",
-                        "train.patience=10", "study.seeds=[0]", "study.conditions=[gt]", KEY_ARMS],
+    "quick": _COMMON
+    + [
+        "model.channels=256",
+        "train.samples=300000",
+        "train.batch_size=256",
+        "train.lr=2e-3",
+        "train.patience=10",
+        "study.seeds=[0]",
+        "study.conditions=[gt]",
+        KEY_ARMS,
+    ],
     # the target table: 3 seeds, both conditions, a budget at which the validation curves flatten
     # (every arm trains it through and keeps its best-validated weights); under 2 h on 2 cores
-    "medium": _COMMON + ["model.channels=256", "train.samples=800000", "train.batch_size=256", "train.lr=2e-3",
-                         "train.patience=0", "study.seeds=[0,1,2]", "study.conditions=[gt,detector]", KEY_ARMS],
+    "medium": _COMMON
+    + [
+        "model.channels=256",
+        "train.samples=800000",
+        "train.batch_size=256",
+        "train.lr=2e-3",
+        "train.patience=0",
+        "study.seeds=[0,1,2]",
+        "study.conditions=[gt,detector]",
+        KEY_ARMS,
+    ],
     # every arm, wider networks, more seeds
-    "full": _COMMON + ["model.channels=512", "train.samples=1000000", "train.batch_size=128", "train.lr=1e-3",
-                       "train.patience=0", "study.seeds=[0,1,2,3,4]", "study.conditions=[gt,detector]"],
+    "full": _COMMON
+    + [
+        "model.channels=512",
+        "train.samples=1000000",
+        "train.batch_size=128",
+        "train.lr=1e-3",
+        "train.patience=0",
+        "study.seeds=[0,1,2,3,4]",
+        "study.conditions=[gt,detector]",
+    ],
 }
+
 
 @dataclass
 class StudySection:
@@ -139,10 +190,6 @@ def _cached(run_dir: Path, train: Callable[[], dict[str, Any]]) -> dict[str, Any
 def _reuse_member(src_run: Path, dst_run: Path) -> None:
     """Copy ``src_run``'s first member into ``dst_run`` when that has none: training there then skips
     it if its key (config, data, seed) matches, and retrains it otherwise."""
-    import shutil
-
-    from ..ensemble.runner import member_path
-
     src, dst = member_path(src_run, 0), member_path(dst_run, 0)
     if src.is_file() and not dst.exists():
         dst.parent.mkdir(parents=True, exist_ok=True)
@@ -161,18 +208,22 @@ def run_seed(c: SSL3DStudyConfig, out: Path, progress: bool) -> dict[str, Any]:
         data = training_data(seqs, skel, targets, weights, validation=val)
         if name == "labeled_only":  # the teacher's first member is this very network: reuse it (keys checked)
             _reuse_member(out / "teacher", out / name)
-        return _cached(out / name, lambda: _train_and_evaluate(_ensemble_cfg(c, 1), out / name, data, test, skel,
-                                                               progress, init)[1])
+        return _cached(
+            out / name,
+            lambda: _train_and_evaluate(_ensemble_cfg(c, 1), out / name, data, test, skel, progress, init)[1],
+        )
 
-    arms, info = c.study.arms, {"labeled_frames": sum(x.num_frames for x in labeled),
-                                "unlabeled_frames": sum(x.num_frames for x in unlabeled),
-                                "validation_frames": sum(x.num_frames for x in val)}
+    arms = c.study.arms
+    info: dict[str, Any] = {
+        "labeled_frames": sum(x.num_frames for x in labeled),
+        "unlabeled_frames": sum(x.num_frames for x in unlabeled),
+        "validation_frames": sum(x.num_frames for x in val),
+    }
     results: dict[str, dict[str, Any]] = {}
-    needs_teacher = [a for a in arms if (a.startswith(("pseudo", "noisy")) or a.endswith("from_teacher")
-                                         or a.startswith("backprojection_pseudo")) and a != "pseudo_triangulated"]
+    needs_teacher = [a for a in arms if a not in WITHOUT_TEACHER]
     views = view_groups(train_all, unl_segs)
     names = ([x.subject for x in unlabeled], [x.action_name for x in unlabeled])
-    if any(a.startswith("pseudo_triangulated") for a in arms):
+    if {"pseudo_triangulated", "pseudo_triangulated_from_teacher"} & set(arms):
         tri_cfg = dataclasses.replace(s, fusion="triangulate")
         smooth, info["triangulation"] = resolve_smoothing(tri_cfg, labeled + val)
         tri, tri_uncertainty = triangulated_labels(unlabeled, views, s.outlier_px, smooth)
@@ -180,8 +231,9 @@ def run_seed(c: SSL3DStudyConfig, out: Path, progress: bool) -> dict[str, Any]:
         info["pseudo_label_triangulated"] = {"mpjpe_mm": m["mpjpe_mm"], "p_mpjpe_mm": m["p_mpjpe_mm"]}
         info["pseudo_label_triangulated_sparsification"] = pseudo_label_sparsification(tri, truth, tri_uncertainty)
     if needs_teacher:
-        teacher, _ = _train_and_evaluate(_ensemble_cfg(c), out / "teacher", training_data(labeled, skel, validation=val),
-                                         test, skel, progress)
+        teacher, _ = _train_and_evaluate(
+            _ensemble_cfg(c), out / "teacher", training_data(labeled, skel, validation=val), test, skel, progress
+        )
         mono, _ = pseudo_label(teacher, unlabeled, skel, c.train.test_flip)
         fused, uncertainty = pseudo_label(teacher, unlabeled, skel, c.train.test_flip, s.fusion, views)
         for key, labels in (("pseudo_label_mono", mono), ("pseudo_label_fused", fused)):
@@ -204,29 +256,46 @@ def run_seed(c: SSL3DStudyConfig, out: Path, progress: bool) -> dict[str, Any]:
             results[arm] = single(arm, labeled + unlabeled, lab_targets + labels, ones + pseudo)
         elif arm in ("pseudo_fused_from_teacher", "pseudo_mono_from_teacher"):
             labels = mono if arm == "pseudo_mono_from_teacher" else fused
-            results[arm] = single(arm, labeled + unlabeled, lab_targets + labels, ones + pseudo,
-                                  teacher_init)
+            results[arm] = single(arm, labeled + unlabeled, lab_targets + labels, ones + pseudo, teacher_init)
         elif arm in ("pseudo_triangulated", "pseudo_triangulated_from_teacher"):
             init = teacher_init if arm.endswith("from_teacher") else b""
-            results[arm] = single(arm, labeled + unlabeled, lab_targets + tri, ones + pseudo_weights(tri_uncertainty, s),
-                                  init)
+            results[arm] = single(
+                arm, labeled + unlabeled, lab_targets + tri, ones + pseudo_weights(tri_uncertainty, s), init
+            )
         elif arm == "pseudo_fused_uncertainty":
             results[arm] = single(arm, labeled + unlabeled, lab_targets + fused, ones + pseudo_weights(uncertainty, s))
         elif arm == "noisy_student":
             keys = [f"{x.subject}/{x.action}/{x.camera_index}/{g.start}" for x, g in zip(unlabeled, unl_segs)]
             noise = dataclasses.replace(s.student_noise, enabled=True, seed=s.student_noise.seed + 1000 * s.split_seed)
-            noisy = [dataclasses.replace(x, keypoints_2d=kp)
-                     for x, kp in zip(unlabeled, noisy_sequences_2d([x.keypoints_2d for x in unlabeled], keys, skel,
-                                                                    noise))]
+            noisy = [
+                dataclasses.replace(x, keypoints_2d=kp)
+                for x, kp in zip(unlabeled, noisy_sequences_2d([x.keypoints_2d for x in unlabeled], keys, skel, noise))
+            ]
             results[arm] = single(arm, labeled + noisy, lab_targets + fused, ones + pseudo)
         else:  # back-projection, alone or with the fused or monocular pseudo-labels
-            labels = {"backprojection_pseudo": fused, "backprojection_pseudo_mono": mono}.get(arm)
-            results[arm] = _cached(out / arm, lambda: train_backprojection(
-                c, labeled, unlabeled, test, skel, out / arm, c.backprojection.warmup_fraction,
-                c.backprojection.bone_length_term, resume=True, pseudo_labels=labels,
-                pseudo_weight=s.pseudo_weight, validation=val))
-    atomic_write_json(out / "seed_summary.json", {"info": info, "arms": {a: {k: results[a][k] for k in
-                                                                          ("mpjpe_mm", "p_mpjpe_mm")} for a in arms}})
+            bp_labels = {"backprojection_pseudo": fused, "backprojection_pseudo_mono": mono}.get(arm)
+            results[arm] = _cached(
+                out / arm,
+                functools.partial(
+                    train_backprojection,
+                    c,
+                    labeled,
+                    unlabeled,
+                    test,
+                    skel,
+                    out / arm,
+                    c.backprojection.warmup_fraction,
+                    c.backprojection.bone_length_term,
+                    resume=True,
+                    pseudo_labels=bp_labels,
+                    pseudo_weight=s.pseudo_weight,
+                    validation=val,
+                ),
+            )
+    atomic_write_json(
+        out / "seed_summary.json",
+        {"info": info, "arms": {a: {k: results[a][k] for k in ("mpjpe_mm", "p_mpjpe_mm")} for a in arms}},
+    )
     return {"arms": results, "info": info}
 
 
@@ -244,15 +313,24 @@ def summarize(per_seed: dict[str, list[dict[str, Any]]], arms: list[str], condit
 
     paired = all(a in arms for a in BASELINE_FROM_TEACHER)
     for arm in arms:
-        base, bound = (BASELINE_FROM_TEACHER if paired and arm.endswith("from_teacher")
-                       else ("labeled_only", "all_labeled"))
+        base, bound = (
+            BASELINE_FROM_TEACHER if paired and arm.endswith("from_teacher") else ("labeled_only", "all_labeled")
+        )
         p, lo = p_mpjpe(arm), p_mpjpe(base)
         m = np.array([r["arms"][arm]["mpjpe_mm"] for r in runs])
         gain = lo - p
-        row = {"condition": condition, "method": arm, "p_mpjpe_mean": float(p.mean()), "p_mpjpe_std": float(p.std()),
-               "mpjpe_mean": float(m.mean()), "mpjpe_std": float(m.std()), "paired_with": base,
-               "gain_vs_labeled_only_mean": float(gain.mean()), "gain_vs_labeled_only_std": float(gain.std()),
-               "seeds_ahead": f"{int((gain > 0).sum())}/{len(gain)}"}
+        row = {
+            "condition": condition,
+            "method": arm,
+            "p_mpjpe_mean": float(p.mean()),
+            "p_mpjpe_std": float(p.std()),
+            "mpjpe_mean": float(m.mean()),
+            "mpjpe_std": float(m.std()),
+            "paired_with": base,
+            "gain_vs_labeled_only_mean": float(gain.mean()),
+            "gain_vs_labeled_only_std": float(gain.std()),
+            "seeds_ahead": f"{int((gain > 0).sum())}/{len(gain)}",
+        }
         if bound in arms:
             gap = lo - p_mpjpe(bound)
             row["gap_closed"] = float(np.mean(np.where(gap > 0, gain / np.where(gap > 0, gap, 1), np.nan)))
@@ -267,29 +345,52 @@ def run(cfg: SSL3DStudyConfig, out_dir: Path, progress: bool = True) -> dict[str
     per_seed: dict[str, list[dict[str, Any]]] = {}
     rows: list[dict[str, Any]] = []
     for condition in cfg.study.conditions:
-        per_seed[condition] = [run_seed(_for_seed(cfg, condition, seed), out_dir / condition / f"seed{seed}", progress)
-                               for seed in cfg.study.seeds]
+        per_seed[condition] = [
+            run_seed(_for_seed(cfg, condition, seed), out_dir / condition / f"seed{seed}", progress)
+            for seed in cfg.study.seeds
+        ]
         rows += summarize(per_seed, arms, condition)
-    pseudo = {cond: {k: float(np.mean([r["info"][k]["p_mpjpe_mm"] for r in runs]))
-                     for k in ("pseudo_label_mono", "pseudo_label_fused", "pseudo_label_triangulated")
-                     if k in runs[0]["info"]}
-              for cond, runs in per_seed.items()}
-    for r in rows:
-        r["method"] = ARMS[r["method"]]
-        r["paired_with"] = ARMS[r["paired_with"]].split(" (")[0]
-        r["condition"] = CONDITIONS[r["condition"]]
-    write_table(rows, out_dir / TABLE)
-    plot(rows, out_dir / f"{TABLE}.png")
+    pseudo = {
+        cond: {
+            k: float(np.mean([r["info"][k]["p_mpjpe_mm"] for r in runs]))
+            for k in ("pseudo_label_mono", "pseudo_label_fused", "pseudo_label_triangulated")
+            if k in runs[0]["info"]
+        }
+        for cond, runs in per_seed.items()
+    }
+    # rows keep the arm and condition ids (ssl_3d.json); the tables and the plot show their labels
+    shown = [
+        {
+            **r,
+            "method": ARMS[r["method"]],
+            "paired_with": SHORT[r["paired_with"]],
+            "condition": CONDITIONS[r["condition"]],
+        }
+        for r in rows
+    ]
+    write_table(shown, out_dir / TABLE)
+    plot(shown, out_dir / f"{TABLE}.png")
     for condition in cfg.study.conditions:
         seed = cfg.study.seeds[0]
         curves = validation_curves(out_dir / condition / f"seed{seed}", arms)
         if curves:
-            plot_curves(curves, out_dir / f"{TABLE}_validation_{condition}.png",
-                        f"{CONDITIONS[condition]}, seed {seed}: validation during training")
-    result = {"rows": rows, "pseudo_label_p_mpjpe_mm": pseudo, "seeds": cfg.study.seeds,
-              "per_seed": {c: [{"info": r["info"], "arms": {a: {k: r["arms"][a][k] for k in ("mpjpe_mm", "p_mpjpe_mm")}
-                                                            for a in arms}} for r in runs]
-                           for c, runs in per_seed.items()}}
+            plot_curves(
+                curves,
+                out_dir / f"{TABLE}_validation_{condition}.png",
+                f"{CONDITIONS[condition]}, seed {seed}: validation during training",
+            )
+    result = {
+        "rows": rows,
+        "pseudo_label_p_mpjpe_mm": pseudo,
+        "seeds": cfg.study.seeds,
+        "per_seed": {
+            c: [
+                {"info": r["info"], "arms": {a: {k: r["arms"][a][k] for k in ("mpjpe_mm", "p_mpjpe_mm")} for a in arms}}
+                for r in runs
+            ]
+            for c, runs in per_seed.items()
+        },
+    }
     atomic_write_json(out_dir / f"{TABLE}.json", result)
     return result
 
@@ -301,7 +402,6 @@ def validation_curves(seed_dir: Path, arms: list[str]) -> dict[str, list[tuple[f
     import csv
 
     from ..engine import load_checkpoint
-    from ..ensemble.runner import member_path
 
     curves: dict[str, list[tuple[float, float]]] = {}
     for arm in arms:

@@ -1,4 +1,5 @@
 """COCO-format readers on real files, the box-to-centre/scale rule and clear errors on bad input."""
+
 import json
 import shutil
 
@@ -28,7 +29,7 @@ def test_other_datasets_bring_their_own_skeleton(shared_data):
     fix = shared_data / "mmpose_fixtures" / "crowdpose"
     inst, skel, _ = load_coco_keypoints(fix / "test_crowdpose.json", fix)
     assert skel.num_joints == 14 and inst[0].keypoints.shape == (14, 3)
-    assert len(skel.joints_left) == 6 and all(max(l) < 14 for l in skel.links)
+    assert len(skel.joints_left) == 6 and all(max(link) < 14 for link in skel.links)
 
 
 def test_center_and_scale():

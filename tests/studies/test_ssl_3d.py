@@ -1,4 +1,5 @@
 """The ssl-3d study end to end at toy size: every arm, both 2D conditions, paired rows, resume."""
+
 import json
 
 import numpy as np
@@ -9,36 +10,61 @@ from semipose.studies import ssl_3d
 
 def test_ssl3d_study_runs_every_arm_in_both_conditions(tmp_path):
     root = write_synthetic_humaneva(tmp_path / "data", frames=60, seed=0)
-    cfg = ssl_3d.load(None, "quick", [
-        f"data.root={root}", "model.channels=16", "model.filter_widths=[3,3]", "train.samples=3000",
-        "train.batch_size=64", "train.progress=false", "train.precision=fp32", "ensemble.members=2",
-        "ensemble.workers=1", "ssl.labeled_fraction=0.3", "study.seeds=[0]", "study.conditions=[gt,detector]",
-        "backprojection.warmup_fraction=0.3", f"study.arms=[{','.join(ssl_3d.ARMS)}]"])
+    cfg = ssl_3d.load(
+        None,
+        "quick",
+        [
+            f"data.root={root}",
+            "model.channels=16",
+            "model.filter_widths=[3,3]",
+            "train.samples=3000",
+            "train.batch_size=64",
+            "train.progress=false",
+            "train.precision=fp32",
+            "ensemble.members=2",
+            "ensemble.workers=1",
+            "ssl.labeled_fraction=0.3",
+            "study.seeds=[0]",
+            "study.conditions=[gt,detector]",
+            "backprojection.warmup_fraction=0.3",
+            f"study.arms=[{','.join(ssl_3d.ARMS)}]",
+        ],
+    )
     out = tmp_path / "study"
     result = ssl_3d.run(cfg, out, progress=False)
     rows = result["rows"]
     assert len(rows) == 2 * len(ssl_3d.ARMS)
-    assert {r["condition"] for r in rows} == {"ground-truth 2D", "detector-like 2D"}
+    assert {r["condition"] for r in rows} == {"gt", "detector"}  # rows keep ids; the tables show labels
     for r in rows:
         assert np.isfinite(r["p_mpjpe_mean"]) and r["seeds_ahead"] in ("0/1", "1/1")
-    lo = [r for r in rows if r["method"] == "labeled only"]
+    lo = [r for r in rows if r["method"] == "labeled_only"]
     assert all(r["gain_vs_labeled_only_mean"] == 0.0 for r in lo)
-    al = [r for r in rows if r["method"].startswith("all labeled")]
+    al = [r for r in rows if r["method"] in ("all_labeled", "all_labeled_from_teacher")]
     assert len(al) == 4 and all(abs(r["gap_closed"] - 1.0) < 1e-9 for r in al)  # a bound closes its own gap
     # students that start from the teacher are paired with the labeled-only run that starts there too
     for r in rows:
-        from_teacher = "from the teacher" in r["method"] or "student from the teacher" in r["method"]
-        assert r["paired_with"] == ("labeled only, from the teacher" if from_teacher else "labeled only"), r
+        from_teacher = r["method"].endswith("from_teacher")
+        assert r["paired_with"] == ("labeled_only_from_teacher" if from_teacher else "labeled_only"), r
     # labeled-only is the teacher's first member: reused, not trained twice
     seed_dir = out / "gt" / "seed0"
-    assert (seed_dir / "labeled_only/members/member_00.pt").read_bytes() == \
-        (seed_dir / "teacher/members/member_00.pt").read_bytes()
-    assert json.loads((seed_dir / "labeled_only/ensemble.json").read_text())["members"][0]["status"] == \
-        "done (earlier run)"
-    lo_ft = [r for r in rows if r["method"].startswith("labeled only, from the teacher")]
+    reused = seed_dir / "labeled_only/members/member_00.pt"
+    assert reused.read_bytes() == (seed_dir / "teacher/members/member_00.pt").read_bytes()
+    status = json.loads((seed_dir / "labeled_only/ensemble.json").read_text())
+    assert status["members"][0]["status"] == "done (earlier run)"
+    lo_ft = [r for r in rows if r["method"] == "labeled_only_from_teacher"]
     assert len(lo_ft) == 2 and all(r["gain_vs_labeled_only_mean"] == 0.0 for r in lo_ft)
-    for name in ("ssl_3d.md", "ssl_3d.csv", "ssl_3d.json", "ssl_3d.png", "ssl_3d_validation_gt.png",
-                 "ssl_3d_validation_detector.png", "config.yaml", "run_info.json"):
+    table = (out / "ssl_3d.md").read_text()
+    assert "| ground-truth 2D | labeled only, from the teacher (baseline of the from-teacher arms) |" in table
+    for name in (
+        "ssl_3d.md",
+        "ssl_3d.csv",
+        "ssl_3d.json",
+        "ssl_3d.png",
+        "ssl_3d_validation_gt.png",
+        "ssl_3d_validation_detector.png",
+        "config.yaml",
+        "run_info.json",
+    ):
         assert (out / name).is_file(), name
     info = result["per_seed"]["gt"][0]["info"]
     assert info["pseudo_label_fused"]["p_mpjpe_mm"] > 0 and info["validation_frames"] > 0

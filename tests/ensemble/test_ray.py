@@ -1,14 +1,14 @@
 """The Ray backend on a local Ray instance: same members as the local backend, retries, failures kept apart."""
+
 import os
 
 import pytest
 import torch
+from helpers import tiny_ensemble
 
 from semipose.engine import load_checkpoint
 from semipose.ensemble import backends
 from semipose.ensemble.runner import member_path, train_ensemble
-
-from test_ensemble import _tiny
 
 try:
     import ray
@@ -26,8 +26,8 @@ def local_ray():
 
 
 def test_ray_members_equal_local_members(tmp_path, local_ray):
-    cfg_ray, data = _tiny(tmp_path, "ensemble.backend=ray", "ensemble.num_cpus=1")
-    cfg_local, _ = _tiny(tmp_path, "ensemble.workers=2")
+    cfg_ray, data = tiny_ensemble(tmp_path, "ensemble.backend=ray", "ensemble.num_cpus=1")
+    cfg_local, _ = tiny_ensemble(tmp_path, "ensemble.workers=2")
     s_ray = train_ensemble(cfg_ray, tmp_path / "ray", data, progress=False)
     s_local = train_ensemble(cfg_local, tmp_path / "local", data, progress=False)
     assert s_ray["backend"] == "ray" and [m["status"] for m in s_ray["members"]] == ["done"] * 3
@@ -40,7 +40,7 @@ def test_ray_members_equal_local_members(tmp_path, local_ray):
 
 
 def test_ray_retries_and_reports_failures(tmp_path, local_ray):
-    cfg, data = _tiny(tmp_path, "ensemble.backend=ray", "ensemble.num_cpus=1", "ensemble.max_retries=1")
+    cfg, data = tiny_ensemble(tmp_path, "ensemble.backend=ray", "ensemble.num_cpus=1", "ensemble.max_retries=1")
     marker = tmp_path / "failed-once"
     status = train_ensemble(cfg, tmp_path / "run", data, faults={1: f"once:{marker}", 2: "always"}, progress=False)
     assert [m["status"] for m in status["members"]] == ["done", "done", "failed"]
@@ -53,7 +53,7 @@ def test_ray_retries_and_reports_failures(tmp_path, local_ray):
 def test_ray_backend_reuses_a_running_instance(tmp_path, local_ray):
     """The backend trains on the instance it finds and leaves it running (it shuts down only one it started)."""
     job = ray.get_runtime_context().get_job_id()
-    cfg, data = _tiny(tmp_path, "ensemble.backend=ray", "ensemble.num_cpus=1")
+    cfg, data = tiny_ensemble(tmp_path, "ensemble.backend=ray", "ensemble.num_cpus=1")
     status = train_ensemble(cfg, tmp_path / "run", data, progress=False)
     assert [m["status"] for m in status["members"]] == ["done"] * 3
     assert ray.is_initialized() and ray.get_runtime_context().get_job_id() == job  # the same driver session

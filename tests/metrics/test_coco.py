@@ -1,10 +1,10 @@
 """Our COCO keypoint AP/AR against pycocotools on real COCO annotations and perturbed detections."""
+
 import json
 
 import numpy as np
-import pytest
-
 import pycocotools  # noqa: F401 - in the test extra: missing it is a failure, not a skip
+import pytest
 
 from semipose.metrics.coco import coco_keypoint_eval, oks_matrix, pycocotools_keypoint_eval
 
@@ -24,21 +24,32 @@ def _detections(gt, noise, rng, drop=0.0, extra=0):
         missing = kp[:, 2] == 0  # unlabeled joints: guess around the box centre
         x, y, w, h = a["bbox"]
         xy[missing] = [x + w / 2, y + h / 2] + rng.normal(size=(int(missing.sum()), 2)) * w / 4
-        out.append({"image_id": a["image_id"], "category_id": 1,
-                    "keypoints": np.column_stack([xy, np.ones(len(kp))]).ravel().round(2).tolist(),
-                    "score": float(rng.uniform(0.3, 1.0))})
+        out.append(
+            {
+                "image_id": a["image_id"],
+                "category_id": 1,
+                "keypoints": np.column_stack([xy, np.ones(len(kp))]).ravel().round(2).tolist(),
+                "score": float(rng.uniform(0.3, 1.0)),
+            }
+        )
     for _ in range(extra):  # false positives
         im = gt["images"][int(rng.integers(len(gt["images"])))]
         xy = rng.uniform([0, 0], [im["width"], im["height"]], size=(17, 2))
-        out.append({"image_id": im["id"], "category_id": 1,
-                    "keypoints": np.column_stack([xy, np.ones(17)]).ravel().round(2).tolist(),
-                    "score": float(rng.uniform(0.0, 0.6))})
+        out.append(
+            {
+                "image_id": im["id"],
+                "category_id": 1,
+                "keypoints": np.column_stack([xy, np.ones(17)]).ravel().round(2).tolist(),
+                "score": float(rng.uniform(0.0, 0.6)),
+            }
+        )
     return out
 
 
 @pytest.mark.parametrize("split", ["val2017", "train2017"])
-@pytest.mark.parametrize("noise,drop,extra", [(0.0, 0.0, 0), (0.02, 0.0, 0), (0.05, 0.1, 5), (0.1, 0.3, 20),
-                                              (0.3, 0.0, 10)])
+@pytest.mark.parametrize(
+    "noise,drop,extra", [(0.0, 0.0, 0), (0.02, 0.0, 0), (0.05, 0.1, 5), (0.1, 0.3, 20), (0.3, 0.0, 10)]
+)
 def test_equals_pycocotools(shared_data, split, noise, drop, extra):
     gt = _gt(shared_data, split)
     dets = _detections(gt, noise, np.random.default_rng(int(noise * 100) + extra), drop, extra)

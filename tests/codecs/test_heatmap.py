@@ -1,4 +1,5 @@
 """Heatmap codec: the usual target formula, round trips, DARK, flip back."""
+
 import numpy as np
 import pytest
 
@@ -19,8 +20,9 @@ def test_usual_target_formula():
     assert hm[3][1, 0] == pytest.approx(np.exp(-(36 + 0) / 8))  # centre (-6, 1): its square reaches column 0
 
 
-@pytest.mark.parametrize("unbiased,method,tolerance", [(False, "argmax", 0.5), (True, "argmax", 0.25),
-                                                      (True, "dark", 0.05)])
+@pytest.mark.parametrize(
+    "unbiased,method,tolerance", [(False, "argmax", 0.5), (True, "argmax", 0.25), (True, "dark", 0.05)]
+)
 def test_round_trip_on_the_heatmap_grid(unbiased, method, tolerance):
     codec = HeatmapCodec((256, 256), (64, 64), sigma=2.0, unbiased=unbiased)
     rng = np.random.default_rng(0)

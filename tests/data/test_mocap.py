@@ -1,4 +1,5 @@
 """Motion capture readers on the real CMU files: BVH and ASF/AMC of the same trial agree."""
+
 import numpy as np
 import pytest
 
@@ -46,8 +47,10 @@ def test_clear_errors(tmp_path, shared_data):
     with pytest.raises(DataError, match="not found"):
         load_motion(tmp_path / "none.bvh")
     bad = tmp_path / "x.bvh"
-    bad.write_text("HIERARCHY\nROOT Hips\n{\nOFFSET 0 0 0\nCHANNELS 3 Xposition Yposition Zposition\n}\n"
-                   "MOTION\nFrames: 2\nFrame Time: 0.01\n1 2 3\n")
+    bad.write_text(
+        "HIERARCHY\nROOT Hips\n{\nOFFSET 0 0 0\nCHANNELS 3 Xposition Yposition Zposition\n}\n"
+        "MOTION\nFrames: 2\nFrame Time: 0.01\n1 2 3\n"
+    )
     with pytest.raises(DataError, match=r"x.bvh: 3 motion values, expected 2 frames x 3 channels"):
         read_bvh(bad)
     amc = tmp_path / "99_01.amc"

@@ -1,4 +1,5 @@
 """Early stopping on held-out training data: the best weights kept, the test split never consulted."""
+
 import json
 
 import numpy as np
@@ -15,8 +16,13 @@ class Scripted(RecipeBase):
     def __init__(self, scores, patience):
         self.scores = list(scores)
         es = EarlyStopping(lambda m: self.scores.pop(0), every=1, patience=patience)
-        super().__init__({"model": torch.nn.Linear(1, 1, bias=False)}, Schedule(10), lambda m: {}, torch.device("cpu"),
-                         early_stopping=es)
+        super().__init__(
+            {"model": torch.nn.Linear(1, 1, bias=False)},
+            Schedule(10),
+            lambda m: {},
+            torch.device("cpu"),
+            early_stopping=es,
+        )
         self.modules["model"].weight.data.zero_()
 
     def num_samples(self):
@@ -52,9 +58,28 @@ def test_early_stopping_never_reads_the_test_split(tmp_path):
     runs = {}
     for name, test in (("a", "[Validate/S1]"), ("b", "[Validate/S2,Validate/S3]")):
         run = tmp_path / name
-        assert main(["lift", "train", "-c", "synthetic", "-o", str(run), f"data.root={data}", "model.channels=32",
-                     "train.progress=false", "train.epochs=8", "train.eval_every=1", "train.val_fraction=0.25",
-                     "train.patience=2", "train.precision=fp32", f"data.subjects_test={test}"]) == 0
+        assert (
+            main(
+                [
+                    "lift",
+                    "train",
+                    "-c",
+                    "synthetic",
+                    "-o",
+                    str(run),
+                    f"data.root={data}",
+                    "model.channels=32",
+                    "train.progress=false",
+                    "train.epochs=8",
+                    "train.eval_every=1",
+                    "train.val_fraction=0.25",
+                    "train.patience=2",
+                    "train.precision=fp32",
+                    f"data.subjects_test={test}",
+                ]
+            )
+            == 0
+        )
         runs[name] = run
     logs = {k: [line.split(",") for line in (r / "log.csv").read_text().splitlines()] for k, r in runs.items()}
     col = logs["a"][0].index("val_error")

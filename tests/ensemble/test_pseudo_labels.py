@@ -1,4 +1,5 @@
 """Semi-supervised lifting: back-projection conventions and runs, pseudo-label rounds, ensemble CLI, studies."""
+
 import json
 
 import numpy as np
@@ -6,9 +7,9 @@ import torch
 
 from semipose import lift
 from semipose.cli import main
+from semipose.data.splits import cut, split_labeled
 from semipose.data.windows import flip_2d, flip_3d
 from semipose.ensemble.pseudo_labels import load_ssl_config, run_pseudo_label_rounds
-from semipose.ensemble.subsets import cut, split_labeled
 from semipose.methods.backprojection import flip_intrinsics, project_linear
 from semipose.skeletons import HUMANEVA15
 
@@ -43,8 +44,13 @@ def _synthetic(tmp_path):
     return tmp_path / "data"
 
 
-TINY = ["model.channels=32", "model.filter_widths=[3,3]", "train.batch_size=64", "train.lr=3e-3",
-        "train.progress=false"]
+TINY = [
+    "model.channels=32",
+    "model.filter_widths=[3,3]",
+    "train.batch_size=64",
+    "train.lr=3e-3",
+    "train.progress=false",
+]
 
 
 def test_backprojection_short_run(tmp_path):
@@ -53,8 +59,9 @@ def test_backprojection_short_run(tmp_path):
     train, skel = lift.load_split(cfg.data, cfg.data.subjects_train)
     test, _ = lift.load_split(cfg.data, cfg.data.subjects_test)
     lab, unl = split_labeled(train, 0.2)
-    metrics = lift.train_backprojection(cfg, cut(train, lab), cut(train, unl), test, skel, tmp_path / "bp",
-                                         warmup_fraction=0.34)
+    metrics = lift.train_backprojection(
+        cfg, cut(train, lab), cut(train, unl), test, skel, tmp_path / "bp", warmup_fraction=0.34
+    )
     assert np.isfinite(metrics["p_mpjpe_mm"])
     log = (tmp_path / "bp" / "log.csv").read_text().splitlines()
     header = log[0].split(",")
@@ -65,17 +72,28 @@ def test_backprojection_short_run(tmp_path):
 
 def _rounds(tmp_path, *overrides):
     """Pseudo-label rounds on synthetic motion: 2 tiny members, 30% labeled, plus ``overrides``."""
-    cfg = load_ssl_config(None, [f"data.root={_synthetic(tmp_path)}", *TINY, "ensemble.members=2",
-                                 "ssl.labeled_fraction=0.3", *overrides])
+    cfg = load_ssl_config(
+        None, [f"data.root={_synthetic(tmp_path)}", *TINY, "ensemble.members=2", "ssl.labeled_fraction=0.3", *overrides]
+    )
     return run_pseudo_label_rounds(cfg, tmp_path / "ssl", progress=False)
 
 
 def test_pseudo_label_rounds_small(tmp_path):
-    out = _rounds(tmp_path, "train.samples=3000", "ensemble.subset=disjoint", "ssl.rounds=[0.5,1.0]",
-                  "ssl.order=uncertainty", "ssl.recompute=true")
+    out = _rounds(
+        tmp_path,
+        "train.samples=3000",
+        "ensemble.subset=disjoint",
+        "ssl.rounds=[0.5,1.0]",
+        "ssl.order=uncertainty",
+        "ssl.recompute=true",
+    )
     stages = [r["stage"] for r in out["rows"]]
     assert stages[0] == "single model, labeled only" and stages[1].startswith("ensemble of 2")
-    assert stages[2].startswith("round 1") and stages[3].startswith("round 2") and stages[-1].startswith("single model, all")
+    assert (
+        stages[2].startswith("round 1")
+        and stages[3].startswith("round 2")
+        and stages[-1].startswith("single model, all")
+    )
     assert len(out["pseudo_label_error"]) == 2 and out["pseudo_label_error"][0]["mpjpe_mm"] > 0
     assert out["labeled_frames"] + out["unlabeled_frames"] == 3 * 3 * 3 * 80
     assert np.isfinite(out["gap_closed_p_mpjpe"])
@@ -107,8 +125,14 @@ def test_students_from_the_teacher_are_compared_with_baselines_from_the_teacher(
 
     from semipose.ensemble.runner import member_path
 
-    out = _rounds(tmp_path, "train.samples=2000", "ensemble.subset=full", "ssl.rounds=[1.0]",
-                  "ssl.fusion=triangulate", "ssl.student_init=teacher")
+    out = _rounds(
+        tmp_path,
+        "train.samples=2000",
+        "ensemble.subset=full",
+        "ssl.rounds=[1.0]",
+        "ssl.fusion=triangulate",
+        "ssl.student_init=teacher",
+    )
     stages = [r["stage"] for r in out["rows"]]
     assert stages[0] == "single model, labeled only, from the teacher"
     assert stages[-1] == "single model, all labeled (true 3D), from the teacher"

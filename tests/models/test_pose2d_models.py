@@ -1,4 +1,5 @@
 """2D heatmap models: output shapes for every variant, the HRU branch, FLOPs counting, torchvision names."""
+
 import pytest
 import torch
 import torch.nn as nn
@@ -53,9 +54,17 @@ def test_simplebaseline_shapes(depth):
 def test_resnet_weights_load_by_torchvision_names(tmp_path):
     model = SimpleBaseline(17, depth=18)
     names = set(model.state_dict())
-    assert {"conv1.weight", "layer1.0.conv1.weight", "layer2.0.downsample.0.weight", "layer4.1.bn2.running_var"} <= names
-    backbone = {k: torch.randn_like(v) if v.dtype.is_floating_point else v for k, v in model.state_dict().items()
-                if k.startswith(("conv1", "bn1", "layer"))}
+    assert {
+        "conv1.weight",
+        "layer1.0.conv1.weight",
+        "layer2.0.downsample.0.weight",
+        "layer4.1.bn2.running_var",
+    } <= names
+    backbone = {
+        k: torch.randn_like(v) if v.dtype.is_floating_point else v
+        for k, v in model.state_dict().items()
+        if k.startswith(("conv1", "bn1", "layer"))
+    }
     backbone["fc.weight"] = torch.zeros(1000, 512)  # a classifier, as torchvision files have
     torch.save(backbone, tmp_path / "resnet18.pth")
     fresh = SimpleBaseline(17, depth=18)

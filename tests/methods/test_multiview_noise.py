@@ -1,4 +1,5 @@
 """Semi-supervised 3D levers: multi-view fusion in world coordinates, detector-like 2D noise."""
+
 import numpy as np
 import pytest
 
@@ -59,7 +60,7 @@ def test_spread_weighting_trusts_the_confident_view():
     v2 = np.stack([a, b]) @ R2
     eps = 0.005
     fused = fuse_views([v1, v2], [R1, R2], method="spread", eps=eps)
-    w1, w2 = 1 / eps ** 2, 1 / (0.05 ** 2 + eps ** 2)  # spread: 0 in view 1, 5 cm in view 2
+    w1, w2 = 1 / eps**2, 1 / (0.05**2 + eps**2)  # spread: 0 in view 1, 5 cm in view 2
     np.testing.assert_allclose(fused.world[0, 1], [0.05 * w2 / (w1 + w2), 0, 0.5], atol=1e-6)
     assert fused.spread[0, 1] == pytest.approx(0.025, abs=1e-6)  # mean of 0 and 5 cm
     plain = fuse_views([v1, v2], [R1, R2], method="mean")
@@ -137,12 +138,13 @@ def test_noise_per_sequence_depends_on_its_key_only():
 def _synthetic_unlabeled(tmp_path, frames=40):
     """Synthetic HumanEva-style S1 (three calibrated views): sequences, skeleton, and the unlabeled 75%."""
     from semipose.data.npz3d import load_sequences
+    from semipose.data.splits import cut, split_labeled
     from semipose.data.synthetic import write_synthetic_humaneva
-    from semipose.ensemble.subsets import cut, split_labeled
 
     root = write_synthetic_humaneva(tmp_path / "data", frames=frames, seed=1, subjects=("S1",), splits=("Train",))
-    seqs, skel = load_sequences(root / "data_3d_humaneva15.npz", root / "data_2d_humaneva15_gt.npz",
-                                root / "cameras.json", ["Train/S1"])
+    seqs, skel = load_sequences(
+        root / "data_3d_humaneva15.npz", root / "data_2d_humaneva15_gt.npz", root / "cameras.json", ["Train/S1"]
+    )
     _, unl_segs = split_labeled(seqs, 0.25, seed=0)
     return seqs, skel, unl_segs, cut(seqs, unl_segs)
 
@@ -151,14 +153,14 @@ def test_fused_pseudo_labels_agree_across_views_in_world_frame(tmp_path):
     import torch
 
     from semipose.ensemble.pseudo_labels import pseudo_label, view_groups
-    from semipose.models.tcn import build_tcn
+    from semipose.models.tcn import TCNConfig, build_tcn
 
     seqs, skel, unl_segs, unlabeled = _synthetic_unlabeled(tmp_path)
     groups = view_groups(seqs, unl_segs)
     assert all(len(g) == 3 for g in groups)  # three cameras show the same frames
     assert sorted(i for g in groups for i in g) == list(range(len(unlabeled)))
     torch.manual_seed(0)
-    models = [build_tcn(15, [3, 3], channels=16).eval() for _ in range(2)]
+    models = [build_tcn(TCNConfig([3, 3], channels=16), 15).eval() for _ in range(2)]
     mono, _ = pseudo_label(models, unlabeled, skel, flip=False)
     fused, unc = pseudo_label(models, unlabeled, skel, flip=False, fusion="mean", view_groups=groups)
     for g in groups:
@@ -166,11 +168,15 @@ def test_fused_pseudo_labels_agree_across_views_in_world_frame(tmp_path):
         for w in worlds[1:]:
             np.testing.assert_allclose(w, worlds[0], atol=1e-5)  # one pose, seen from three cameras
         # the fused pose is the mean of the views' monocular poses in world axes
-        np.testing.assert_allclose(worlds[0], np.mean([mono[i] @ unlabeled[i].camera.R.T for i in g], axis=0),
-                                   atol=1e-5)
+        np.testing.assert_allclose(
+            worlds[0], np.mean([mono[i] @ unlabeled[i].camera.R.T for i in g], axis=0), atol=1e-5
+        )
         assert unc[g[0]].shape == (unlabeled[g[0]].num_frames,) and (unc[g[0]] > 0).all()
-    assert not np.allclose(mono[groups[0][0]] @ unlabeled[groups[0][0]].camera.R.T,
-                           mono[groups[0][1]] @ unlabeled[groups[0][1]].camera.R.T, atol=1e-3)
+    assert not np.allclose(
+        mono[groups[0][0]] @ unlabeled[groups[0][0]].camera.R.T,
+        mono[groups[0][1]] @ unlabeled[groups[0][1]].camera.R.T,
+        atol=1e-3,
+    )
 
 
 def test_load_split_applies_the_same_noise_to_every_split_and_method(tmp_path):
@@ -254,8 +260,9 @@ def test_smoothing_is_chosen_on_labeled_views_and_only_against_noise(tmp_path):
     from semipose.ensemble.pseudo_labels import choose_smoothing, synchronized_groups
 
     root = write_synthetic_humaneva(tmp_path / "data", frames=80, seed=2, subjects=("S1",), splits=("Train",))
-    seqs, skel = load_sequences(root / "data_3d_humaneva15.npz", root / "data_2d_humaneva15_gt.npz",
-                                root / "cameras.json", ["Train/S1"])
+    seqs, skel = load_sequences(
+        root / "data_3d_humaneva15.npz", root / "data_2d_humaneva15_gt.npz", root / "cameras.json", ["Train/S1"]
+    )
     groups = synchronized_groups(seqs)
     assert groups and all(len(g) == 3 for g in groups)
     assert all(len({seqs[i].camera_index for i in g}) == 3 for g in groups)
@@ -263,7 +270,9 @@ def test_smoothing_is_chosen_on_labeled_views_and_only_against_noise(tmp_path):
     assert best == 0.0 and errors["0"] < 2.0  # exact 2D: smoothing only blurs the motion
     keys = [f"{x.subject}/{x.action}/{x.camera_index}" for x in seqs]
     noise = DetectorNoiseConfig(enabled=True, jitter=0.5, outlier_rate=0.0, swap_rate=0.0, seed=3)
-    noisy = [dataclasses.replace(x, keypoints_2d=kp)
-             for x, kp in zip(seqs, noisy_sequences_2d([x.keypoints_2d for x in seqs], keys, skel, noise))]
+    noisy = [
+        dataclasses.replace(x, keypoints_2d=kp)
+        for x, kp in zip(seqs, noisy_sequences_2d([x.keypoints_2d for x in seqs], keys, skel, noise))
+    ]
     best, errors = choose_smoothing(noisy)
     assert best > 0 and errors[f"{best:g}"] < 0.8 * errors["0"]  # i.i.d. per-frame noise averages out

@@ -1,4 +1,5 @@
 """The semi-supervised 2D studies at a toy size: tables with mean and std over seeds, plots, shared arms."""
+
 import json
 
 import numpy as np
@@ -6,15 +7,37 @@ import numpy as np
 from semipose.cli import main
 from semipose.studies.common2d import paired_delta
 
-TOY = ["study.synthpose_train=16", "study.synthpose_val=8", "model.width=8", "train.epochs=1", "train.batch_size=8",
-       "ssl.labeled=8", "ssl.max_unlabeled=12", "train.progress=false", "train.precision=fp32",
-       "study.seeds=[0,1]", "method.strong_views=1"]
+TOY = [
+    "study.synthpose_train=16",
+    "study.synthpose_val=8",
+    "model.width=8",
+    "train.epochs=1",
+    "train.batch_size=8",
+    "ssl.labeled=8",
+    "ssl.max_unlabeled=12",
+    "train.progress=false",
+    "train.precision=fp32",
+    "study.seeds=[0,1]",
+    "method.strong_views=1",
+]
 
 
 def test_ssl_2d_study(tmp_path, capsys):
     out = tmp_path / "s"
-    assert main(["study", "ssl-2d", "-o", str(out), *TOY, "study.labeled=[8]",
-                 "study.methods=[supervised,posedual,denoised]"]) == 0
+    assert (
+        main(
+            [
+                "study",
+                "ssl-2d",
+                "-o",
+                str(out),
+                *TOY,
+                "study.labeled=[8]",
+                "study.methods=[supervised,posedual,denoised]",
+            ]
+        )
+        == 0
+    )
     rows = json.loads((out / "ssl_2d.json").read_text())["rows"]
     assert [r["method"] for r in rows] == ["supervised", "posedual", "denoised"]
     assert all("±" in r["pck@0.2"] for r in rows) and (out / "ssl_2d.png").stat().st_size > 0

@@ -1,4 +1,5 @@
 """The training loop: logs, atomic checkpoints, and a resumed run identical to an uninterrupted one."""
+
 import pytest
 import torch
 
@@ -29,7 +30,7 @@ class TinyRecipe:
     def batches(self, epoch, rng):
         order = torch.from_numpy(rng.permutation(64))
         for i in range(0, 64, 16):
-            yield order[i:i + 16]
+            yield order[i : i + 16]
 
     def train_step(self, idx):
         loss = ((self.model(self.x[idx])[:, 0] - self.y[idx]) ** 2).mean()
@@ -52,6 +53,15 @@ class TinyRecipe:
         self.model.load_state_dict(s["model"])
         self.opt.load_state_dict(s["opt"])
 
+    def end_epoch(self, epoch):
+        return {}
+
+    def should_stop(self):
+        return False
+
+    def end_training(self):
+        pass
+
 
 @pytest.mark.parametrize("every_s, saved_epoch", [(0.0, 3), (3600.0, 0)])
 def test_resume_continues_exactly(tmp_path, every_s, saved_epoch):
@@ -68,8 +78,16 @@ def test_resume_continues_exactly(tmp_path, every_s, saved_epoch):
     assert load_checkpoint(tmp_path / "cut" / "checkpoint.pt")["epoch"] == saved_epoch
     assert len((tmp_path / "cut" / "log.csv").read_text().splitlines()) == saved_epoch + 2  # the log goes with it
     resumed = TinyRecipe()
-    h_res = fit(resumed, tmp_path / "cut", epochs=6, seed=3, eval_every=2, resume=True, progress=False,
-                checkpoint_every_s=every_s)
+    h_res = fit(
+        resumed,
+        tmp_path / "cut",
+        epochs=6,
+        seed=3,
+        eval_every=2,
+        resume=True,
+        progress=False,
+        checkpoint_every_s=every_s,
+    )
 
     for k, v in full.model.state_dict().items():
         torch.testing.assert_close(resumed.model.state_dict()[k], v, rtol=0, atol=0)
@@ -83,6 +101,7 @@ def test_resume_continues_exactly(tmp_path, every_s, saved_epoch):
 
 
 # --- wall-clock budgets ----------------------------------------------------------------------------
+
 
 class FakeClock:
     def __init__(self):
@@ -187,4 +206,4 @@ def test_schedule_by_fraction_matches_the_epoch_schedule():
     assert s.lr_at_fraction(1.0) == pytest.approx(1e-5) and s.lr_at_fraction(2.0) == pytest.approx(1e-5)
     # without lr_final: the rate the per-epoch decay reaches at the last planned epoch
     d = Schedule(epochs=11, lr=1e-3, lr_decay=0.9)
-    assert d.lr_at_fraction(1.0) == pytest.approx(1e-3 * 0.9 ** 10)
+    assert d.lr_at_fraction(1.0) == pytest.approx(1e-3 * 0.9**10)

@@ -1,4 +1,5 @@
 """precision: auto picks bf16 only where the hardware does it natively and it measures faster."""
+
 import json
 
 import pytest
@@ -14,8 +15,10 @@ def _never(_precision):
 def _rates(fp32, bf16):
     def step(precision):  # a fake step: each call "trains" samples in a fixed time ratio
         import time
+
         time.sleep(0.002 if precision == "fp32" else 0.002 * fp32 / bf16)
         return 1
+
     return step
 
 
@@ -89,8 +92,9 @@ def test_measurement_is_cached_and_a_broken_cache_is_rebuilt(tmp_path):
 
 
 def test_measuring_changes_no_random_stream_nor_the_model(cpu):
-    model = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.BatchNorm1d(16), torch.nn.Dropout(0.5),
-                                torch.nn.Linear(16, 3))
+    model = torch.nn.Sequential(
+        torch.nn.Linear(8, 16), torch.nn.BatchNorm1d(16), torch.nn.Dropout(0.5), torch.nn.Linear(16, 3)
+    )
     before = {k: v.clone() for k, v in model.state_dict().items()}
     example = torch.randn(32, 8)
     torch.manual_seed(5)

@@ -1,4 +1,5 @@
 """A killed ``semipose ensemble train`` leaves no worker behind and resumes to the same members."""
+
 import json
 import os
 import signal
@@ -11,8 +12,18 @@ import torch
 
 from semipose.cli import main
 
-ARGS = ["-c", "synthetic", "ensemble.members=2", "ensemble.workers=2", "ensemble.subset=full", "model.channels=32",
-        "train.epochs=40", "train.progress=false", "train.precision=fp32", "train.eval_every=0"]
+ARGS = [
+    "-c",
+    "synthetic",
+    "ensemble.members=2",
+    "ensemble.workers=2",
+    "ensemble.subset=full",
+    "model.channels=32",
+    "train.epochs=40",
+    "train.progress=false",
+    "train.precision=fp32",
+    "train.eval_every=0",
+]
 
 
 def _children(pid: int) -> list[int]:
@@ -45,8 +56,12 @@ def test_sigkill_of_the_parent_ends_the_workers_and_resume_matches_an_uninterrup
     args = ARGS + [f"data.root={data}"]
     run = tmp_path / "killed"
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    proc = subprocess.Popen([sys.executable, "-m", "semipose.cli", "ensemble", "train", "-o", str(run), *args],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "semipose.cli", "ensemble", "train", "-o", str(run), *args],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     work = [run / "members" / f"member_{i:02d}.work" / "checkpoint.pt" for i in range(2)]
     deadline = time.time() + 120
     while not all(w.is_file() for w in work):  # both members checkpointed, neither finished

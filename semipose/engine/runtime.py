@@ -1,4 +1,6 @@
-"""Run directories: the resolved config, seed, package versions and git commit beside the results."""
+"""What every run needs whatever it trains: the common training settings, the device and threads,
+and its directory with the resolved config, seed, package versions and git commit beside the results."""
+
 from __future__ import annotations
 
 import platform
@@ -6,22 +8,88 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
+import torch
+
+from ..config import FRACTION, POSITIVE, ConfigError, checked
 from ..io import atomic_write_json, atomic_write_text
+from .precision import PRECISIONS
+
+
+@dataclass
+class TrainConfig:
+    """The training settings every model has (the ``train`` section). Lifting and 2D add their own
+    keys in subclasses (``lift.LiftTrainConfig``, ``pose2d.Pose2DTrainConfig``), so that every key of
+    a saved config acts on the run it describes."""
+
+    epochs: int = checked(43, **POSITIVE)
+    samples: int | None = checked(
+        None, **POSITIVE
+    )  # if set: a budget of training samples; epochs = samples / epoch size
+    batch_size: int = checked(128, **POSITIVE)
+    lr: float = checked(1e-3, **POSITIVE)
+    lr_decay: float = checked(0.996, **FRACTION)  # per epoch, unless lr_final is set
+    lr_final: float | None = checked(None, **POSITIVE)  # the rate the decay reaches at the last epoch
+    amsgrad: bool = True  # Adam's AMSGrad variant
+    test_flip: bool = True  # average the prediction of the mirrored input in evaluation
+    eval_every: int = checked(0, ge=0)  # evaluate every that many epochs (0: after the last only)
+    minutes: float | None = checked(
+        None, **POSITIVE
+    )  # a wall-clock budget of training time; schedules follow its elapsed fraction
+    precision: str = checked(
+        "auto", choices=PRECISIONS
+    )  # auto | fp32 | bf16 (autocast); auto: bf16 only where native and measured faster
+    device: str = "cpu"  # cpu | cuda | auto
+    threads: int = checked(0, ge=0)  # torch threads; 0: all cores
+    seed: int = 1234
+    progress: bool = True
+
+    def validate(self) -> None:
+        if self.device not in ("cpu", "cuda", "auto") and not self.device.startswith("cuda:"):
+            raise ConfigError(f"train.device must be cpu, cuda or auto, got {self.device!r}")
+
+    def epochs_for(self, samples_per_epoch: int) -> int:
+        """Epochs to train: ``epochs``, or as many as the ``samples`` budget buys (at least one)."""
+        if self.samples is None:
+            return self.epochs
+        return max(1, round(self.samples / max(1, samples_per_epoch)))
+
+
+def resolve_device(name: str) -> torch.device:
+    """``cpu``, ``cuda[:N]`` or ``auto`` (CUDA when torch sees one) as a device, refusing CUDA that is not there."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError("train.device is cuda but torch sees no CUDA device")
+    return torch.device(name)
+
+
+def set_threads(threads: int) -> None:
+    """Use ``threads`` torch threads (0: leave torch's default, all cores)."""
+    if threads > 0:
+        torch.set_num_threads(threads)
 
 
 def git_commit() -> str:
     """The commit of the semipose source tree, with '+dirty' when it has local changes."""
     src = Path(__file__).resolve().parents[2]
     try:
-        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=src, capture_output=True, text=True,
-                              timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=src,
-                               capture_output=True, text=True, timeout=10).stdout.strip()
+        head = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=src, capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=src,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
         return head + ("+dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return "unknown"
@@ -47,6 +115,18 @@ def environment_info() -> dict[str, Any]:
     }
 
 
+def run_summary(history: list[dict[str, float]], epochs: int, minutes: float | None, precision: str) -> dict[str, Any]:
+    """What a finished run reports beside its metrics: training and evaluation time, epochs, precision."""
+    last = history[-1]
+    return {
+        "train_wall_s": last.get("train_s", last["elapsed_s"]),
+        "eval_wall_s": last.get("eval_s", 0.0),
+        "epochs": epochs if minutes is None else len(history),
+        "budget_minutes": minutes,
+        "precision": precision,
+    }
+
+
 def prepare_run_dir(run_dir: str | Path, config_yaml: str, seed: int, extra: dict | None = None) -> Path:
     """Create ``run_dir`` and write ``config.yaml`` and ``run_info.json`` into it."""
     run_dir = Path(run_dir)
@@ -62,8 +142,9 @@ class RunDirError(ValueError):
 
 
 @contextmanager
-def run_directory(path: str | Path, resume: bool = False, overwrite: bool = False,
-                  resumable: tuple[str, ...] = ("config.yaml",)) -> Iterator[Path]:
+def run_directory(
+    path: str | Path, resume: bool = False, overwrite: bool = False, resumable: tuple[str, ...] = ("config.yaml",)
+) -> Iterator[Path]:
     """Claim ``path`` for a run, so that no finished run is silently overwritten.
 
     A missing or empty folder is used as is. A non-empty one needs ``resume`` (continue it; one of
@@ -81,8 +162,10 @@ def run_directory(path: str | Path, resume: bool = False, overwrite: bool = Fals
     aside = None
     if used and not resume:
         if not overwrite:
-            raise RunDirError(f"{path}: the run directory is not empty; --resume continues the run in it, "
-                              f"--overwrite replaces it, or choose another -o")
+            raise RunDirError(
+                f"{path}: the run directory is not empty; --resume continues the run in it, "
+                f"--overwrite replaces it, or choose another -o"
+            )
         aside = path.with_name(f"{path.name}.replaced-{time.strftime('%Y%m%d-%H%M%S')}")
         path.rename(aside)
     try:
@@ -126,9 +209,15 @@ def check_resume(run_dir: str | Path, config: Any, allowed: tuple[str, ...] = RU
     except ConfigError as e:
         raise RunDirError(f"{saved_file}: cannot read the run's config to resume it ({e})") from None
     now = _flat(to_dict(config) if dataclasses.is_dataclass(config) else config)
-    changed = sorted(k for k in set(saved) | set(now) if saved.get(k, "<missing>") != now.get(k, "<missing>")
-                     and not any(k == a or k.startswith(a + ".") for a in allowed))
+    changed = sorted(
+        k
+        for k in set(saved) | set(now)
+        if saved.get(k, "<missing>") != now.get(k, "<missing>")
+        and not any(k == a or k.startswith(a + ".") for a in allowed)
+    )
     if changed:
         shown = ", ".join(f"{k}: {saved.get(k, '<missing>')!r} -> {now.get(k, '<missing>')!r}" for k in changed[:5])
-        raise RunDirError(f"{saved_file}: resuming would change {shown}{' ...' if len(changed) > 5 else ''}; "
-                          f"a resumed run may change only {', '.join(allowed)} (start a new run, or --overwrite)")
+        raise RunDirError(
+            f"{saved_file}: resuming would change {shown}{' ...' if len(changed) > 5 else ''}; "
+            f"a resumed run may change only {', '.join(allowed)} (start a new run, or --overwrite)"
+        )

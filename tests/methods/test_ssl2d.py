@@ -1,4 +1,5 @@
 """Semi-supervised 2D methods end to end on real COCO images, the collapse monitor, the protocols."""
+
 import csv
 import json
 import math
@@ -12,17 +13,40 @@ from semipose.pose2d_ssl import load_ssl2d_config, split_protocol, train_ssl2d
 
 
 def _coco_cfg(coco, method, extra=()):
-    return load_ssl2d_config(None, [
-        f"data.train_ann={coco}/annotations/person_keypoints_train2017.json", f"data.train_images={coco}/train2017",
-        f"data.val_ann={coco}/annotations/person_keypoints_val2017.json", f"data.val_images={coco}/val2017",
-        "data.input_size=[64,64]", "data.sigma=1.5", "model.width=8", "train.epochs=3", "train.batch_size=8",
-        "train.lr=2e-3", "train.progress=false", "train.precision=fp32", "train.test_flip=false",
-        "ssl.labeled=20", f"method.name={method}", "method.strong_views=2", *extra])
+    return load_ssl2d_config(
+        None,
+        [
+            f"data.train_ann={coco}/annotations/person_keypoints_train2017.json",
+            f"data.train_images={coco}/train2017",
+            f"data.val_ann={coco}/annotations/person_keypoints_val2017.json",
+            f"data.val_images={coco}/val2017",
+            "data.input_size=[64,64]",
+            "data.sigma=1.5",
+            "model.width=8",
+            "train.epochs=3",
+            "train.batch_size=8",
+            "train.lr=2e-3",
+            "train.progress=false",
+            "train.precision=fp32",
+            "train.test_flip=false",
+            "ssl.labeled=20",
+            f"method.name={method}",
+            "method.strong_views=2",
+            *extra,
+        ],
+    )
 
 
-@pytest.mark.parametrize("method,extra", [
-    ("supervised", []), ("pseudo_label", ["method.pseudo_threshold=0.05"]), ("posecons", ["method.joint_cutout=true"]),
-    ("posedual", ["method.randaugment=true"]), ("denoised", ["method.joint_cutout=true"])])
+@pytest.mark.parametrize(
+    "method,extra",
+    [
+        ("supervised", []),
+        ("pseudo_label", ["method.pseudo_threshold=0.05"]),
+        ("posecons", ["method.joint_cutout=true"]),
+        ("posedual", ["method.randaugment=true"]),
+        ("denoised", ["method.joint_cutout=true"]),
+    ],
+)
 def test_methods_run_on_real_coco_and_loss_falls(shared_data, tmp_path, method, extra):
     cfg = _coco_cfg(shared_data / "coco_mini", method, extra)
     metrics = train_ssl2d(cfg, tmp_path / method)
@@ -52,9 +76,15 @@ def test_protocols_hide_the_unlabeled_labels(shared_data, tmp_path):
     labeled, unlabeled, skel = split_protocol(cfg)
     assert len(labeled) == 20 and len(unlabeled) == 66 and skel.num_joints == 17
     assert all((p.keypoints == 0).all() for p in unlabeled) and any((p.keypoints[:, 2] > 0).any() for p in labeled)
-    add = _coco_cfg(coco, "posedual", ["ssl.protocol=additional",
-                                       f"ssl.unlabeled_ann={coco}/annotations/person_keypoints_val2017.json",
-                                       f"ssl.unlabeled_images={coco}/val2017"])
+    add = _coco_cfg(
+        coco,
+        "posedual",
+        [
+            "ssl.protocol=additional",
+            f"ssl.unlabeled_ann={coco}/annotations/person_keypoints_val2017.json",
+            f"ssl.unlabeled_images={coco}/val2017",
+        ],
+    )
     labeled, unlabeled, _ = split_protocol(add)
     assert len(labeled) == 86 and len(unlabeled) > 0 and all((p.keypoints == 0).all() for p in unlabeled)
     from semipose.config import ConfigError
@@ -114,6 +144,9 @@ class _StopsAfterTwo:
         return {}
 
     def load_state_dict(self, state):
+        pass
+
+    def end_training(self):
         pass
 
 

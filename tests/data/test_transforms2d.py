@@ -1,23 +1,36 @@
 """Affine views: points and crops agree, flips swap joints, heatmap warps between views round-trip."""
+
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
 from semipose.codecs.heatmap import HeatmapCodec
-from semipose.data.transforms2d import (Augmentation, affine_matrix, crop, invert_affine, sample_view, transform_keypoints,
-                                        view_to_view, warp_heatmaps, warp_points)
+from semipose.data.transforms2d import (
+    Augmentation,
+    affine_matrix,
+    crop,
+    invert_affine,
+    sample_view,
+    transform_keypoints,
+    view_to_view,
+    warp_heatmaps,
+    warp_points,
+)
 from semipose.skeletons import COCO17
 
 
 def test_affine_maps_the_box_onto_the_crop():
     m = affine_matrix(np.array([100.0, 50.0]), np.array([40.0, 80.0]), 0.0, (64, 128))
-    np.testing.assert_allclose(warp_points(np.array([[100.0, 50.0], [80.0, 10.0], [120.0, 90.0]]), m),
-                               [[32, 64], [0, 0], [64, 128]], atol=1e-5)
+    np.testing.assert_allclose(
+        warp_points(np.array([[100.0, 50.0], [80.0, 10.0], [120.0, 90.0]]), m), [[32, 64], [0, 0], [64, 128]], atol=1e-5
+    )
     r = affine_matrix(np.array([0.0, 0.0]), np.array([10.0, 10.0]), 90.0, (10, 10))
     # 90 degrees counter-clockwise in the image (y down): a point to the right moves up
     np.testing.assert_allclose(warp_points(np.array([[2.0, 0.0]]), r), [[5, 3]], atol=1e-5)
-    np.testing.assert_allclose(warp_points(warp_points(np.array([[3.0, 4.0]]), r), invert_affine(r)), [[3, 4]], atol=1e-5)
+    np.testing.assert_allclose(
+        warp_points(warp_points(np.array([[3.0, 4.0]]), r), invert_affine(r)), [[3, 4]], atol=1e-5
+    )
 
 
 def test_crop_moves_pixels_with_the_points():
@@ -37,8 +50,9 @@ def test_flipped_view_swaps_left_and_right():
     kp[:, 2] = 2
     kp[5, :2] = [40, 50]  # left shoulder on the left of the image
     kp[6, :2] = [80, 50]
-    view = sample_view(np.array([60.0, 50.0]), np.array([80.0, 80.0]), (64, 64), Augmentation(flip_prob=1.0),
-                       np.random.default_rng(0))
+    view = sample_view(
+        np.array([60.0, 50.0]), np.array([80.0, 80.0]), (64, 64), Augmentation(flip_prob=1.0), np.random.default_rng(0)
+    )
     out = transform_keypoints(kp, view, COCO17.flip_permutation())
     assert view.flipped and out[5, 0] < out[6, 0]  # the new left shoulder is the old right one, mirrored
 

@@ -3,9 +3,14 @@ import json
 import numpy as np
 import pytest
 
-from semipose.data.cameras import (image_coordinates, load_h36m_cameras,
-                                   load_humaneva_cameras, matrix_to_quaternion, normalize_screen_coordinates,
-                                   quaternion_to_matrix)
+from semipose.data.cameras import (
+    image_coordinates,
+    load_h36m_cameras,
+    load_humaneva_cameras,
+    matrix_to_quaternion,
+    normalize_screen_coordinates,
+    quaternion_to_matrix,
+)
 from semipose.data.errors import DataError
 from semipose.data.npz3d import load_sequences, match_actions
 from semipose.data.synthetic import write_synthetic_humaneva
@@ -86,8 +91,11 @@ def test_h36m_cameras_and_reader(shared_data, tmp_path):
     world = cam.camera_to_world(frames)
     views = [c.project(c.world_to_camera(world)) for c in cams["S1"]]
     np.savez(tmp_path / "d3.npz", positions_3d={"S1": {"Directions 1": world}})
-    np.savez(tmp_path / "d2.npz", positions_2d={"S1": {"Directions 1": views}},
-             metadata={"layout_name": "h36m", "num_joints": 17})
+    np.savez(
+        tmp_path / "d2.npz",
+        positions_2d={"S1": {"Directions 1": views}},
+        metadata={"layout_name": "h36m", "num_joints": 17},
+    )
     seqs, skel = load_sequences(tmp_path / "d3.npz", tmp_path / "d2.npz", h36m / "cameras.pkl", ["S1"])
     assert skel is H36M17 and len(seqs) == 4
     np.testing.assert_allclose(seqs[0].positions_3d, frames, atol=1e-4)
@@ -115,8 +123,14 @@ def _rewrite(path, key, mutate):
 
 
 def _load(root, subjects=("Train/S1",), actions=("Walk",), **kw):
-    return load_sequences(root / "data_3d_humaneva15.npz", root / "data_2d_humaneva15_gt.npz",
-                          root / "cameras.json", list(subjects), list(actions) if actions else None, **kw)
+    return load_sequences(
+        root / "data_3d_humaneva15.npz",
+        root / "data_2d_humaneva15_gt.npz",
+        root / "cameras.json",
+        list(subjects),
+        list(actions) if actions else None,
+        **kw,
+    )
 
 
 def test_tiny_loads(tiny):
@@ -139,6 +153,7 @@ def test_missing_key(tiny):
 def test_frame_count_mismatch(tiny):
     def cut(p2):
         p2["Train/S1"]["Walking 1 chunk0"][1] = p2["Train/S1"]["Walking 1 chunk0"][1][:30]
+
     _rewrite(tiny / "data_2d_humaneva15_gt.npz", "positions_2d", cut)
     with pytest.raises(DataError, match=r"Train/S1/Walking 1 chunk0 camera 1: 2D has 30 frames but .* has 40"):
         _load(tiny)
@@ -147,6 +162,7 @@ def test_frame_count_mismatch(tiny):
 def test_wrong_joint_count(tiny):
     def drop(p3):
         p3["Train/S1"]["Walking 1 chunk0"] = p3["Train/S1"]["Walking 1 chunk0"][:, :14]
+
     _rewrite(tiny / "data_3d_humaneva15.npz", "positions_3d", drop)
     with pytest.raises(DataError, match=r"Train/S1/Walking 1 chunk0: 14 joints, expected 15"):
         _load(tiny)
@@ -173,8 +189,9 @@ def test_camera_file_errors(tiny, tmp_path):
     with pytest.raises(DataError, match=r"bad.json: missing field 'extrinsics'"):
         load_humaneva_cameras(bad)
     with pytest.raises(DataError, match="unknown camera file type"):
-        load_sequences(tiny / "data_3d_humaneva15.npz", tiny / "data_2d_humaneva15_gt.npz", tmp_path / "c.txt",
-                       ["Train/S1"])
+        load_sequences(
+            tiny / "data_3d_humaneva15.npz", tiny / "data_2d_humaneva15_gt.npz", tmp_path / "c.txt", ["Train/S1"]
+        )
 
 
 def test_not_an_npz(tiny):

@@ -1,12 +1,21 @@
 """The semi-supervised 2D operations against hand-computed cases."""
+
 import math
 
 import numpy as np
 import torch
 
+from semipose.codecs.heatmap import gaussian_heatmaps
 from semipose.data.transforms2d import View, affine_matrix, view_to_view, warp_heatmaps
-from semipose.methods.heatmap_ops import aggregate_views, apply_cutout, cutout_boxes, gaussian_heatmaps, \
-    max_response, select_targets, threshold_and_refine, view_uncertainty
+from semipose.methods.heatmap_ops import (
+    aggregate_views,
+    apply_cutout,
+    cutout_boxes,
+    max_response,
+    select_targets,
+    threshold_and_refine,
+    view_uncertainty,
+)
 
 
 def test_max_aggregation_and_uncertainty_by_hand():
@@ -39,8 +48,9 @@ def test_selection_rule_by_hand():
     own, other = torch.zeros(1, 3, 2, 2), torch.ones(1, 3, 2, 2)
     u_own, u_other = torch.tensor([[0.1, 0.25, 0.5]]), torch.tensor([[0.3, 0.3, 0.2]])
     # margin 0.1: joint 0 (0.1 < 0.3 - 0.1) keeps its own; joint 1 (0.25 not < 0.2) and joint 2 take the other's
-    targets, weights, kept = select_targets(own, other, u_own, u_other, 0.1,
-                                            torch.tensor([[1.0, 1.0, 1.0]]), torch.tensor([[0.0, 1.0, 1.0]]))
+    targets, weights, kept = select_targets(
+        own, other, u_own, u_other, 0.1, torch.tensor([[1.0, 1.0, 1.0]]), torch.tensor([[0.0, 1.0, 1.0]])
+    )
     assert kept.tolist() == [[True, False, False]]
     assert [float(targets[0, j, 0, 0]) for j in range(3)] == [0.0, 1.0, 1.0]
     assert weights.tolist() == [[1.0, 1.0, 1.0]]
@@ -60,8 +70,13 @@ def test_joint_cutout_boxes_land_where_asked_and_stay_inside():
     assert wide[0, 0].tolist() == [85, 8, 100, 20]
     many = cutout_boxes(torch.rand(50, 17, 2) * 64, (64, 48), g, 5, (10.0, 20.0), 10.0)
     assert many.shape == (50, 5, 4)
-    assert (many[..., 0] >= 0).all() and (many[..., 2] <= 64).all() and (many[..., 1] >= 0).all() and \
-        (many[..., 3] <= 48).all() and (many[..., 2] >= many[..., 0]).all()
+    assert (
+        (many[..., 0] >= 0).all()
+        and (many[..., 2] <= 64).all()
+        and (many[..., 1] >= 0).all()
+        and (many[..., 3] <= 48).all()
+        and (many[..., 2] >= many[..., 0]).all()
+    )
     img = torch.ones(1, 3, 48, 64)
     cut = apply_cutout(img, boxes)
     assert cut[0, :, 40, 30].tolist() == [0.0, 0.0, 0.0] and cut[0, 0, 0, 0] == 1.0 and img.min() == 1.0

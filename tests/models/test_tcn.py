@@ -4,13 +4,13 @@ import torch
 
 from semipose.data.windows import WindowSampler, flip_2d, flip_3d, pad_sequence
 from semipose.lift import length_batches, predict_sequences
-from semipose.models.tcn import TemporalModel, TemporalModelStrided, build_tcn
+from semipose.models.tcn import TCNConfig, TemporalModel, TemporalModelStrided, build_tcn
 from semipose.skeletons import HUMANEVA15
 
 
 @pytest.mark.parametrize("widths,rf", [([3, 3, 3], 27), ([3, 3, 3, 3], 81), ([3, 3, 3, 3, 3], 243), ([5, 3], 15)])
 def test_receptive_field(widths, rf):
-    model = build_tcn(15, widths, channels=32)
+    model = build_tcn(TCNConfig(widths, channels=32), 15)
     assert model.receptive_field == rf
     model.eval()
     with torch.no_grad():
@@ -22,8 +22,8 @@ def test_receptive_field(widths, rf):
 @pytest.mark.parametrize("widths", [[3, 3, 3], [3, 3, 3, 3], [5, 3]])
 def test_strided_equals_dilated_on_same_weights(widths, causal):
     torch.manual_seed(0)
-    dilated = build_tcn(15, widths, channels=64, causal=causal)
-    strided = build_tcn(15, widths, channels=64, causal=causal, strided=True)
+    dilated = build_tcn(TCNConfig(widths, channels=64, causal=causal), 15)
+    strided = build_tcn(TCNConfig(widths, channels=64, causal=causal), 15, strided=True)
     # randomise BatchNorm statistics so they take part in the comparison
     for bn in [dilated.expand_bn, *dilated.layers_bn]:
         bn.running_mean.uniform_(-0.5, 0.5)
@@ -36,14 +36,14 @@ def test_strided_equals_dilated_on_same_weights(widths, causal):
     seq = torch.randn(1, frames + rf - 1, 15, 2)
     with torch.no_grad():
         whole = dilated(seq)[0]  # every frame in one pass
-        windows = torch.stack([seq[0, t:t + rf] for t in range(frames)])
+        windows = torch.stack([seq[0, t : t + rf] for t in range(frames)])
         one_by_one = strided(windows)[:, 0]
     torch.testing.assert_close(whole, one_by_one, rtol=1e-4, atol=1e-5)
 
 
 def test_causal_model_ignores_the_future():
     torch.manual_seed(0)
-    model = build_tcn(15, [3, 3, 3], channels=32, causal=True).eval()
+    model = build_tcn(TCNConfig([3, 3, 3], channels=32, causal=True), 15).eval()
     x = torch.randn(1, 40, 15, 2)
     y = x.clone()
     y[:, 30:] += 1.0  # change frames 30.. only
@@ -55,7 +55,7 @@ def test_causal_model_ignores_the_future():
 
 
 def test_strided_rejects_wrong_length_and_joint_count():
-    model = build_tcn(15, [3, 3, 3], channels=16, strided=True)
+    model = build_tcn(TCNConfig([3, 3, 3], channels=16), 15, strided=True)
     with pytest.raises(ValueError, match="exactly 27 frames"):
         model(torch.randn(2, 30, 15, 2))
     with pytest.raises(ValueError, match="expected input"):
@@ -63,11 +63,18 @@ def test_strided_rejects_wrong_length_and_joint_count():
 
 
 def test_videopose3d_parameter_names():
-    names = set(build_tcn(15, [3, 3, 3], channels=16).state_dict())
-    assert {"expand_conv.weight", "expand_bn.running_mean", "layers_conv.0.weight", "layers_conv.3.weight",
-            "layers_bn.3.weight", "shrink.weight", "shrink.bias"} <= names
-    assert isinstance(build_tcn(15, [3], strided=True), TemporalModelStrided)
-    assert isinstance(build_tcn(15, [3]), TemporalModel)
+    names = set(build_tcn(TCNConfig([3, 3, 3], channels=16), 15).state_dict())
+    assert {
+        "expand_conv.weight",
+        "expand_bn.running_mean",
+        "layers_conv.0.weight",
+        "layers_conv.3.weight",
+        "layers_bn.3.weight",
+        "shrink.weight",
+        "shrink.bias",
+    } <= names
+    assert isinstance(build_tcn(TCNConfig([3]), 15, strided=True), TemporalModelStrided)
+    assert isinstance(build_tcn(TCNConfig([3]), 15), TemporalModel)
 
 
 def test_window_sampler_matches_edge_padding():
@@ -101,7 +108,7 @@ def test_causal_padding_puts_the_window_in_the_past():
 def test_predict_sequences_batched_by_length_equals_one_pass_per_sequence(causal):
     skel = HUMANEVA15
     torch.manual_seed(0)
-    model = build_tcn(15, [3, 3], 32, 0.25, causal).eval()
+    model = build_tcn(TCNConfig([3, 3], channels=32, dropout=0.25, causal=causal), 15).eval()
     rng = np.random.default_rng(0)
     keypoints = [rng.normal(size=(n, 15, 2)).astype(np.float32) for n in (1, 5, 40, 3, 300, 7, 2000)]
     assert sorted(sum(length_batches([len(k) for k in keypoints], max_frames=100), [])) == list(range(7))

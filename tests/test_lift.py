@@ -1,4 +1,5 @@
 """End to end: real HumanEva-I training lowers the error; the CLI trains, resumes, evaluates, predicts."""
+
 import json
 
 import numpy as np
@@ -11,12 +12,20 @@ from semipose.data.cameras import image_coordinates
 
 
 def test_short_training_on_real_humaneva_lowers_error(shared_data, tmp_path):
-    cfg = lift.load_lift_config(None, [
-        f"data.root={shared_data / 'humaneva'}", "model.channels=128", "train.epochs=5",
-        "train.batch_size=256", "train.lr=3e-3", "train.progress=false"])
+    cfg = lift.load_lift_config(
+        None,
+        [
+            f"data.root={shared_data / 'humaneva'}",
+            "model.channels=128",
+            "train.epochs=5",
+            "train.batch_size=256",
+            "train.lr=3e-3",
+            "train.progress=false",
+        ],
+    )
     test_seqs, skel = lift.load_split(cfg.data, cfg.data.subjects_test)
     torch.manual_seed(cfg.train.seed)
-    untrained = lift.build_tcn(15, [3, 3, 3], channels=128)
+    untrained = lift.build_tcn(lift.TCNConfig([3, 3, 3], channels=128), 15)
     before = lift.evaluate_model(untrained, test_seqs, skel)
     after = lift.train(cfg, tmp_path / "run")
     assert after["mpjpe_mm"] < 0.5 * before["mpjpe_mm"]
@@ -37,8 +46,16 @@ def test_cli_train_resume_evaluate_predict(tmp_path, capsys):
     run = tmp_path / "run"
     common = [f"data.root={data}", "model.channels=32", "train.progress=false", "train.eval_every=1"]
     assert main(["lift", "train", "-c", "synthetic", "-o", str(run), "train.epochs=2", *common]) == 0
-    for name in ("config.yaml", "run_info.json", "log.csv", "checkpoint.pt", "model.pt", "metrics.json",
-                 "metrics.md", "metrics.csv"):
+    for name in (
+        "config.yaml",
+        "run_info.json",
+        "log.csv",
+        "checkpoint.pt",
+        "model.pt",
+        "metrics.json",
+        "metrics.md",
+        "metrics.csv",
+    ):
         assert (run / name).is_file(), name
     assert yaml.safe_load((run / "config.yaml").read_text())["train"]["epochs"] == 2
 
@@ -61,8 +78,23 @@ def test_cli_train_resume_evaluate_predict(tmp_path, capsys):
     doc = json.loads((tmp_path / "out.json").read_text())
     assert len(doc["poses_3d"]) == 60 and doc["skeleton"] == "humaneva15"
     np.savez(tmp_path / "kp.npz", keypoints=px)
-    assert main(["lift", "predict", str(run / "model.pt"), str(tmp_path / "kp.npz"), "-o", str(tmp_path / "o2"),
-                 "--width", "640", "--height", "480"]) == 0
+    assert (
+        main(
+            [
+                "lift",
+                "predict",
+                str(run / "model.pt"),
+                str(tmp_path / "kp.npz"),
+                "-o",
+                str(tmp_path / "o2"),
+                "--width",
+                "640",
+                "--height",
+                "480",
+            ]
+        )
+        == 0
+    )
     np.testing.assert_allclose(np.load(tmp_path / "o2.npz")["poses_3d"], out, atol=1e-5)
 
     # bad input: a clear error naming the file and what was expected
@@ -77,12 +109,33 @@ def test_cli_train_resume_evaluate_predict(tmp_path, capsys):
 
 
 def test_demo_runs(tmp_path, capsys):
-    assert main(["demo", "-o", str(tmp_path), "train.samples=2000", "model.channels=16", "train.progress=false",
-                 "ensemble.members=2"]) == 0
+    assert (
+        main(
+            [
+                "demo",
+                "-o",
+                str(tmp_path),
+                "train.samples=2000",
+                "model.channels=16",
+                "train.progress=false",
+                "ensemble.members=2",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "| stage |" in out and "pseudo-label error" in out and "Results in" in out
-    for name in ("rounds.md", "rounds.csv", "rounds.png", "poses.png", "config.yaml", "run_info.json",
-                 "ensemble_labeled/uncertainty.png", "ensemble_labeled/metrics.md", "round_1/ensemble.json"):
+    for name in (
+        "rounds.md",
+        "rounds.csv",
+        "rounds.png",
+        "poses.png",
+        "config.yaml",
+        "run_info.json",
+        "ensemble_labeled/uncertainty.png",
+        "ensemble_labeled/metrics.md",
+        "round_1/ensemble.json",
+    ):
         assert (tmp_path / name).is_file(), name
 
 
@@ -91,9 +144,25 @@ def test_cli_train_under_a_time_budget_finishes_and_evaluates(tmp_path):
     assert main(["data", "synth3d", "-o", str(data), "--frames", "60"]) == 0
     run = tmp_path / "run"
     budget_min = 0.03  # 1.8 s of training
-    assert main(["lift", "train", "-c", "synthetic", "-o", str(run), f"data.root={data}", "model.channels=32",
-                 "train.progress=false", "train.epochs=500", f"train.minutes={budget_min}",
-                 "train.precision=fp32"]) == 0
+    assert (
+        main(
+            [
+                "lift",
+                "train",
+                "-c",
+                "synthetic",
+                "-o",
+                str(run),
+                f"data.root={data}",
+                "model.channels=32",
+                "train.progress=false",
+                "train.epochs=500",
+                f"train.minutes={budget_min}",
+                "train.precision=fp32",
+            ]
+        )
+        == 0
+    )
     metrics = json.loads((run / "metrics.json").read_text())
     assert np.isfinite(metrics["p_mpjpe_mm"]) and metrics["budget_minutes"] == budget_min
     # training stopped at the budget (plus the step under way), long before the 500 planned epochs

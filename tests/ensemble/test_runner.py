@@ -1,18 +1,18 @@
 """Ensembles: subsets, statistics, uncertainty measures, and the execution backends."""
+
 import json
 import os
 
 import numpy as np
 import pytest
 import torch
+from helpers import tiny_ensemble, tiny_sequences
 
-from semipose.data.npz3d import load_sequences
-from semipose.data.synthetic import write_synthetic_humaneva
-from semipose.ensemble.aggregate import ensemble_mean, ensemble_spread
-from semipose.ensemble.runner import (load_ensemble_config, load_members, member_path, train_ensemble,
-                                      training_data)
-from semipose.ensemble.subsets import cut, draw_subsets, split_labeled
+from semipose.data.splits import cut, split_labeled
 from semipose.engine import load_checkpoint
+from semipose.ensemble.aggregate import ensemble_mean, ensemble_spread
+from semipose.ensemble.runner import load_members, member_path, train_ensemble
+from semipose.ensemble.subsets import draw_subsets
 from semipose.metrics.uncertainty import calibration, rank_correlation, sparsification
 
 
@@ -62,7 +62,7 @@ def test_calibration_of_a_true_gaussian():
 
 
 def test_split_labeled_is_contiguous_and_shared_by_cameras(tmp_path):
-    seqs = _tiny_sequences(tmp_path)
+    seqs = tiny_sequences(tmp_path)
     labeled, unlabeled = split_labeled(seqs, 0.25, seed=0)
     assert len(labeled) == len(seqs)
     by_rec = {}
@@ -75,26 +75,10 @@ def test_split_labeled_is_contiguous_and_shared_by_cameras(tmp_path):
     assert total == sum(s.num_frames for s in seqs)
     pieces = cut(seqs, labeled)
     first = labeled[0]
-    np.testing.assert_array_equal(pieces[0].keypoints_2d, seqs[first.index].keypoints_2d[first.start:first.stop])
+    np.testing.assert_array_equal(pieces[0].keypoints_2d, seqs[first.index].keypoints_2d[first.start : first.stop])
 
 
 # --- backends ------------------------------------------------------------------------------------------
-
-
-def _tiny_sequences(tmp_path):
-    root = write_synthetic_humaneva(tmp_path / "data", frames=40, seed=1, subjects=("S1",), splits=("Train",))
-    seqs, _ = load_sequences(root / "data_3d_humaneva15.npz", root / "data_2d_humaneva15_gt.npz",
-                             root / "cameras.json", ["Train/S1"])
-    return seqs
-
-
-def _tiny(tmp_path, *overrides):
-    from semipose.skeletons import HUMANEVA15
-
-    cfg = load_ensemble_config(None, ["model.channels=16", "model.filter_widths=[3,3]", "train.epochs=1",
-                                      "train.batch_size=64", "ensemble.members=3", "ensemble.subset=disjoint",
-                                      *overrides])
-    return cfg, training_data(_tiny_sequences(tmp_path), HUMANEVA15)
 
 
 def _weights(run_dir, i):
@@ -102,8 +86,8 @@ def _weights(run_dir, i):
 
 
 def test_local_pool_equals_in_process_and_members_differ(tmp_path):
-    cfg1, data = _tiny(tmp_path, "ensemble.workers=1")
-    cfg2, _ = _tiny(tmp_path, "ensemble.workers=2")
+    cfg1, data = tiny_ensemble(tmp_path, "ensemble.workers=1")
+    cfg2, _ = tiny_ensemble(tmp_path, "ensemble.workers=2")
     torch.set_num_threads(1)
     from semipose.ensemble import backends
 
@@ -119,14 +103,16 @@ def test_local_pool_equals_in_process_and_members_differ(tmp_path):
     for i in range(3):
         for k, v in _weights(tmp_path / "one", i).items():
             torch.testing.assert_close(_weights(tmp_path / "two", i)[k], v, rtol=0, atol=0)
-    assert not torch.equal(_weights(tmp_path / "one", 0)["shrink.weight"], _weights(tmp_path / "one", 1)["shrink.weight"])
+    assert not torch.equal(
+        _weights(tmp_path / "one", 0)["shrink.weight"], _weights(tmp_path / "one", 1)["shrink.weight"]
+    )
     groups = [m["groups"] for m in s1["members"]]
     assert len({g for gs in groups for g in gs}) == sum(len(g) for g in groups)  # disjoint
 
 
 @pytest.mark.parametrize("workers", [1, 2])
 def test_retry_once_succeeds_and_always_failing_member_is_reported(tmp_path, workers):
-    cfg, data = _tiny(tmp_path, f"ensemble.workers={workers}", "ensemble.max_retries=1")
+    cfg, data = tiny_ensemble(tmp_path, f"ensemble.workers={workers}", "ensemble.max_retries=1")
     marker = tmp_path / "failed-once"
     status = train_ensemble(cfg, tmp_path / "run", data, faults={0: f"once:{marker}", 2: "always"}, progress=False)
     states = [m["status"] for m in status["members"]]
@@ -145,7 +131,7 @@ def test_retry_once_succeeds_and_always_failing_member_is_reported(tmp_path, wor
 
 
 def test_resume_trains_only_unfinished_members(tmp_path):
-    cfg, data = _tiny(tmp_path)
+    cfg, data = tiny_ensemble(tmp_path)
     first = train_ensemble(cfg, tmp_path / "run", data, faults={1: "always"}, progress=False)
     assert [m["status"] for m in first["members"]] == ["done", "failed", "done"]
     before = member_path(tmp_path / "run", 0).stat().st_mtime_ns
@@ -153,15 +139,16 @@ def test_resume_trains_only_unfinished_members(tmp_path):
     assert [m["status"] for m in second["members"]] == ["done (earlier run)", "done", "done (earlier run)"]
     assert member_path(tmp_path / "run", 0).stat().st_mtime_ns == before
     # a changed member definition is not mistaken for a finished one
-    cfg2, _ = _tiny(tmp_path, "train.lr=0.01")
+    cfg2, _ = tiny_ensemble(tmp_path, "train.lr=0.01")
     third = train_ensemble(cfg2, tmp_path / "run", data, resume=True, progress=False)
     assert [m["status"] for m in third["members"]] == ["done"] * 3
     from semipose.skeletons import HUMANEVA15
+
     assert len(load_members(tmp_path / "run", cfg2, HUMANEVA15)) == 3
 
 
 def test_resume_retrains_members_when_the_data_changes(tmp_path):
-    cfg, data = _tiny(tmp_path, "ensemble.members=2", "ensemble.subset=full")
+    cfg, data = tiny_ensemble(tmp_path, "ensemble.members=2", "ensemble.subset=full")
     train_ensemble(cfg, tmp_path / "run", data, progress=False)
     data.targets_3d = [t + 0.01 for t in data.targets_3d]  # e.g. new pseudo-labels
     again = train_ensemble(cfg, tmp_path / "run", data, resume=True, progress=False)
@@ -171,18 +158,22 @@ def test_resume_retrains_members_when_the_data_changes(tmp_path):
 def test_members_can_start_from_given_weights(tmp_path):
     from semipose.ensemble.runner import member_weights
 
-    cfg, data = _tiny(tmp_path, "ensemble.members=1", "ensemble.subset=full")
+    cfg, data = tiny_ensemble(tmp_path, "ensemble.members=1", "ensemble.subset=full")
     train_ensemble(cfg, tmp_path / "teacher", data, progress=False)
     init = member_weights(tmp_path / "teacher")
     # a learning rate of almost nothing: the student ends where it started
-    still, _ = _tiny(tmp_path, "ensemble.members=1", "ensemble.subset=full", "train.lr=1e-12", "train.seed=99")
+    still, _ = tiny_ensemble(tmp_path, "ensemble.members=1", "ensemble.subset=full", "train.lr=1e-12", "train.seed=99")
     train_ensemble(still, tmp_path / "student", data, progress=False, init=init)
     for k, v in _weights(tmp_path / "teacher", 0).items():
         if "running" not in k and v.is_floating_point():  # BatchNorm statistics move without a learning rate
             torch.testing.assert_close(_weights(tmp_path / "student", 0)[k], v, rtol=0, atol=1e-6)
-    scratch, _ = _tiny(tmp_path, "ensemble.members=1", "ensemble.subset=full", "train.lr=1e-12", "train.seed=99")
+    scratch, _ = tiny_ensemble(
+        tmp_path, "ensemble.members=1", "ensemble.subset=full", "train.lr=1e-12", "train.seed=99"
+    )
     train_ensemble(scratch, tmp_path / "scratch", data, progress=False)
-    assert not torch.equal(_weights(tmp_path / "scratch", 0)["shrink.weight"], _weights(tmp_path / "teacher", 0)["shrink.weight"])
+    assert not torch.equal(
+        _weights(tmp_path / "scratch", 0)["shrink.weight"], _weights(tmp_path / "teacher", 0)["shrink.weight"]
+    )
     # the starting point is part of what a member is
     from semipose.ensemble.runner import make_tasks
 

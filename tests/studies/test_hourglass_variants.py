@@ -1,4 +1,5 @@
 """The hourglass-variants study at a toy size: every variant trained, per-epoch PCK, sizes, resume."""
+
 import csv
 import json
 
@@ -7,13 +8,25 @@ from semipose.cli import main
 
 def test_hourglass_variants_study(tmp_path, capsys):
     out = tmp_path / "study"
-    args = ["study", "hourglass-variants", "-o", str(out), "model.width=8", "train.epochs=2", "train.batch_size=8",
-            "study.synthpose_train=16", "study.synthpose_val=8", "study.stacks=[1,2]", "train.progress=false",
-            "train.precision=fp32"]
+    args = [
+        "study",
+        "hourglass-variants",
+        "-o",
+        str(out),
+        "model.width=8",
+        "train.epochs=2",
+        "train.batch_size=8",
+        "study.synthpose_train=16",
+        "study.synthpose_val=8",
+        "study.stacks=[1,2]",
+        "train.progress=false",
+        "train.precision=fp32",
+    ]
     assert main(args) == 0
     table = json.loads((out / "hourglass_variants.json").read_text())["rows"]
     assert [(r["variant"], r["stacks"]) for r in table] == [
-        (v, s) for s in (1, 2) for v in ("residual", "hru", "hru-deconv")]
+        (v, s) for s in (1, 2) for v in ("residual", "hru", "hru-deconv")
+    ]
     size = {(r["variant"], r["stacks"]): r["parameters"] for r in table}
     assert size["residual", 2] > size["residual", 1] and size["hru", 1] != size["residual", 1]
     assert size["hru-deconv", 1] > size["hru", 1]  # transposed convolutions have weights, nearest has none

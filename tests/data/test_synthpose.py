@@ -1,4 +1,5 @@
 """SynthPose: deterministic, readable by the COCO tools, labels where the figures are."""
+
 import json
 
 import numpy as np
@@ -18,8 +19,10 @@ def test_deterministic_and_coco_readable(tmp_path):
     assert (tmp_path / "a/train/000003.png").read_bytes() == (tmp_path / "b/train/000003.png").read_bytes()
     people, skel, doc = load_coco_keypoints(a, tmp_path / "a" / "train")
     assert skel.name == "coco17" and len(doc["images"]) == 12 and len(people) >= 12
-    results = [{"image_id": a_["image_id"], "category_id": 1, "keypoints": a_["keypoints"], "score": 1.0}
-               for a_ in doc["annotations"]]
+    results = [
+        {"image_id": a_["image_id"], "category_id": 1, "keypoints": a_["keypoints"], "score": 1.0}
+        for a_ in doc["annotations"]
+    ]
     assert coco_keypoint_eval(doc, results)["AP"] > 0.99
 
 
@@ -50,8 +53,10 @@ def test_real_motion_and_mpii_layout(shared_data, tmp_path):
     """Poses from a CMU capture and from HumanEva-I, labels in MPII-16: read back by the COCO reader."""
     from semipose.data.synthpose import SynthPoseConfig
 
-    cfg = SynthPoseConfig(layout="mpii16", motion=(str(shared_data / "cmu" / "01_01.bvh"),
-                                                   str(shared_data / "humaneva" / "data_3d_humaneva15.npz")))
+    cfg = SynthPoseConfig(
+        layout="mpii16",
+        motion=(str(shared_data / "cmu" / "01_01.bvh"), str(shared_data / "humaneva" / "data_3d_humaneva15.npz")),
+    )
     path = write_synthpose(tmp_path, 8, seed=2, cfg=cfg)
     people, skel, doc = load_coco_keypoints(path, tmp_path / "train")
     assert skel.num_joints == 16 and skel.joints[9] == "head_top" and len(people) >= 8

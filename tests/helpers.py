@@ -1,0 +1,33 @@
+"""Small builders shared by several test modules (tests/ is on sys.path: pyproject's pythonpath)."""
+
+from semipose.data.npz3d import load_sequences
+from semipose.data.synthetic import write_synthetic_humaneva
+from semipose.ensemble.runner import load_ensemble_config, training_data
+
+
+def tiny_sequences(tmp_path):
+    """One synthetic subject's training recordings, 40 frames each."""
+    root = write_synthetic_humaneva(tmp_path / "data", frames=40, seed=1, subjects=("S1",), splits=("Train",))
+    seqs, _ = load_sequences(
+        root / "data_3d_humaneva15.npz", root / "data_2d_humaneva15_gt.npz", root / "cameras.json", ["Train/S1"]
+    )
+    return seqs
+
+
+def tiny_ensemble(tmp_path, *overrides):
+    """A 3-member ensemble config of tiny networks and its training data."""
+    from semipose.skeletons import HUMANEVA15
+
+    cfg = load_ensemble_config(
+        None,
+        [
+            "model.channels=16",
+            "model.filter_widths=[3,3]",
+            "train.epochs=1",
+            "train.batch_size=64",
+            "ensemble.members=3",
+            "ensemble.subset=disjoint",
+            *overrides,
+        ],
+    )
+    return cfg, training_data(tiny_sequences(tmp_path), HUMANEVA15)
