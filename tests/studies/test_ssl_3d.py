@@ -22,6 +22,7 @@ def test_ssl3d_study_runs_every_arm_in_both_conditions(tmp_path):
             "train.progress=false",
             "train.precision=fp32",
             "ensemble.members=2",
+            "ensemble.subset=full",  # as humaneva_ssl: every member sees all labeled frames
             "ensemble.workers=1",
             "ssl.labeled_fraction=0.3",
             "study.seeds=[0]",
@@ -45,7 +46,7 @@ def test_ssl3d_study_runs_every_arm_in_both_conditions(tmp_path):
     for r in rows:
         from_teacher = r["method"].endswith("from_teacher")
         assert r["paired_with"] == ("labeled_only_from_teacher" if from_teacher else "labeled_only"), r
-    # labeled-only is the teacher's first member: reused, not trained twice
+    # labeled-only is the teacher's first member (same data, seed and config): reused, not trained twice
     seed_dir = out / "gt" / "seed0"
     reused = seed_dir / "labeled_only/members/member_00.pt"
     assert reused.read_bytes() == (seed_dir / "teacher/members/member_00.pt").read_bytes()
