@@ -31,3 +31,11 @@ def tiny_ensemble(tmp_path, *overrides):
         ],
     )
     return cfg, training_data(tiny_sequences(tmp_path), HUMANEVA15)
+
+
+def lift_train(run, data, *overrides: str) -> int:
+    """``semipose lift train`` of the synthetic config on ``data`` into ``run`` (fp32, no progress bar)."""
+    from semipose.cli import main
+
+    args = ["lift", "train", "-c", "synthetic", "-o", str(run), f"data.root={data}"]
+    return main([*args, "train.progress=false", "train.precision=fp32", *overrides])

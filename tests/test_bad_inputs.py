@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import lift_train
 
 from semipose.cli import main
 
@@ -25,24 +26,7 @@ def trained(tmp_path_factory):
     data = tmp / "data"
     assert main(["data", "synth3d", "-o", str(data), "--frames", "40"]) == 0
     run = tmp / "run"
-    assert (
-        main(
-            [
-                "lift",
-                "train",
-                "-c",
-                "synthetic",
-                "-o",
-                str(run),
-                f"data.root={data}",
-                "model.channels=16",
-                "train.epochs=1",
-                "train.progress=false",
-                "train.precision=fp32",
-            ]
-        )
-        == 0
-    )
+    assert lift_train(run, data, "model.channels=16", "train.epochs=1") == 0
     return data, run
 
 
@@ -102,25 +86,7 @@ def test_a_failed_overwrite_restores_the_old_run(trained, tmp_path, capsys):
     )
     assert _tree_hash(copy) == before
     assert [p.name for p in tmp_path.iterdir()] == ["run"]  # nothing left aside
-    assert (
-        main(
-            [
-                "lift",
-                "train",
-                "-c",
-                "synthetic",
-                "-o",
-                str(copy),
-                "--overwrite",
-                f"data.root={data}",
-                "model.channels=8",
-                "train.epochs=1",
-                "train.progress=false",
-                "train.precision=fp32",
-            ]
-        )
-        == 0
-    )
+    assert lift_train(copy, data, "--overwrite", "model.channels=8", "train.epochs=1") == 0
     assert "channels: 8" in (copy / "config.yaml").read_text()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]  # the replaced run is gone once the new one finished
 

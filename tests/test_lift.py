@@ -5,6 +5,7 @@ import json
 import numpy as np
 import torch
 import yaml
+from helpers import lift_train
 
 from semipose import lift
 from semipose.cli import main
@@ -144,25 +145,7 @@ def test_cli_train_under_a_time_budget_finishes_and_evaluates(tmp_path):
     assert main(["data", "synth3d", "-o", str(data), "--frames", "60"]) == 0
     run = tmp_path / "run"
     budget_min = 0.03  # 1.8 s of training
-    assert (
-        main(
-            [
-                "lift",
-                "train",
-                "-c",
-                "synthetic",
-                "-o",
-                str(run),
-                f"data.root={data}",
-                "model.channels=32",
-                "train.progress=false",
-                "train.epochs=500",
-                f"train.minutes={budget_min}",
-                "train.precision=fp32",
-            ]
-        )
-        == 0
-    )
+    assert lift_train(run, data, "model.channels=32", "train.epochs=500", f"train.minutes={budget_min}") == 0
     metrics = json.loads((run / "metrics.json").read_text())
     assert np.isfinite(metrics["p_mpjpe_mm"]) and metrics["budget_minutes"] == budget_min
     # training stopped at the budget (plus the step under way), long before the 500 planned epochs

@@ -78,12 +78,7 @@ def test_cli_train_and_evaluate(shared_data, tmp_path, capsys):
 
     coco = shared_data / "coco_mini"
     common = [
-        f"data.train_ann={coco}/annotations/person_keypoints_train2017.json",
-        f"data.train_images={coco}/train2017",
-        f"data.val_ann={coco}/annotations/person_keypoints_val2017.json",
-        f"data.val_images={coco}/val2017",
-        "data.input_size=[64,64]",
-        "model.width=16",
+        *_coco_mini(coco),
         "train.epochs=1",
         "train.batch_size=16",
         "train.progress=false",
@@ -103,12 +98,7 @@ def test_cli_pose2d_resume_equals_an_uninterrupted_run_and_refuses_a_corrupt_che
 
     coco = shared_data / "coco_mini"
     common = [
-        f"data.train_ann={coco}/annotations/person_keypoints_train2017.json",
-        f"data.train_images={coco}/train2017",
-        f"data.val_ann={coco}/annotations/person_keypoints_val2017.json",
-        f"data.val_images={coco}/val2017",
-        "data.input_size=[64,64]",
-        "model.width=16",
+        *_coco_mini(coco),
         "train.batch_size=16",
         "train.progress=false",
         "train.precision=fp32",

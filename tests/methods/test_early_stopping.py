@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import torch
+from helpers import lift_train
 
 from semipose.cli import main
 from semipose.engine import fit
@@ -58,28 +59,8 @@ def test_early_stopping_never_reads_the_test_split(tmp_path):
     runs = {}
     for name, test in (("a", "[Validate/S1]"), ("b", "[Validate/S2,Validate/S3]")):
         run = tmp_path / name
-        assert (
-            main(
-                [
-                    "lift",
-                    "train",
-                    "-c",
-                    "synthetic",
-                    "-o",
-                    str(run),
-                    f"data.root={data}",
-                    "model.channels=32",
-                    "train.progress=false",
-                    "train.epochs=8",
-                    "train.eval_every=1",
-                    "train.val_fraction=0.25",
-                    "train.patience=2",
-                    "train.precision=fp32",
-                    f"data.subjects_test={test}",
-                ]
-            )
-            == 0
-        )
+        overrides = ["model.channels=32", "train.epochs=8", "train.eval_every=1", "train.val_fraction=0.25"]
+        assert lift_train(run, data, *overrides, "train.patience=2", f"data.subjects_test={test}") == 0
         runs[name] = run
     logs = {k: [line.split(",") for line in (r / "log.csv").read_text().splitlines()] for k, r in runs.items()}
     col = logs["a"][0].index("val_error")
