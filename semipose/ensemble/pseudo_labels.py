@@ -29,6 +29,7 @@ from ..data.npz3d import Sequence
 from ..data.splits import Segment, cut, split_labeled
 from ..io import atomic_write_json, atomic_write_text
 from ..lift import load_split, write_metrics
+from ..lift_ssl import BackProjectionConfig
 from ..methods.multiview import FUSION_METHODS, fuse_views, triangulate
 from ..metrics.mpjpe import evaluate_sequences
 from ..metrics.uncertainty import sparsification
@@ -94,14 +95,6 @@ class SSLConfig:
             raise ConfigError(f"ssl.replace_teacher must be always or if_better, got {self.replace_teacher!r}")
         if self.order not in ("random", "uncertainty"):
             raise ConfigError(f"ssl.order must be random or uncertainty, got {self.order!r}")
-
-
-@dataclass
-class BackProjectionConfig:
-    # supervised-only training before the reprojection loss joins: a share of the epochs (VideoPose3D's
-    # one epoch of a large labeled set; a share keeps the trajectory model trained first on small ones)
-    warmup_fraction: float = checked(0.2, ge=0, lt=1)
-    bone_length_term: bool = True
 
 
 @dataclass

@@ -64,7 +64,7 @@ from ..ensemble.pseudo_labels import (
 )
 from ..ensemble.runner import member_path, member_weights, training_data
 from ..io import atomic_write_json
-from ..lift import train_backprojection
+from ..lift_ssl import train_backprojection
 from ..metrics.mpjpe import evaluate_sequences
 from ..plots import _pyplot, save_figure
 

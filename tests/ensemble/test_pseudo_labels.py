@@ -5,7 +5,7 @@ import json
 import numpy as np
 import torch
 
-from semipose import lift
+from semipose import lift, lift_ssl
 from semipose.cli import main
 from semipose.data.splits import cut, split_labeled
 from semipose.data.windows import flip_2d, flip_3d
@@ -59,7 +59,7 @@ def test_backprojection_short_run(tmp_path):
     train, skel = lift.load_split(cfg.data, cfg.data.subjects_train)
     test, _ = lift.load_split(cfg.data, cfg.data.subjects_test)
     lab, unl = split_labeled(train, 0.2)
-    metrics = lift.train_backprojection(
+    metrics = lift_ssl.train_backprojection(
         cfg, cut(train, lab), cut(train, unl), test, skel, tmp_path / "bp", warmup_fraction=0.34
     )
     assert np.isfinite(metrics["p_mpjpe_mm"])
