@@ -23,8 +23,9 @@ from semipose.engine.runtime import environment_info
 from semipose.io import atomic_write_json
 from semipose.lift import resolve_device
 from semipose.methods.base import autocast
+from semipose.methods.heatmap_ops import heatmap_loss
+from semipose.models.heatmap_net import Pose2DModelConfig, build_heatmap_net
 from semipose.models.profile import count_flops, count_parameters
-from semipose.pose2d import Pose2DModelConfig, build_model, heatmap_loss
 
 MODELS = {  # name: Pose2DModelConfig fields
     "hourglass-1-residual-w64": dict(name="hourglass", stacks=1, width=64, unit="residual"),
@@ -67,7 +68,7 @@ def measure(
     min_steps: int,
 ) -> dict:
     torch.manual_seed(0)
-    model = build_model(Pose2DModelConfig(**spec), 17).to(device)
+    model = build_heatmap_net(Pose2DModelConfig(**spec), 17).to(device)
     w, h = size
     x = torch.randn(batch, 3, h, w, device=device)
     target = torch.rand(batch, 17, h // 4, w // 4, device=device)
@@ -118,7 +119,7 @@ def main() -> None:
         spec = MODELS[name]
         for size_name in args.sizes.split(","):
             w, h = SIZES[size_name]
-            model = build_model(Pose2DModelConfig(**spec), 17)
+            model = build_heatmap_net(Pose2DModelConfig(**spec), 17)
             example = torch.randn(args.batch, 3, h, w, generator=torch.Generator().manual_seed(0))
             choice, _, skipped = benchmark_plan(model, example, device, tuple(args.precisions.split(",")))
             base = {

@@ -1,10 +1,11 @@
-"""Top-down 2D heatmap pose estimation: config, dataset of person crops, the supervised recipe for
-the one training loop, and evaluation (PCK, COCO AP) with optional flip test."""
+"""Top-down 2D heatmap pose estimation, end to end: the config, the people of a COCO or MPII file, a
+supervised training run, evaluation (PCK, PCKh, COCO AP; optional flip test) and loading a trained run.
+The parts live below: crops in :mod:`semipose.data.crops`, the network in :mod:`semipose.models.heatmap_net`,
+the recipe and inference in :mod:`semipose.methods.supervised_pose2d`."""
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -12,27 +13,23 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from .codecs.heatmap import HeatmapCodec, flip_back
+from .codecs.heatmap import HeatmapCodec
 from .config import POSITIVE, ConfigError, checked, dump_yaml, from_dict, load_config
 from .data.coco import PersonInstance, load_coco_keypoints, load_mpii
-from .data.errors import DataError, open_image
+from .data.crops import CropDataset
 from .data.npz3d import expand_path
-from .data.transforms2d import AUGMENTATIONS, View, crop, invert_affine, sample_view, transform_keypoints, warp_points
+from .data.transforms2d import AUGMENTATIONS
 from .engine import CheckpointError, TrainConfig, fit, prepare_run_dir, resolve_device, run_summary, set_threads
 from .engine.precision import precision_for_run
 from .engine.saved import model_record, read_model
 from .io import atomic_torch_save, atomic_write_json
-from .methods.base import RecipeBase, Schedule, autocast
-from .methods.heatmap_ops import heatmap_loss
+from .methods.base import Schedule
+from .methods.supervised_pose2d import SupervisedPose2D, predict_people
 from .metrics.coco import coco_keypoint_eval
 from .metrics.pck import pck, pckh
-from .models.hourglass import StackedHourglass
+from .models.heatmap_net import Pose2DModelConfig, build_heatmap_net
 from .models.profile import count_flops, count_parameters, describe
-from .models.simplebaseline import SimpleBaseline
 from .skeletons import MPII16, Skeleton
-
-IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], np.float32)[:, None, None]
-IMAGENET_STD = np.array([0.229, 0.224, 0.225], np.float32)[:, None, None]
 
 
 @dataclass
@@ -49,21 +46,6 @@ class Pose2DDataConfig:
     def validate(self) -> None:
         if self.format not in ("coco", "mpii"):
             raise ConfigError(f"data.format must be coco or mpii, got {self.format!r}")
-
-
-@dataclass
-class Pose2DModelConfig:
-    name: str = "hourglass"  # hourglass | simplebaseline
-    stacks: int = checked(1, ge=1, le=8)
-    width: int = checked(128, **POSITIVE)
-    unit: str = checked("residual", choices=("residual", "hru"))
-    upsample: str = checked("nearest", choices=("nearest", "deconv"))
-    resnet_depth: int = checked(18, choices=(18, 34, 50, 101, 152))
-    pretrained: str | None = None  # a local torchvision-named ResNet state dict
-
-    def validate(self) -> None:
-        if self.name not in ("hourglass", "simplebaseline"):
-            raise ConfigError(f"model.name must be hourglass or simplebaseline, got {self.name!r}")
 
 
 @dataclass
@@ -112,125 +94,6 @@ def make_codec(d: Pose2DDataConfig) -> HeatmapCodec:
     return HeatmapCodec((w, h), (w // 4, h // 4), d.sigma)
 
 
-def build_model(m: Pose2DModelConfig, num_joints: int) -> torch.nn.Module:
-    if m.name == "hourglass":
-        return StackedHourglass(num_joints, m.stacks, m.width, unit=m.unit, upsample=m.upsample)
-    model = SimpleBaseline(num_joints, m.resnet_depth)
-    if m.pretrained:
-        from .models.simplebaseline import load_resnet_weights
-
-        load_resnet_weights(model, expand_path(m.pretrained))
-    return model
-
-
-class CropDataset:
-    """Person instances with their images in memory; crops, targets and weights on request."""
-
-    def __init__(self, people: list[PersonInstance], skeleton: Skeleton, codec: HeatmapCodec, augmentation: str):
-        if not people:
-            raise DataError("no person instances to crop: the annotation file lists none with visible keypoints")
-        self.people, self.skeleton, self.codec, self.augmentation = people, skeleton, codec, augmentation
-        self._images = {p.image_path: open_image(p.image_path) for p in people}
-        self._perm = skeleton.flip_permutation()
-        self._upper = [i for i, n in enumerate(skeleton.joints) if not any(s in n for s in ("hip", "knee", "ankle"))]
-
-    def __len__(self) -> int:
-        return len(self.people)
-
-    def view(self, i: int, rng: np.random.Generator, augmentation: str | None = None) -> View:
-        p = self.people[i]
-        return sample_view(
-            p.center, p.scale, self.codec.input_size, augmentation or self.augmentation, rng, p.keypoints, self._upper
-        )
-
-    def image(self, i: int, view: View, photometric=None) -> np.ndarray:
-        """The normalised (3, h, w) crop of person ``i`` in ``view``; ``photometric`` may change the [0, 1]
-        crop first (e.g. RandAugment)."""
-        pixels = crop(self._images[self.people[i].image_path], view)
-        if photometric is not None:
-            pixels = photometric(pixels)
-        return (pixels - IMAGENET_MEAN) / IMAGENET_STD
-
-    def sample(self, i: int, view: View) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Crop, heatmap targets and target weights of person ``i`` in ``view``."""
-        image = self.image(i, view)
-        kp = transform_keypoints(self.people[i].keypoints, view, self._perm)
-        hm, w = self.codec.encode(kp[:, :2], kp[:, 2])
-        return image, hm, w
-
-    def batches(self, batch_size: int, rng: np.random.Generator) -> Iterable[tuple[torch.Tensor, ...]]:
-        order = rng.permutation(len(self))
-        for s in range(0, len(order), batch_size):
-            if len(order) - s == 1 and s > 0:
-                break  # a lone last sample: BatchNorm cannot train on one 1x1 map (hourglass bottom at 64x64)
-            items = [self.sample(int(i), self.view(int(i), rng)) for i in order[s : s + batch_size]]
-            yield tuple(torch.from_numpy(np.stack(x)) for x in zip(*items))
-
-
-class SupervisedPose2D(RecipeBase):
-    """Recipe for :func:`semipose.engine.fit`: heatmap regression with intermediate supervision."""
-
-    def __init__(
-        self,
-        model: torch.nn.Module,
-        data: CropDataset,
-        schedule: Schedule,
-        batch_size: int,
-        evaluate_fn,
-        device: torch.device,
-        precision: str = "fp32",
-        amsgrad: bool = False,
-    ):
-        super().__init__({"model": model}, schedule, evaluate_fn, device, amsgrad)
-        self.model, self.data, self.batch_size, self.precision = self.modules["model"], data, batch_size, precision
-
-    def num_samples(self) -> int:
-        return len(self.data)
-
-    def start_epoch(self, epoch: int, num_epochs: int) -> dict[str, float]:
-        lr = self.set_learning_rate(epoch)
-        self.model.train()
-        return {"lr": lr}
-
-    def batches(self, epoch: int, rng: np.random.Generator):
-        return self.data.batches(self.batch_size, rng)
-
-    def train_step(self, batch) -> dict[str, float]:
-        images, heatmaps, weights = (t.to(self.device) for t in batch)
-        with autocast(self.device, self.precision):
-            pred = self.model(images)
-        loss = heatmap_loss(pred.float(), heatmaps, weights)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimizer.step()
-        return {"loss": float(loss.detach()), "n": images.shape[0]}
-
-
-@torch.no_grad()
-def predict_people(
-    model: torch.nn.Module, data: CropDataset, flip_test: bool = True, batch_size: int = 64, method: str = "argmax"
-) -> tuple[np.ndarray, np.ndarray]:
-    """Keypoints (N, K, 2) in image pixels and their scores (N, K), from the last stack's heatmaps."""
-    model.eval()
-    device = next(model.parameters()).device
-    rng = np.random.default_rng(0)
-    out_kp, out_sc = [], []
-    perm = data.skeleton.flip_permutation()
-    for s in range(0, len(data), batch_size):
-        idx = range(s, min(len(data), s + batch_size))
-        views = [data.view(i, rng, "none") for i in idx]
-        images = torch.from_numpy(np.stack([data.image(i, v) for i, v in zip(idx, views)])).to(device)
-        hm = model(images)[:, -1].float()
-        if flip_test:
-            hm_f = model(torch.flip(images, dims=[3]))[:, -1].float().cpu().numpy()
-            hm = (hm + torch.from_numpy(flip_back(hm_f, perm)).to(device)) / 2
-        for h, v in zip(hm.cpu().numpy(), views):
-            kp, sc = data.codec.decode(h, method)
-            out_kp.append(warp_points(kp, invert_affine(v.matrix)))
-            out_sc.append(sc)
-    return np.stack(out_kp), np.stack(out_sc)
-
-
 def evaluate_pose2d(model: torch.nn.Module, data: CropDataset, gt_doc: dict | None, flip_test: bool = True) -> dict:
     kp, sc = predict_people(model, data, flip_test)
     gt = np.stack([p.keypoints for p in data.people])
@@ -272,7 +135,7 @@ def train_pose2d(cfg: Pose2DConfig, run_dir: str | Path, resume: bool = False) -
     train_data = CropDataset(train_people, skel, codec, d.augmentation)
     val_data = CropDataset(val_people, skel, codec, "none")
     torch.manual_seed(t.seed)
-    model = build_model(cfg.model, skel.num_joints)
+    model = build_heatmap_net(cfg.model, skel.num_joints)
     epochs = t.epochs_for(len(train_data))
     schedule = Schedule.from_train(t, epochs)
     choice = precision_for_run(t.precision, device, model, image_example(d, t.batch_size), t.progress)
@@ -323,7 +186,7 @@ def load_trained(run_dir: Path, overrides: list[str] | None = None) -> tuple[tor
     saved = read_model(path, "pose2d", lambda: dataclasses.asdict(cfg.model))
     try:
         model_cfg = from_dict(Pose2DModelConfig, {**saved["model_config"], "pretrained": None}, "model")
-        model = build_model(model_cfg, saved["skeleton"].num_joints)
+        model = build_heatmap_net(model_cfg, saved["skeleton"].num_joints)
         model.load_state_dict(saved["model"])
     except (ConfigError, RuntimeError) as e:
         raise CheckpointError(f"{path}: the weights do not fit the model it describes ({str(e)[:200]})") from None

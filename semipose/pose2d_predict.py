@@ -15,12 +15,14 @@ from PIL import ImageDraw
 
 from .config import dump_yaml
 from .data.coco import PersonInstance, box_to_center_scale
+from .data.crops import CropDataset
 from .data.errors import DataError, guard_reader, open_image, read_json
 from .data.npz3d import expand_path
 from .engine import prepare_run_dir
 from .io import atomic_write_json
+from .methods.supervised_pose2d import predict_people
 from .metrics.coco import coco_keypoint_eval, oks
-from .pose2d import CropDataset, load_people, load_trained, make_codec, predict_people
+from .pose2d import load_people, load_trained, make_codec
 from .skeletons import Skeleton
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")

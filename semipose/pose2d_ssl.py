@@ -7,14 +7,13 @@ Protocols (``ssl.protocol``):
 * ``additional``: the whole training set is labeled and a second dataset (``ssl.unlabeled_ann``,
   ``ssl.unlabeled_images``; its keypoints are never read) is unlabeled: COCO-Additional.
 
-An epoch visits every unlabeled instance once; each batch holds ``train.batch_size`` labeled and as
-many unlabeled instances, the labeled set resampled (shuffled copies, cut) to the unlabeled set's length.
+An epoch visits every unlabeled instance once (:class:`semipose.data.crops.SemiBatches`); the methods
+are in :mod:`semipose.methods.ssl2d`, the offline pseudo-labels in :mod:`semipose.methods.pseudo_pose2d`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,26 +23,19 @@ import torch
 
 from .config import POSITIVE, ConfigError, checked, dump_yaml, load_config
 from .data.coco import PersonInstance, load_coco_keypoints
+from .data.crops import CropDataset, SemiBatches
 from .data.npz3d import expand_path
-from .data.transforms2d import randaugment, sample_view, view_to_view
 from .engine import fit, prepare_run_dir, resolve_device, run_summary, set_threads
 from .engine.precision import precision_for_run
 from .engine.saved import model_record, read_model
 from .io import atomic_torch_save, atomic_write_json
 from .methods.base import Schedule
+from .methods.pseudo_pose2d import pseudo_label_people
 from .methods.ssl2d import CollapseConfig, MethodConfig, SemiSupervisedPose2D
+from .models.heatmap_net import build_heatmap_net
 from .models.profile import count_parameters, describe
 from .plots import plot_collapse
-from .pose2d import (
-    CropDataset,
-    Pose2DConfig,
-    build_model,
-    evaluate_pose2d,
-    image_example,
-    load_people,
-    make_codec,
-    predict_people,
-)
+from .pose2d import Pose2DConfig, evaluate_pose2d, image_example, load_people, make_codec
 
 
 @dataclass
@@ -96,94 +88,6 @@ def split_protocol(cfg: SSL2DConfig) -> tuple[list[PersonInstance], list[PersonI
     return labeled, unlabeled, skel
 
 
-class SemiBatches:
-    """Builds the batches of an epoch: labeled crops with targets, unlabeled views for the method."""
-
-    def __init__(
-        self,
-        labeled: CropDataset,
-        unlabeled: CropDataset,
-        method: MethodConfig,
-        batch_size: int,
-        pseudo: CropDataset | None = None,
-    ):
-        self.labeled, self.unlabeled, self.method, self.batch_size, self.pseudo = (
-            labeled,
-            unlabeled,
-            method,
-            batch_size,
-            pseudo,
-        )
-        self.stride = float(labeled.codec.stride[0])
-
-    def __len__(self) -> int:
-        return len(self.unlabeled)
-
-    def __call__(self, epoch: int, rng: np.random.Generator) -> Iterator[dict[str, Any]]:
-        n = len(self.unlabeled)
-        reps = -(-n // len(self.labeled))
-        lab_order = np.concatenate([rng.permutation(len(self.labeled)) for _ in range(reps)])[:n]
-        unl_order = rng.permutation(n)
-        B = self.batch_size
-        for s in range(0, n, B):
-            if n - s == 1 and s > 0:
-                break  # a lone last sample: BatchNorm cannot train on one 1x1 map
-            lab = [self.labeled.sample(int(i), self.labeled.view(int(i), rng)) for i in lab_order[s : s + B]]
-            batch: dict[str, Any] = {"labeled": tuple(torch.from_numpy(np.stack(x)) for x in zip(*lab))}
-            if self.method.name != "supervised":
-                batch["unlabeled"] = self._unlabeled([int(i) for i in unl_order[s : s + B]], rng)
-            yield batch
-
-    def _unlabeled(self, idx: list[int], rng: np.random.Generator) -> dict[str, Any]:
-        m = self.method
-        if m.name == "pseudo_label":
-            assert self.pseudo is not None  # the pseudo-labeled people come with this method
-            items = [self.pseudo.sample(i, self.pseudo.view(i, rng)) for i in idx]
-            images, targets, weights = (torch.from_numpy(np.stack(x)) for x in zip(*items))
-            return {"hard": images, "targets": targets, "target_weights": weights}
-        data = self.unlabeled
-        photometric = (
-            (lambda im: randaugment(im, rng, m.randaugment_ops, m.randaugment_magnitude)) if m.randaugment else None
-        )
-        easy, hard, maps, views, view_maps = [], [], [], [], []
-        for i in idx:
-            p = data.people[i]
-            size = data.codec.input_size
-            v_easy = sample_view(p.center, p.scale, size, m.easy, rng)
-            v_hard = sample_view(p.center, p.scale, size, m.hard, rng)
-            easy.append(data.image(i, v_easy))
-            hard.append(data.image(i, v_hard, photometric))
-            maps.append(view_to_view(v_easy, v_hard, self.stride))
-            if m.name == "denoised":
-                extra = [sample_view(p.center, p.scale, size, m.easy, rng) for _ in range(m.weak_views - 1)]
-                extra += [sample_view(p.center, p.scale, size, m.strong, rng) for _ in range(m.strong_views)]
-                views.append([easy[-1]] + [data.image(i, v) for v in extra])
-                view_maps.append([maps[-1]] + [view_to_view(v, v_hard, self.stride) for v in extra])
-        out = {
-            "easy": torch.from_numpy(np.stack(easy)),
-            "hard": torch.from_numpy(np.stack(hard)),
-            "easy_to_hard": torch.from_numpy(np.stack(maps)).float(),
-        }
-        if views:
-            out["views"] = torch.from_numpy(np.stack(views, axis=1))  # (V, B, 3, H, W)
-            out["views_to_hard"] = torch.from_numpy(np.stack(view_maps, axis=1)).float()
-        return out
-
-
-def pseudo_label_people(
-    model: torch.nn.Module, unlabeled: CropDataset, threshold: float, flip_test: bool = True
-) -> tuple[list[PersonInstance], dict[str, float]]:
-    """The unlabeled people with a teacher's keypoints as labels: visible (2) where its maximum response
-    exceeds ``threshold``, unlabeled (0) elsewhere; and the share of joints kept."""
-    kp, sc = predict_people(model, unlabeled, flip_test)
-    out = []
-    for p, k, s in zip(unlabeled.people, kp, sc):
-        vis = np.where(s > threshold, 2.0, 0.0)
-        out.append(dataclasses.replace(p, keypoints=np.column_stack([k, vis]).astype(np.float32)))
-    kept = float((sc > threshold).mean()) if len(sc) else 0.0
-    return out, {"pseudo_joints_kept": kept, "pseudo_mean_score": float(sc.mean()) if len(sc) else 0.0}
-
-
 def train_ssl2d(
     cfg: SSL2DConfig, run_dir: str | Path, resume: bool = False, progress: bool | None = None
 ) -> dict[str, Any]:
@@ -212,14 +116,14 @@ def train_ssl2d(
         teacher_dir = run_dir / "teacher"
         if not (teacher_dir / "model.pt").is_file():
             train_ssl2d(teacher_cfg, teacher_dir, resume=True, progress=progress)
-        teacher = build_model(cfg.model, skel.num_joints).to(device)
+        teacher = build_heatmap_net(cfg.model, skel.num_joints).to(device)
         teacher.load_state_dict(read_model(teacher_dir / "model.pt", "pose2d")["model"])
         people, stats = pseudo_label_people(teacher, unlabeled, m.pseudo_threshold, t.test_flip)
         pseudo = CropDataset(people, skel, codec, d.augmentation)
         info.update(stats)
     torch.manual_seed(t.seed)
-    nets = [build_model(cfg.model, skel.num_joints) for _ in range(2 if m.dual else 1)]
-    batches = SemiBatches(labeled, unlabeled, m, t.batch_size, pseudo)
+    nets = [build_heatmap_net(cfg.model, skel.num_joints) for _ in range(2 if m.dual else 1)]
+    batches = SemiBatches(labeled, unlabeled, m.unlabeled_views(), t.batch_size, pseudo)
     epochs = t.epochs_for(len(batches))
     choice = precision_for_run(t.precision, device, nets[0], image_example(d, t.batch_size), progress)
     recipe = SemiSupervisedPose2D(

@@ -7,15 +7,11 @@ import torch
 
 from semipose.codecs.heatmap import HeatmapCodec
 from semipose.data.coco import load_coco_keypoints
+from semipose.data.crops import CropDataset
+from semipose.methods.supervised_pose2d import predict_people
 from semipose.metrics.coco import pycocotools_keypoint_eval
-from semipose.pose2d import CropDataset, evaluate_pose2d, heatmap_loss, load_pose2d_config, predict_people, train_pose2d
-
-
-def test_heatmap_loss_weights_joints():
-    pred = torch.zeros(1, 2, 2, 4, 4)
-    target = torch.ones(1, 2, 4, 4)
-    # two stacks, joint 1 weighted out: 0.5 * mean over (2 stacks x 2 joints x 16) of [1 for joint 0] x 2 stacks
-    assert float(heatmap_loss(pred, target, torch.tensor([[1.0, 0.0]]))) == 0.5 * 0.5 * 2
+from semipose.models.heatmap_net import build_heatmap_net
+from semipose.pose2d import evaluate_pose2d, load_pose2d_config, train_pose2d
 
 
 def _coco_mini(coco):
@@ -53,10 +49,8 @@ def test_train_and_evaluate_on_coco_mini(shared_data, tmp_path):
         coco / "annotations" / "person_keypoints_val2017.json", coco / "val2017", 1.0
     )
     data = CropDataset(people, skel, HeatmapCodec((64, 64), (16, 16)), "none")
-    from semipose.pose2d import build_model
-
     torch.manual_seed(0)
-    model = build_model(cfg.model, 17)
+    model = build_heatmap_net(cfg.model, 17)
     model.load_state_dict(torch.load(tmp_path / "run" / "model.pt", weights_only=True)["model"])
     ours = evaluate_pose2d(model, data, doc)
     kp, sc = predict_people(model, data)

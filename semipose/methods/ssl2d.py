@@ -5,7 +5,7 @@ supervised heatmap loss of every network; the unlabeled half gives the method's 
 
 * ``supervised``: none (the unlabeled half is not drawn);
 * ``pseudo_label``: offline targets, a supervised teacher's keypoints where its maximum passed a
-  threshold, trained like labels (the data side prepares them, see :mod:`semipose.pose2d_ssl`);
+  threshold, trained like labels (made by :mod:`semipose.methods.pseudo_pose2d`);
 * ``posecons`` (one network): its prediction on the easy view, without gradient, warped into the
   hard view's frame, is the target of its prediction on the hard view;
 * ``posedual`` (two networks): each network's easy-view prediction teaches the other's hard view;
@@ -30,6 +30,7 @@ import numpy as np
 import torch
 
 from ..config import FRACTION, POSITIVE, ConfigError, checked
+from ..data.crops import UnlabeledViews
 from ..data.transforms2d import AUGMENTATIONS, warp_heatmaps
 from .base import RecipeBase, Schedule, autocast
 from .heatmap_ops import (
@@ -101,6 +102,21 @@ class MethodConfig:
     @property
     def dual(self) -> bool:
         return self.name in DUAL
+
+    def unlabeled_views(self) -> UnlabeledViews:
+        """What each semi-supervised batch draws of the unlabeled people for this method."""
+        return UnlabeledViews(
+            kind={"supervised": "none", "pseudo_label": "pseudo"}.get(self.name, "views"),
+            easy=self.easy,
+            hard=self.hard,
+            randaugment=self.randaugment,
+            randaugment_ops=self.randaugment_ops,
+            randaugment_magnitude=self.randaugment_magnitude,
+            multi_view=self.name == "denoised",
+            weak_views=self.weak_views,
+            strong_views=self.strong_views,
+            strong=self.strong,
+        )
 
     def cutout_scale(self, input_height: int) -> float:
         return input_height / self.cutout_reference_height
@@ -186,7 +202,7 @@ class AveragedHeatmaps(torch.nn.Module):
 
 class SemiSupervisedPose2D(RecipeBase):
     """Recipe for :func:`semipose.engine.fit`. ``batches_fn(epoch, rng)`` yields dicts with ``labeled``
-    (images, heatmaps, weights) and, unless supervised, ``unlabeled`` (see :mod:`semipose.pose2d_ssl`)."""
+    (images, heatmaps, weights) and, unless supervised, ``unlabeled`` (see :class:`semipose.data.crops.SemiBatches`)."""
 
     def __init__(
         self,

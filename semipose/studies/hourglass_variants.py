@@ -23,9 +23,10 @@ from ..config import ConfigError, dump_yaml, load_config
 from ..engine import prepare_run_dir
 from ..ensemble.pseudo_labels import write_table
 from ..io import atomic_write_json
+from ..models.heatmap_net import build_heatmap_net
 from ..models.profile import count_flops, count_parameters
 from ..plots import _pyplot, save_figure
-from ..pose2d import Pose2DConfig, build_model, train_pose2d
+from ..pose2d import Pose2DConfig, train_pose2d
 from .common2d import ensure_synthpose
 
 TABLE = "hourglass_variants"
@@ -117,7 +118,7 @@ def run(cfg: HourglassStudyConfig, out_dir: Path, progress: bool = True) -> dict
                 metrics = json.loads((run_dir / "metrics.json").read_text())
             else:
                 metrics = train_pose2d(run_cfg, run_dir, resume=True)
-            model = build_model(run_cfg.model, 17)
+            model = build_heatmap_net(run_cfg.model, 17)
             params = count_parameters(model)
             curve = _epoch_pck(run_dir / "log.csv")
             curves[f"{name}-s{stacks}"] = curve

@@ -10,8 +10,9 @@ from semipose import __version__, lift
 from semipose.engine import CheckpointError
 from semipose.engine.saved import model_record, read_model
 from semipose.ensemble.runner import load_ensemble_config, load_members
+from semipose.models.heatmap_net import Pose2DModelConfig, build_heatmap_net
 from semipose.models.tcn import TCNConfig, build_tcn
-from semipose.pose2d import Pose2DModelConfig, build_model, load_trained
+from semipose.pose2d import load_trained
 from semipose.skeletons import COCO17, HUMANEVA15
 
 
@@ -58,7 +59,7 @@ def test_layouts_from_before_the_format_are_converted(tmp_path):
         read_model(run / "members" / "member_00.pt", "lifting")
 
     # a 2D run's model.pt: the skeleton as a dict, 'joints' beside it
-    net = build_model(Pose2DModelConfig(width=16), 17)
+    net = build_heatmap_net(Pose2DModelConfig(width=16), 17)
     old_2d = tmp_path / "run2d"
     old_2d.mkdir()
     (old_2d / "config.yaml").write_text("model:\n  width: 16\n")

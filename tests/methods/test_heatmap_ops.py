@@ -11,6 +11,7 @@ from semipose.methods.heatmap_ops import (
     aggregate_views,
     apply_cutout,
     cutout_boxes,
+    heatmap_loss,
     max_response,
     select_targets,
     threshold_and_refine,
@@ -100,3 +101,10 @@ def test_heatmap_warp_between_views_round_trips():
     q = np.unravel_index(int(there[0, 0].argmax()), (16, 16))
     assert abs(q[1] - p[0]) <= 1 and abs(q[0] - p[1]) <= 1
     assert float(max_response(there)) > 0.7
+
+
+def test_heatmap_loss_weights_joints():
+    pred = torch.zeros(1, 2, 2, 4, 4)
+    target = torch.ones(1, 2, 4, 4)
+    # two stacks, joint 1 weighted out: 0.5 * mean over (2 stacks x 2 joints x 16) of [1 for joint 0] x 2 stacks
+    assert float(heatmap_loss(pred, target, torch.tensor([[1.0, 0.0]]))) == 0.5 * 0.5 * 2

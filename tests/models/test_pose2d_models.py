@@ -79,3 +79,14 @@ def test_flops_hand_computed():
     deconv = nn.ConvTranspose2d(4, 2, 4, 2, 1)
     assert count_flops(deconv, (1, 4, 5, 5)) == 2 * (4 * 25 * 2 * 16)
     assert "M parameters" in describe(StackedHourglass(16, stacks=1, width=16), (1, 3, 64, 64))
+
+
+@pytest.mark.parametrize(
+    "depth,params",  # torchvision's published totals (resnet18 ... resnet152) less the 1000-way classifier
+    [(18, 11_689_512), (34, 21_797_672), (50, 25_557_032), (101, 44_549_160), (152, 60_192_808)],
+)
+def test_every_configurable_resnet_depth_builds_torchvision_s_backbone(depth, params):
+    model = SimpleBaseline(17, depth=depth)
+    fc = (512 if depth < 50 else 2048) * 1000 + 1000
+    backbone = sum(p.numel() for n, p in model.named_parameters() if n.startswith(("conv1", "bn1", "layer")))
+    assert backbone == params - fc
