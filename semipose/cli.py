@@ -19,6 +19,7 @@ from pathlib import Path
 
 from .config import ConfigError, config_path
 from .data.errors import DataError
+from .reports import lifting_markdown, write_lifting_metrics
 from .studies import STUDIES, get_study
 
 
@@ -78,7 +79,7 @@ def _cmd_lift_train(args: argparse.Namespace) -> int:
     run_dir, cfg = _claim(args, "lift", lift.load_lift_config)
     with run_directory(run_dir, args.resume, args.overwrite):
         metrics = lift.train(cfg, run_dir, resume=args.resume)
-    print(lift.metrics_markdown(metrics))
+    print(lifting_markdown(metrics))
     print(f"results in {run_dir}/ (metrics.json, metrics.md, log.csv, model.pt, checkpoint.pt)")
     return 0
 
@@ -95,7 +96,7 @@ def _cmd_lift_evaluate(args: argparse.Namespace) -> int:
     cfg = lift.load_lift_config(cfg_file if cfg_file and cfg_file.is_file() else None, args.overrides)
     out = Path(args.out) if args.out else (model if model.is_dir() else model.parent) / "evaluation"
     metrics = lift.evaluate(model, cfg, out)
-    print(lift.metrics_markdown(metrics))
+    print(lifting_markdown(metrics))
     print(f"results in {out}/")
     return 0
 
@@ -144,7 +145,7 @@ def _cmd_ensemble_train(args: argparse.Namespace) -> int:
         )
     failed = [m["index"] for m in status["members"] if m["status"] == "failed"]
     metrics = _evaluate_ensemble_run(run_dir, cfg)
-    print(lift.metrics_markdown(metrics))
+    print(lifting_markdown(metrics))
     print(
         f"ensemble of {metrics['num_members']}: MPJPE {metrics['mpjpe_mm']:.1f} mm, P-MPJPE "
         f"{metrics['p_mpjpe_mm']:.1f} mm; members on average {metrics['members_mean']['mpjpe_mm']:.1f} / "
@@ -168,20 +169,19 @@ def _evaluate_ensemble_run(run_dir: Path, cfg) -> dict:
     keys = runner.member_keys(cfg, runner.training_data(train, skel))
     models = runner.load_members(run_dir, cfg, skel, resolve_device(cfg.train.device), keys)
     metrics = runner.evaluate_ensemble(models, test, skel, cfg.train.test_flip)
-    lift.write_metrics(run_dir, metrics)
+    write_lifting_metrics(run_dir, metrics)
     if "uncertainty_curves" in metrics:
         plot_uncertainty(metrics["uncertainty_curves"], run_dir / "uncertainty.png")
     return metrics
 
 
 def _cmd_ensemble_evaluate(args: argparse.Namespace) -> int:
-    from . import lift
     from .ensemble import runner
 
     run_dir = Path(args.run)
     cfg = runner.load_ensemble_config(run_dir / "config.yaml", list(args.overrides))
     metrics = _evaluate_ensemble_run(run_dir, cfg)
-    print(lift.metrics_markdown(metrics))
+    print(lifting_markdown(metrics))
     print(f"results in {run_dir}/")
     return 0
 

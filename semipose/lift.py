@@ -27,13 +27,14 @@ from .engine import (
 )
 from .engine.precision import precision_for_run
 from .engine.saved import model_record, read_model
-from .io import atomic_save_npz, atomic_torch_save, atomic_write_json, atomic_write_text
+from .io import atomic_save_npz, atomic_torch_save, atomic_write_json
 from .methods.base import EarlyStopping
 from .methods.supervised_lift import Schedule, SupervisedLifting
 from .metrics.mpjpe import evaluate_sequences
 from .models.profile import count_parameters
 from .models.tcn import TCNConfig, TemporalModel, TemporalModelStrided, build_tcn
 from .plots import plot_training_curve
+from .reports import write_lifting_metrics
 from .skeletons import Skeleton, get_skeleton
 
 
@@ -162,35 +163,6 @@ def evaluate_model(
     )
 
 
-def metrics_markdown(metrics: dict[str, Any]) -> str:
-    lines = [
-        "| action | subject | frames | MPJPE (mm) | P-MPJPE (mm) | N-MPJPE (mm) | MPJVE (mm) |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
-    ]
-    for r in metrics["cells"]:
-        lines.append(
-            f"| {r['action']} | {r['subject']} | {r['frames']} | {r['mpjpe_mm']:.1f} | "
-            f"{r['p_mpjpe_mm']:.1f} | {r['n_mpjpe_mm']:.1f} | {r['mpjve_mm']:.2f} |"
-        )
-    lines.append(
-        f"| **mean of cells** | | {metrics['frames']} | **{metrics['mpjpe_mm']:.1f}** | "
-        f"**{metrics['p_mpjpe_mm']:.1f}** | **{metrics['n_mpjpe_mm']:.1f}** | **{metrics['mpjve_mm']:.2f}** |"
-    )
-    return "\n".join(lines) + "\n"
-
-
-def write_metrics(run_dir: Path, metrics: dict[str, Any], name: str = "metrics") -> None:
-    atomic_write_json(run_dir / f"{name}.json", metrics)
-    atomic_write_text(run_dir / f"{name}.md", metrics_markdown(metrics))
-    header = "action,subject,frames,mpjpe_mm,p_mpjpe_mm,n_mpjpe_mm,mpjve_mm\n"
-    rows = "".join(
-        f"{r['action']},{r['subject']},{r['frames']},{r['mpjpe_mm']:.4f},{r['p_mpjpe_mm']:.4f},"
-        f"{r['n_mpjpe_mm']:.4f},{r['mpjve_mm']:.4f}\n"
-        for r in metrics["cells"]
-    )
-    atomic_write_text(run_dir / f"{name}.csv", header + rows)
-
-
 def hold_out(
     sequences: list[Sequence], skel: Skeleton, t: LiftTrainConfig
 ) -> tuple[list[Sequence], EarlyStopping | None]:
@@ -292,7 +264,7 @@ def train(cfg: LiftConfig, run_dir: str | Path, resume: bool = False) -> dict[st
             val_best_mm=early.best, val_best_epoch=early.best_epoch, stopped_early=bool(recipe.should_stop())
         )
     save_lifting_model(run_dir / "model.pt", recipe.eval_model, cfg, skel)
-    write_metrics(run_dir, metrics)
+    write_lifting_metrics(run_dir, metrics)
     plot_training_curve(run_dir / "log.csv", run_dir / "training_curve.png")
     return metrics
 
@@ -349,7 +321,7 @@ def evaluate(model_path: str | Path, cfg: LiftConfig, out_dir: str | Path) -> di
         raise ValueError(f"model expects {skel.name} joints, data has {data_skel.name}")
     out_dir = prepare_run_dir(out_dir, dump_yaml(cfg), cfg.train.seed, {"model": str(model_path)})
     metrics = evaluate_model(model, test_seqs, skel, cfg.train.test_flip)
-    write_metrics(out_dir, metrics)
+    write_lifting_metrics(out_dir, metrics)
     return metrics
 
 

@@ -16,10 +16,11 @@ from .data.npz3d import Sequence
 from .data.windows import WindowSampler
 from .engine import fit, prepare_run_dir, resolve_device, run_summary, set_threads
 from .engine.precision import precision_for_run
-from .lift import LiftConfig, early_stopping, evaluate_model, lift_example, save_lifting_model, write_metrics
+from .lift import LiftConfig, early_stopping, evaluate_model, lift_example, save_lifting_model
 from .methods.backprojection import BackProjectionLifting, flip_intrinsics, flip_trajectory
 from .methods.base import Schedule
 from .models.tcn import build_tcn
+from .reports import write_lifting_metrics
 from .skeletons import Skeleton
 
 
@@ -135,5 +136,5 @@ def train_backprojection(
     metrics = dict(recipe.last_metrics)
     metrics.update(run_summary(history, epochs, t.minutes, choice.used))
     save_lifting_model(run_dir / "model.pt", recipe.eval_model, cfg, skel)
-    write_metrics(run_dir, metrics)
+    write_lifting_metrics(run_dir, metrics)
     return metrics

@@ -6,7 +6,7 @@ from pathlib import Path
 import semipose
 
 ROOT = Path(semipose.__file__).parent
-UTILITIES = {"config", "io", "skeletons", "plots", ""}
+UTILITIES = {"config", "io", "skeletons", "plots", "reports", ""}
 LAYERS = ["data", "codecs", "models", "metrics", "methods", "engine",
           "lift|lift_ssl|pose2d|pose2d_ssl|pose2d_predict", "ensemble", "studies", "cli|demo"]  # fmt: skip
 

@@ -27,13 +27,14 @@ from ..data.cameras import image_coordinates
 from ..data.noise2d import DetectorNoiseConfig, noisy_sequences_2d
 from ..data.npz3d import Sequence
 from ..data.splits import Segment, cut, split_labeled
-from ..io import atomic_write_json, atomic_write_text
-from ..lift import load_split, write_metrics
+from ..io import atomic_write_json
+from ..lift import load_split
 from ..lift_ssl import BackProjectionConfig
 from ..methods.multiview import FUSION_METHODS, fuse_views, triangulate
 from ..metrics.mpjpe import evaluate_sequences
 from ..metrics.uncertainty import sparsification
 from ..plots import plot_uncertainty
+from ..reports import write_lifting_metrics, write_table
 from ..skeletons import Skeleton
 from .aggregate import ensemble_mean, ensemble_spread
 from .runner import (
@@ -128,7 +129,7 @@ def _train_and_evaluate(
     status = train_ensemble(ecfg, run_dir, data, resume=True, progress=progress, init=init)
     models = load_members(run_dir, ecfg, skel, keys=[m["key"] for m in status["members"]])
     metrics = evaluate_ensemble(models, test, skel, ecfg.train.test_flip)
-    write_metrics(run_dir, metrics)
+    write_lifting_metrics(run_dir, metrics)
     if "uncertainty_curves" in metrics:
         plot_uncertainty(metrics["uncertainty_curves"], run_dir / "uncertainty.png")
     return models, metrics
@@ -370,8 +371,10 @@ def _take(order: list[int], frames: list[int], share: float) -> list[int]:
     return picked
 
 
-def _row(stage: str, share: float, m: dict[str, Any]) -> dict[str, Any]:
-    return {"stage": stage, "pseudo_share": share, **{k: m[k] for k in SUMMARY}}
+def _row(stage_id: str, stage: str, share: float, m: dict[str, Any]) -> dict[str, Any]:
+    """A row of the rounds table: ``id`` (the stage's run folder: ``labeled_only``, ``ensemble_labeled``,
+    ``round_<k>``, ``all_labeled``) for code, ``stage`` for readers."""
+    return {"id": stage_id, "stage": stage, "pseudo_share": share, **{k: m[k] for k in SUMMARY}}
 
 
 def run_pseudo_label_rounds(cfg: SSL3DConfig, out_dir: str | Path, progress: bool = True) -> dict[str, Any]:
@@ -391,7 +394,7 @@ def run_pseudo_label_rounds(cfg: SSL3DConfig, out_dir: str | Path, progress: boo
     models, m0 = _train_and_evaluate(
         _ensemble_cfg(cfg), out_dir / "ensemble_labeled", data_for(labeled), test, skel, progress
     )
-    rows.append(_row(f"ensemble of {len(models)}, labeled only", 0.0, m0))
+    rows.append(_row("ensemble_labeled", f"ensemble of {len(models)}, labeled only", 0.0, m0))
     result["ensemble_labeled"] = {k: m0[k] for k in SUMMARY} | {"uncertainty": m0.get("uncertainty")}
     views = view_groups(train_all, unl_segs)
     smooth, result["triangulation"] = resolve_smoothing(s, labeled + val)
@@ -436,7 +439,7 @@ def run_pseudo_label_rounds(cfg: SSL3DConfig, out_dir: str | Path, progress: boo
             progress,
             teacher_init,
         )
-        rows.append(_row(f"round {k}: labeled + {share:.0%} pseudo-labeled", share, mk))
+        rows.append(_row(f"round_{k}", f"round {k}: labeled + {share:.0%} pseudo-labeled", share, mk))
         if s.recompute and k < len(s.rounds):
             if s.replace_teacher == "if_better":
                 if not val:
@@ -474,32 +477,12 @@ def run_pseudo_label_rounds(cfg: SSL3DConfig, out_dir: str | Path, progress: boo
             progress,
             teacher_init,
         )
-        rows.insert(0, _row(f"single model, labeled only{how}", 0.0, lo))
-        rows.append(_row(f"single model, all labeled (true 3D){how}", 1.0, al))
+        rows.insert(0, _row("labeled_only", f"single model, labeled only{how}", 0.0, lo))
+        rows.append(_row("all_labeled", f"single model, all labeled (true 3D){how}", 1.0, al))
         gap = lo["p_mpjpe_mm"] - al["p_mpjpe_mm"]
-        last = rows[-2]["p_mpjpe_mm"]
+        last = next(r for r in rows if r["id"] == f"round_{len(s.rounds)}")["p_mpjpe_mm"]
         result["gap_closed_p_mpjpe"] = float((lo["p_mpjpe_mm"] - last) / gap) if gap > 0 else float("nan")
     result["rows"] = rows
     atomic_write_json(out_dir / "rounds.json", result)
-    write_table(rows, out_dir / "rounds")
+    write_table([{k: v for k, v in r.items() if k != "id"} for r in rows], out_dir / "rounds")
     return result
-
-
-def write_table(rows: list[dict[str, Any]], stem: Path) -> None:
-    """``stem.csv`` and ``stem.md`` from a list of flat dicts (millimetres to one decimal in Markdown)."""
-    keys = list(rows[0])
-
-    def md_cell(k: str, v: Any) -> str:
-        if not isinstance(v, float):
-            return str(v)
-        return f"{v:.1f}" if k.endswith(("_mm", "_mean", "_std")) else f"{v:.3g}"
-
-    csv = (
-        ",".join(keys)
-        + "\n"
-        + "".join(",".join(f"{r[k]:.4f}" if isinstance(r[k], float) else str(r[k]) for k in keys) + "\n" for r in rows)
-    )
-    md = ["| " + " | ".join(keys) + " |", "|" + " --- |" * len(keys)]
-    md += ["| " + " | ".join(md_cell(k, r[k]) for k in keys) + " |" for r in rows]
-    atomic_write_text(stem.with_suffix(".csv"), csv)
-    atomic_write_text(stem.with_suffix(".md"), "\n".join(md) + "\n")

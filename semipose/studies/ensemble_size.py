@@ -14,7 +14,6 @@ import numpy as np
 
 from ..config import dump_yaml
 from ..engine import prepare_run_dir, set_threads
-from ..ensemble.pseudo_labels import write_table
 from ..ensemble.runner import (
     EnsembleRunConfig,
     evaluate_ensemble,
@@ -26,6 +25,7 @@ from ..ensemble.runner import (
 from ..io import atomic_write_json
 from ..lift import load_split
 from ..plots import _pyplot, save_figure
+from ..reports import write_table
 
 TABLE = "ensemble_size"  # the main table: <run>/ensemble_size.md
 BASE_CONFIG = "humaneva_ensemble"

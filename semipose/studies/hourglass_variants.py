@@ -21,12 +21,12 @@ import torch
 
 from ..config import ConfigError, dump_yaml, load_config
 from ..engine import prepare_run_dir
-from ..ensemble.pseudo_labels import write_table
-from ..io import atomic_write_json
+from ..io import atomic_write_json, atomic_write_text
 from ..models.heatmap_net import build_heatmap_net
 from ..models.profile import count_flops, count_parameters
 from ..plots import _pyplot, save_figure
 from ..pose2d import Pose2DConfig, train_pose2d
+from ..reports import csv_text, write_table
 from .common2d import ensure_synthpose
 
 TABLE = "hourglass_variants"
@@ -136,11 +136,8 @@ def run(cfg: HourglassStudyConfig, out_dir: Path, progress: bool = True) -> dict
                 }
             )
     write_table(rows, out_dir / TABLE)
-    with open(out_dir / "pck_per_epoch.csv", "w") as f:
-        f.write(
-            "run,epoch,pck@0.2,elapsed_s\n"
-            + "".join(f"{k},{e},{p:.4f},{t:.1f}\n" for k, c in curves.items() for e, p, t in c)
-        )
+    per_epoch = [{"run": k, "epoch": e, "pck@0.2": p, "elapsed_s": t} for k, c in curves.items() for e, p, t in c]
+    atomic_write_text(out_dir / "pck_per_epoch.csv", csv_text(per_epoch))
     plot(curves, out_dir / "pck_per_epoch.png")
     result = {"rows": rows, "curves": curves}
     atomic_write_json(out_dir / f"{TABLE}.json", result)

@@ -48,19 +48,19 @@ def run(cfg: SSL3DConfig, out_dir: Path, progress: bool = True) -> dict[str, Any
 
 def plot(result: dict[str, Any], out_png: Path) -> Path:
     plt = _pyplot()
-    rows = result["rows"]
-    rounds = [r for r in rows if r["stage"].startswith("round")]
+    rows = {r["id"]: r for r in result["rows"]}
+    rounds = [r for r in result["rows"] if r["id"].startswith("round_")]
     fig, ax = plt.subplots(1, 2, figsize=(10, 3.8))
     for a, key, name in ((ax[0], "mpjpe_mm", "MPJPE"), (ax[1], "p_mpjpe_mm", "P-MPJPE")):
         a.plot(
             [0] + [r["pseudo_share"] * 100 for r in rounds],
-            [next(r for r in rows if r["stage"].startswith("ensemble"))[key]] + [r[key] for r in rounds],
+            [rows["ensemble_labeled"][key]] + [r[key] for r in rounds],
             marker="o",
             label="labeled + pseudo-labeled (round 0: the ensemble)",
         )
-        for r, style in ((rows[0], "r--"), (rows[-1], "g--")):
-            if r["stage"].startswith("single"):
-                a.axhline(r[key], color=style[0], ls="--", label=r["stage"])
+        for stage_id, color in (("labeled_only", "r"), ("all_labeled", "g")):
+            if stage_id in rows:  # the baselines are optional (ssl.baselines)
+                a.axhline(rows[stage_id][key], color=color, ls="--", label=rows[stage_id]["stage"])
         a.set(xlabel="share of the unlabeled data added (%)", ylabel=f"test {name} (mm)", title=name)
         a.grid(alpha=0.3)
         a.legend(fontsize=7)

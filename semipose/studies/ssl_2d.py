@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from ..config import load_config
-from ..ensemble.pseudo_labels import write_table
 from ..io import atomic_write_json
 from ..plots import _pyplot, save_figure
+from ..reports import write_table
 from .common2d import SSLStudyConfig, paired_delta, pm, run_arms, start_study, summary_row, train_arm
 
 TABLE = "ssl_2d"

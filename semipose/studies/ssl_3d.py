@@ -60,13 +60,13 @@ from ..ensemble.pseudo_labels import (
     ssl_split,
     triangulated_labels,
     view_groups,
-    write_table,
 )
 from ..ensemble.runner import member_path, member_weights, training_data
 from ..io import atomic_write_json
 from ..lift_ssl import train_backprojection
 from ..metrics.mpjpe import evaluate_sequences
 from ..plots import _pyplot, save_figure
+from ..reports import write_table
 
 TABLE = "ssl_3d"  # the main table: <run>/ssl_3d.md
 BASE_CONFIG = "humaneva_ssl"

@@ -87,6 +87,8 @@ def test_pseudo_label_rounds_small(tmp_path):
         "ssl.order=uncertainty",
         "ssl.recompute=true",
     )
+    assert [r["id"] for r in out["rows"]] == ["labeled_only", "ensemble_labeled", "round_1", "round_2", "all_labeled"]
+    assert "id" not in (tmp_path / "ssl" / "rounds.csv").read_text().splitlines()[0].split(",")
     stages = [r["stage"] for r in out["rows"]]
     assert stages[0] == "single model, labeled only" and stages[1].startswith("ensemble of 2")
     assert (
