@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 from pathlib import Path
 
 from .config import ConfigError, config_path
@@ -56,8 +55,7 @@ def _claim(args: argparse.Namespace, kind: str, load_fn, allowed: tuple[str, ...
     """The run directory and the validated config of a training command; with ``--resume`` the run's
     own config.yaml plus overrides, refused when they change more than ``allowed`` (nothing is
     written before these checks pass)."""
-    from .engine import EXTENSION_KEYS, RUN_CONTROL_KEYS, RunDirError, check_resume
-    from .lift import default_run_dir
+    from .engine import EXTENSION_KEYS, RUN_CONTROL_KEYS, RunDirError, check_resume, default_run_dir
 
     if args.resume and not args.out:
         raise ConfigError("--resume needs -o/--out, the run directory to continue")
@@ -295,12 +293,29 @@ def _cmd_data_synthpose(args: argparse.Namespace) -> int:
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
-    from .engine import run_directory
+    from .engine import default_run_dir, run_directory
 
-    out = Path(args.out) if args.out else Path("runs") / f"demo-{time.strftime('%Y%m%d-%H%M%S')}"
+    out = Path(args.out) if args.out else default_run_dir("demo")
     with run_directory(out, overwrite=args.overwrite):
         run_demo(out, args.overrides)
     return 0
+
+
+def _training_args(
+    cmd: argparse.ArgumentParser,
+    config: str,
+    out: str,
+    resume: str = "continue the run in --out from its last checkpoint",
+) -> None:
+    """The arguments every training command takes: config, run directory, resume or overwrite."""
+    cmd.add_argument("-c", "--config", default=config, help=f"YAML file or shipped config name (default: {config})")
+    cmd.add_argument("-o", "--out", help=f"run directory (default: runs/{out}-<time>-<pid>)")
+    cmd.add_argument("--resume", action="store_true", help=resume)
+    cmd.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace a finished or failed run in --out (kept until the new one finishes)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -314,14 +329,7 @@ def build_parser() -> argparse.ArgumentParser:
         dest="action", required=True
     )
     t = lift.add_parser("train", help="train a temporal model")
-    t.add_argument("-c", "--config", default="humaneva", help="YAML file or shipped config name (default: humaneva)")
-    t.add_argument("-o", "--out", help="run directory (default: runs/lift-<time>)")
-    t.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
-    t.add_argument(
-        "--overwrite",
-        action="store_true",
-        help="replace a finished or failed run in --out (kept until the new one finishes)",
-    )
+    _training_args(t, "humaneva", "lift")
     t.add_argument("overrides", nargs="*", help="dotted overrides, e.g. train.epochs=5")
     t.set_defaults(func=_cmd_lift_train)
 
@@ -345,14 +353,7 @@ def build_parser() -> argparse.ArgumentParser:
         dest="action", required=True
     )
     et = ens.add_parser("train", help="train (or --resume) an ensemble, then evaluate it")
-    et.add_argument("-c", "--config", default="humaneva_ensemble")
-    et.add_argument("-o", "--out", help="run directory (default: runs/ensemble-<time>)")
-    et.add_argument("--resume", action="store_true", help="train only the members not finished in --out")
-    et.add_argument(
-        "--overwrite",
-        action="store_true",
-        help="replace a finished or failed run in --out (kept until the new one finishes)",
-    )
+    _training_args(et, "humaneva_ensemble", "ensemble", resume="train only the members not finished in --out")
     et.add_argument("--backend", choices=["local", "ray"])
     et.add_argument("--workers", type=positive_int, help="local backend: worker processes")
     et.add_argument("--ray-address", help="ray backend: cluster address or 'auto' (default: a local instance)")
@@ -367,27 +368,13 @@ def build_parser() -> argparse.ArgumentParser:
         dest="action", required=True
     )
     pt = p2.add_parser("train", help="train a heatmap model")
-    pt.add_argument("-c", "--config", default="synthpose")
-    pt.add_argument("-o", "--out")
-    pt.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
-    pt.add_argument(
-        "--overwrite",
-        action="store_true",
-        help="replace a finished or failed run in --out (kept until the new one finishes)",
-    )
+    _training_args(pt, "synthpose", "pose2d")
     pt.add_argument("overrides", nargs="*")
     pt.set_defaults(func=_cmd_pose2d_train)
     ps = p2.add_parser(
         "ssl", help="semi-supervised training: supervised, pseudo_label, posecons, posedual, denoised (method.name=...)"
     )
-    ps.add_argument("-c", "--config", default="synthpose_ssl")
-    ps.add_argument("-o", "--out")
-    ps.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
-    ps.add_argument(
-        "--overwrite",
-        action="store_true",
-        help="replace a finished or failed run in --out (kept until the new one finishes)",
-    )
+    _training_args(ps, "synthpose_ssl", "ssl2d")
     ps.add_argument("overrides", nargs="*")
     ps.set_defaults(func=_cmd_pose2d_ssl)
     pe = p2.add_parser("evaluate", help="PCK and COCO AP of a trained run on its validation set")
@@ -419,7 +406,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="quick (minutes), full (the documented cost) or a study's own (ssl-2d, ssl-3d: medium)",
     )
     st.add_argument("-c", "--config", help="base config (default: the study's own)")
-    st.add_argument("-o", "--out", help="run directory (default: runs/study-<name>-<preset>-<time>)")
+    st.add_argument("-o", "--out", help="run directory (default: runs/study-<name>-<preset>-<time>-<pid>)")
     st.add_argument("--resume", action="store_true", help="continue the study in --out: finished runs are read back")
     st.add_argument(
         "--overwrite", action="store_true", help="replace the study in --out (kept until the new one finishes)"
@@ -454,7 +441,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.set_defaults(func=_cmd_data_synthpose)
 
     d = sub.add_parser("demo", help="the whole loop on synthetic data, in a few minutes on a laptop CPU")
-    d.add_argument("-o", "--out", help="run directory (default: runs/demo-<time>)")
+    d.add_argument("-o", "--out", help="run directory (default: runs/demo-<time>-<pid>)")
     d.add_argument("--overwrite", action="store_true", help="replace the run in --out")
     d.add_argument("overrides", nargs="*", help="dotted overrides of the demo config")
     d.set_defaults(func=_cmd_demo)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,10 +18,9 @@ from .data.windows import WindowSampler, flip_2d, flip_3d, pad_sequence
 from .engine import (
     CheckpointError,
     TrainConfig,
-    fit,
+    fit_run,
     prepare_run_dir,
     resolve_device,
-    run_summary,
     set_threads,
 )
 from .engine.precision import precision_for_run
@@ -253,12 +251,7 @@ def train(cfg: LiftConfig, run_dir: str | Path, resume: bool = False) -> dict[st
             "precision": choice.record(),
         },
     )
-    history = fit(recipe, run_dir, epochs, t.seed, t.eval_every, resume, t.progress, t.minutes)
-    if recipe.last_metrics is None:  # resumed a run that had already finished
-        recipe.evaluate()
-    assert recipe.last_metrics is not None
-    metrics = dict(recipe.last_metrics)
-    metrics.update(run_summary(history, epochs, t.minutes, choice.used))
+    _, metrics = fit_run(recipe, run_dir, epochs, t, choice.used, resume)
     if early is not None:
         metrics.update(
             val_best_mm=early.best, val_best_epoch=early.best_epoch, stopped_early=bool(recipe.should_stop())
@@ -429,9 +422,3 @@ def predict(
         },
     )
     return poses, filled
-
-
-def default_run_dir(kind: str) -> Path:
-    import time
-
-    return Path("runs") / f"{kind}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"

@@ -14,7 +14,7 @@ import torch
 from .config import checked, dump_yaml
 from .data.npz3d import Sequence
 from .data.windows import WindowSampler
-from .engine import fit, prepare_run_dir, resolve_device, run_summary, set_threads
+from .engine import fit_run, prepare_run_dir, resolve_device, set_threads
 from .engine.precision import precision_for_run
 from .lift import LiftConfig, early_stopping, evaluate_model, lift_example, save_lifting_model
 from .methods.backprojection import BackProjectionLifting, flip_intrinsics, flip_trajectory
@@ -129,12 +129,7 @@ def train_backprojection(
             "precision": choice.record(),
         },
     )
-    history = fit(recipe, run_dir, epochs, t.seed, t.eval_every, resume, t.progress, t.minutes)
-    if recipe.last_metrics is None:
-        recipe.evaluate()
-    assert recipe.last_metrics is not None
-    metrics = dict(recipe.last_metrics)
-    metrics.update(run_summary(history, epochs, t.minutes, choice.used))
+    _, metrics = fit_run(recipe, run_dir, epochs, t, choice.used, resume)
     save_lifting_model(run_dir / "model.pt", recipe.eval_model, cfg, skel)
     write_lifting_metrics(run_dir, metrics)
     return metrics

@@ -19,7 +19,7 @@ from .data.coco import PersonInstance, load_coco_keypoints, load_mpii
 from .data.crops import CropDataset
 from .data.npz3d import expand_path
 from .data.transforms2d import AUGMENTATIONS
-from .engine import CheckpointError, TrainConfig, fit, prepare_run_dir, resolve_device, run_summary, set_threads
+from .engine import CheckpointError, TrainConfig, fit_run, prepare_run_dir, resolve_device, set_threads
 from .engine.precision import precision_for_run
 from .engine.saved import model_record, read_model
 from .io import atomic_torch_save, atomic_write_json
@@ -165,12 +165,7 @@ def train_pose2d(cfg: Pose2DConfig, run_dir: str | Path, resume: bool = False) -
     )
     if t.progress:
         print(describe(model, (1, 3, h, w)))
-    history = fit(recipe, run_dir, epochs, t.seed, t.eval_every, resume, t.progress, t.minutes)
-    if recipe.last_metrics is None:
-        recipe.evaluate()
-    assert recipe.last_metrics is not None
-    metrics = dict(recipe.last_metrics)
-    metrics.update(run_summary(history, epochs, t.minutes, choice.used))
+    _, metrics = fit_run(recipe, run_dir, epochs, t, choice.used, resume)
     atomic_torch_save(
         model_record("pose2d", recipe.model.state_dict(), dataclasses.asdict(cfg.model), skel), run_dir / "model.pt"
     )

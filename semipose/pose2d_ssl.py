@@ -25,7 +25,7 @@ from .config import POSITIVE, ConfigError, checked, dump_yaml, load_config
 from .data.coco import PersonInstance, load_coco_keypoints
 from .data.crops import CropDataset, SemiBatches
 from .data.npz3d import expand_path
-from .engine import fit, prepare_run_dir, resolve_device, run_summary, set_threads
+from .engine import fit_run, prepare_run_dir, resolve_device, set_threads
 from .engine.precision import precision_for_run
 from .engine.saved import model_record, read_model
 from .io import atomic_torch_save, atomic_write_json
@@ -146,12 +146,7 @@ def train_ssl2d(
     )
     if progress:
         print(f"{len(nets)} x {describe(nets[0], (1, 3, d.input_size[1], d.input_size[0]))}")
-    history = fit(recipe, run_dir, epochs, t.seed, t.eval_every, resume, progress, t.minutes)
-    if recipe.last_metrics is None:
-        recipe.evaluate()
-    assert recipe.last_metrics is not None
-    metrics = dict(recipe.last_metrics)
-    metrics.update(run_summary(history, epochs, t.minutes, choice.used))
+    history, metrics = fit_run(recipe, run_dir, epochs, t, choice.used, resume, progress)
     metrics.update(
         epochs_run=len(history),
         collapsed_at=recipe.monitor.collapsed_at,

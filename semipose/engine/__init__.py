@@ -8,7 +8,9 @@ from .runtime import (
     RunDirError,
     TrainConfig,
     check_resume,
+    default_run_dir,
     environment_info,
+    fit_run,
     prepare_run_dir,
     resolve_device,
     run_directory,
@@ -32,4 +34,6 @@ __all__ = [
     "resolve_device",
     "set_threads",
     "run_summary",
+    "fit_run",
+    "default_run_dir",
 ]

@@ -27,6 +27,8 @@ CHECKPOINT = "checkpoint.pt"
 class Recipe(Protocol):
     """What the loop asks of a method (``methods.base.RecipeBase`` implements the hooks as no-ops)."""
 
+    last_metrics: dict[str, Any] | None  # the full report of the latest evaluation (None before the first)
+
     def num_samples(self) -> int: ...  # samples in one epoch, for the progress bar
     def start_epoch(self, epoch: int, num_epochs: int) -> dict[str, float]: ...  # schedules; returns e.g. lr
     def batches(self, epoch: int, rng: np.random.Generator) -> Iterable[Any]: ...

@@ -3,6 +3,7 @@ and its directory with the resolved config, seed, package versions and git commi
 
 from __future__ import annotations
 
+import os
 import platform
 import shutil
 import subprocess
@@ -19,6 +20,7 @@ import torch
 
 from ..config import FRACTION, POSITIVE, ConfigError, checked
 from ..io import atomic_write_json, atomic_write_text
+from .loop import Recipe, fit
 from .precision import PRECISIONS
 
 
@@ -125,6 +127,30 @@ def run_summary(history: list[dict[str, float]], epochs: int, minutes: float | N
         "budget_minutes": minutes,
         "precision": precision,
     }
+
+
+def fit_run(
+    recipe: Recipe,
+    run_dir: Path,
+    epochs: int,
+    t: TrainConfig,
+    precision: str,
+    resume: bool = False,
+    progress: bool | None = None,
+) -> tuple[list[dict[str, float]], dict[str, Any]]:
+    """Train ``recipe`` with ``t``'s seed, evaluation interval and time budget; returns the log's rows and
+    the final metrics with the run summary. A resumed run that had already finished is evaluated again."""
+    progress = t.progress if progress is None else progress
+    history = fit(recipe, run_dir, epochs, t.seed, t.eval_every, resume, progress, t.minutes)
+    if recipe.last_metrics is None:
+        recipe.evaluate()
+    assert recipe.last_metrics is not None  # evaluate() sets it
+    return history, {**recipe.last_metrics, **run_summary(history, epochs, t.minutes, precision)}
+
+
+def default_run_dir(kind: str) -> Path:
+    """``runs/<kind>-<date>-<time>-<pid>``: where a command writes when not told (unique per process)."""
+    return Path("runs") / f"{kind}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
 
 
 def prepare_run_dir(run_dir: str | Path, config_yaml: str, seed: int, extra: dict | None = None) -> Path:

@@ -159,10 +159,10 @@ def test_loop_stops_when_a_recipe_asks(tmp_path):
 def test_posedual_under_a_time_budget_ramps_up_by_the_elapsed_fraction(shared_data, tmp_path, monkeypatch):
     import itertools
 
-    import semipose.pose2d_ssl as ssl_module
+    import semipose.engine.runtime as runtime  # fit_run calls the loop from there
 
     ticks = itertools.count(0.0, 0.05)  # a fake clock: 50 ms for every reading, whatever the machine's load
-    monkeypatch.setattr(ssl_module, "fit", lambda *a, **k: fit(*a, **k, clock=lambda: next(ticks)))
+    monkeypatch.setattr(runtime, "fit", lambda *a, **k: fit(*a, **k, clock=lambda: next(ticks)))
     cfg = _coco_cfg(shared_data / "coco_mini", "posedual", ["train.minutes=0.05", "train.epochs=50"])
     metrics = train_ssl2d(cfg, tmp_path / "run")
     with open(tmp_path / "run" / "log.csv") as f:
