@@ -99,14 +99,53 @@ def _cmd_lift_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _reading(args: argparse.Namespace) -> dict:
+    """The 2D input options of ``lift predict`` and ``ensemble predict``."""
+    return {
+        "fmt": args.format,
+        "track": args.track,
+        "min_score": args.min_score,
+        "image_info": args.image_info,
+        "video": args.video,
+    }
+
+
+def _report_input(report: dict, poses, output: str) -> None:
+    stem = Path(output).with_suffix("")
+    conv = f", {report['layout']} -> {report['converted_to']}" if report["converted_to"] else ""
+    print(
+        f"read {report['frames']} frames ({report['format']}{conv}; up to {report['max_people_per_frame']} people "
+        f"a frame, one kept by {report['person_rule']}; {report['frames_without_person']} frames without them)"
+    )
+    if report["filled_keypoints"]:
+        print(
+            f"filled {report['filled_keypoints']} missing keypoints by interpolation over time "
+            f"({report['low_confidence_keypoints']} of them scored below {report['min_score']})"
+        )
+    print(f"lifted {poses.shape[0]} frames of {poses.shape[1]} joints -> {stem}.npz, {stem}.json")
+
+
+def _cmd_lift_import_vp3d(args: argparse.Namespace) -> int:
+    from . import lift
+
+    cfg, skel = lift.import_videopose3d(args.checkpoint, args.output, args.causal, args.skeleton)
+    rf = 1
+    for w in cfg.filter_widths:
+        rf *= w
+    kind = "causal" if cfg.causal else "symmetric"
+    print(
+        f"{args.output}: {skel.name}, receptive field {rf} ({kind}), {cfg.channels} channels, widths {cfg.filter_widths}"
+    )
+    return 0
+
+
 def _cmd_lift_predict(args: argparse.Namespace) -> int:
     from . import lift
 
-    poses, filled = lift.predict(args.model, args.input, args.output, args.width, args.height, flip=not args.no_flip)
-    stem = Path(args.output).with_suffix("")
-    if filled:
-        print(f"filled {filled} missing (non-finite) keypoints by interpolation over time")
-    print(f"lifted {poses.shape[0]} frames of {poses.shape[1]} joints -> {stem}.npz, {stem}.json")
+    poses, report = lift.predict(
+        args.model, args.input, args.output, args.width, args.height, flip=not args.no_flip, **_reading(args)
+    )
+    _report_input(report, poses, args.output)
     return 0
 
 
@@ -318,6 +357,33 @@ def _training_args(
     )
 
 
+INPUT_HELP = (
+    "2D keypoints in pixels: a COCO keypoint results JSON, MMPose predictions JSON, a folder of OpenPose JSON, "
+    "VideoPose3D's custom npz, or semipose's .npz/.json with 'keypoints' in the model's joint set"
+)
+
+
+def _input_2d_args(cmd: argparse.ArgumentParser) -> None:
+    """How a user's 2D keypoints are read (see semipose/data/keypoints2d.py)."""
+    from .data.keypoints2d import FORMATS, TRACKS
+
+    cmd.add_argument("--format", choices=FORMATS, default="auto", help="input format (default: from the file)")
+    cmd.add_argument(
+        "--track",
+        choices=TRACKS,
+        default="score",
+        help="one person per frame: the highest-scoring (score) or the one whose box follows the first (iou)",
+    )
+    cmd.add_argument(
+        "--min-score", type=score, default=0.3, help="joints scoring below are filled over time (default 0.3)"
+    )
+    cmd.add_argument("--image-info", help="COCO JSON whose 'images' give the results' file names (frame numbers)")
+    cmd.add_argument("--video", help="VideoPose3D custom npz: which video")
+    cmd.add_argument("--width", type=positive_int, help="image width in pixels, if the input file gives none")
+    cmd.add_argument("--height", type=positive_int, help="image height in pixels")
+    cmd.add_argument("--no-flip", action="store_true", help="no test-time flip averaging")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="semipose", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -342,12 +408,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     r = lift.add_parser("predict", help="lift a 2D keypoint file (.npz or .json) to 3D")
     r.add_argument("model", help="run directory or model.pt")
-    r.add_argument("input", help="2D keypoints in pixels: .npz with 'keypoints' or .json {'keypoints': ...}")
+    r.add_argument("input", help=INPUT_HELP)
     r.add_argument("-o", "--output", required=True, help="output path; .npz and .json are written")
-    r.add_argument("--width", type=positive_int, help="image width in pixels, if the input file lacks image_size")
-    r.add_argument("--height", type=positive_int, help="image height in pixels")
-    r.add_argument("--no-flip", action="store_true", help="no test-time flip averaging")
+    _input_2d_args(r)
     r.set_defaults(func=_cmd_lift_predict)
+
+    vp = lift.add_parser("import-vp3d", help="a VideoPose3D checkpoint (.bin) as a semipose model file")
+    vp.add_argument("checkpoint", help="VideoPose3D checkpoint (its 'model_pos' weights) or a bare state dict")
+    vp.add_argument("-o", "--output", required=True, help="the model file to write (e.g. model.pt)")
+    vp.add_argument("--causal", action="store_true", help="the model was trained causal (not stored in the weights)")
+    vp.add_argument("--skeleton", choices=["humaneva15", "h36m17"], help="joint set (default: by joint count)")
+    vp.set_defaults(func=_cmd_lift_import_vp3d)
 
     ens = sub.add_parser("ensemble", help="deep ensembles of lifting networks").add_subparsers(
         dest="action", required=True

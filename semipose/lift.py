@@ -10,8 +10,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from .config import FRACTION, POSITIVE, PROBABILITY, checked, dump_yaml, load_config
-from .data.errors import DataError, guard_reader, read_json
+from .config import FRACTION, POSITIVE, PROBABILITY, ConfigError, checked, dump_yaml, load_config
+from .data.errors import DataError
+from .data.keypoints2d import read_detections, select_person
 from .data.noise2d import DetectorNoiseConfig, noisy_sequences_2d
 from .data.npz3d import Sequence, expand_path, load_sequences
 from .data.windows import WindowSampler, flip_2d, flip_3d, pad_sequence
@@ -24,16 +25,16 @@ from .engine import (
     set_threads,
 )
 from .engine.precision import precision_for_run
-from .engine.saved import model_record, read_model
+from .engine.saved import load_foreign_checkpoint, model_record, read_model
 from .io import atomic_save_npz, atomic_torch_save, atomic_write_json
 from .methods.base import EarlyStopping
 from .methods.supervised_lift import Schedule, SupervisedLifting
 from .metrics.mpjpe import evaluate_sequences
 from .models.profile import count_parameters
-from .models.tcn import TCNConfig, TemporalModel, TemporalModelStrided, build_tcn
+from .models.tcn import TCNConfig, TemporalModel, TemporalModelStrided, build_tcn, tcn_config_from_weights
 from .plots import plot_training_curve
 from .reports import write_lifting_metrics
-from .skeletons import Skeleton, get_skeleton
+from .skeletons import Skeleton, convert_layout, get_skeleton
 
 
 @dataclass
@@ -318,53 +319,6 @@ def evaluate(model_path: str | Path, cfg: LiftConfig, out_dir: str | Path) -> di
     return metrics
 
 
-@guard_reader("keypoint file")
-def read_keypoints_file(path: str | Path, width: int | None, height: int | None) -> tuple[np.ndarray, int, int]:
-    """2D keypoints (T, J, 2) in pixels from ``.npz`` (key ``keypoints``) or JSON ({"keypoints": ...}).
-
-    The image size comes from the file (``image_size`` [w, h]) or from the arguments. Anything else
-    is a DataError naming the file, the field and what was expected.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: file not found")
-    size: Any = None
-    if path.suffix == ".npz":
-        try:
-            with np.load(path, allow_pickle=False) as f:
-                if "keypoints" not in f.files:
-                    raise DataError(f"{path}: missing key 'keypoints' (found {f.files}); expected (frames, joints, 2)")
-                kp = f["keypoints"]
-                size = f["image_size"] if "image_size" in f.files else None
-        except DataError:
-            raise
-        except Exception as e:  # not a zip, truncated, object arrays (pickle refused)
-            raise DataError(f"{path}: not a readable .npz of arrays ({type(e).__name__}: {str(e)[:120]})") from None
-    elif path.suffix == ".json":
-        doc = read_json(path, "keypoint file")
-        if not isinstance(doc, dict) or "keypoints" not in doc:
-            raise DataError(f"{path}: expected an object with field 'keypoints' (frames x joints x 2)")
-        kp, size = doc["keypoints"], doc.get("image_size")
-    else:
-        raise DataError(f"{path}: unsupported file type {path.suffix!r}; expected .npz or .json")
-    try:
-        kp = np.asarray(kp, dtype=np.float32)
-    except (ValueError, TypeError):
-        raise DataError(f"{path}: field 'keypoints' is not an array of numbers; expected (frames, joints, 2)") from None
-    if kp.ndim != 3 or kp.shape[-1] != 2 or kp.shape[0] < 1 or kp.shape[1] < 1:
-        raise DataError(f"{path}: field 'keypoints' has shape {kp.shape}, expected (frames >= 1, joints >= 1, 2)")
-    if size is not None:
-        try:
-            width, height = (int(v) for v in np.asarray(size, dtype=np.float64).reshape(2))
-        except (ValueError, TypeError):
-            raise DataError(f"{path}: field 'image_size' is {size!r}; expected [width, height]") from None
-    if width is None or height is None:
-        raise DataError(f"{path}: no 'image_size' in the file; pass --width and --height")
-    if width < 1 or height < 1:
-        raise DataError(f"{path}: image size {width}x{height}; expected positive width and height")
-    return kp, width, height
-
-
 def fill_missing_keypoints(kp: np.ndarray, where: str = "keypoints") -> tuple[np.ndarray, int]:
     """Non-finite keypoints (NaN, inf: a detector's missing joints) replaced by linear interpolation over
     time from the joint's finite frames (the nearest one at the ends); returns the filled array and
@@ -383,6 +337,73 @@ def fill_missing_keypoints(kp: np.ndarray, where: str = "keypoints") -> tuple[np
     return kp, int(bad.sum())
 
 
+@dataclass
+class Input2D:
+    """A user's 2D keypoints ready for a lifter: one person, the model's joint set, pixels with gaps filled."""
+
+    keypoints: np.ndarray  # (T, J, 2) pixels
+    width: int
+    height: int
+    report: dict[str, Any]  # what was read and done: format, people, conversion, masked and filled joints
+
+
+def read_input_2d(
+    path: str | Path,
+    skel: Skeleton,
+    width: int | None = None,
+    height: int | None = None,
+    fmt: str = "auto",
+    track: str = "score",
+    min_score: float = 0.3,
+    image_info: str | Path | None = None,
+    video: str | None = None,
+) -> Input2D:
+    """Any supported detector output (:mod:`semipose.data.keypoints2d`) as one person's keypoints in the
+    joint set of ``skel``: COCO-17 converted (:func:`semipose.skeletons.convert_layout`), joints below
+    ``min_score`` and frames without the person filled by temporal interpolation."""
+    det = read_detections(path, fmt, image_info, video)
+    track_2d = select_person(det, track, min_score)
+    kp = track_2d.keypoints
+    if det.layout is not None and det.layout != skel.name:
+        try:
+            kp = convert_layout(kp, det.layout, skel)
+        except ValueError as e:
+            raise DataError(f"{path}: {det.layout} keypoints cannot feed a {skel.name} model: {e}") from None
+    if kp.shape[1] != skel.num_joints:
+        raise DataError(
+            f"{path}: field 'keypoints' has {kp.shape[1]} joints, the model expects {skel.num_joints} ({skel.name})"
+        )
+    kp, filled = fill_missing_keypoints(kp, f"{path}: field 'keypoints'")
+    width, height = det.image_size or (width, height)
+    if width is None or height is None:
+        raise DataError(f"{path}: the file gives no image size; pass --width and --height")
+    if width < 1 or height < 1:
+        raise DataError(f"{path}: image size {width}x{height}; expected positive width and height")
+    report = {
+        "format": det.source,
+        "frames": len(kp),
+        "layout": det.layout or skel.name,
+        "converted_to": skel.name if det.layout not in (None, skel.name) else None,
+        "person_rule": track,
+        "max_people_per_frame": int(track_2d.people_per_frame.max()),
+        "frames_without_person": track_2d.frames_without_person,
+        "min_score": min_score,
+        "low_confidence_keypoints": track_2d.low_confidence,
+        "filled_keypoints": filled,
+    }
+    return Input2D(kp, int(width), int(height), report)
+
+
+def output_paths(output_path: str | Path, *inputs: str | Path) -> tuple[Path, Path]:
+    """``<stem>.npz`` and ``<stem>.json``; refused when either would replace an input."""
+    stem = Path(output_path).with_suffix("")
+    outputs = (stem.with_suffix(".npz"), stem.with_suffix(".json"))
+    clash = [o for o in outputs for i in inputs if o.resolve() == Path(i).resolve()]
+    if clash:
+        raise DataError(f"{clash[0]}: the output would replace an input; choose another -o")
+    return outputs
+
+
 def predict(
     model_path: str | Path,
     input_path: str | Path,
@@ -390,35 +411,63 @@ def predict(
     width: int | None = None,
     height: int | None = None,
     flip: bool = True,
-) -> tuple[np.ndarray, int]:
+    **reading: Any,
+) -> tuple[np.ndarray, dict[str, Any]]:
     """Lift a 2D keypoint file to 3D; writes ``.npz`` (``poses_3d``) and ``.json`` beside each other.
-    Returns the poses and how many missing (non-finite) keypoints were filled by interpolation."""
+    ``reading``: :func:`read_input_2d`'s options (fmt, track, min_score, image_info, video). Returns the
+    poses and the input report (what was read, converted, masked and filled)."""
     from .data.cameras import normalize_screen_coordinates
 
-    stem = Path(output_path).with_suffix("")
-    outputs = [stem.with_suffix(".npz"), stem.with_suffix(".json")]
-    inputs = [Path(input_path), Path(model_path)]
-    clash = [o for o in outputs for i in inputs if o.resolve() == i.resolve()]
-    if clash:
-        raise DataError(f"{clash[0]}: the output would replace an input; choose another -o")
+    outputs = output_paths(output_path, input_path, model_path)
     model, skel = load_model(model_path)
-    kp, w, h = read_keypoints_file(input_path, width, height)
-    if kp.shape[1] != skel.num_joints:
-        raise DataError(
-            f"{input_path}: field 'keypoints' has {kp.shape[1]} joints, the model expects "
-            f"{skel.num_joints} ({skel.name})"
-        )
-    kp, filled = fill_missing_keypoints(kp, f"{input_path}: field 'keypoints'")
-    poses = predict_sequences(model, [normalize_screen_coordinates(kp, w, h)], skel, flip)[0]
-    atomic_save_npz(outputs[0], poses_3d=poses, joints=np.array(skel.joints))
+    inp = read_input_2d(input_path, skel, width, height, **reading)
+    poses = predict_sequences(model, [normalize_screen_coordinates(inp.keypoints, inp.width, inp.height)], skel, flip)[
+        0
+    ]
+    atomic_save_npz(outputs[0], poses_3d=poses, joints=np.array(skel.joints), keypoints_2d=inp.keypoints)
     atomic_write_json(
         outputs[1],
         {
             "skeleton": skel.name,
             "joints": list(skel.joints),
             "units": "metres, camera frame, root-relative",
-            "filled_keypoints": filled,
+            "input": inp.report,
+            "filled_keypoints": inp.report["filled_keypoints"],
             "poses_3d": np.round(poses, 5).tolist(),
         },
     )
-    return poses, filled
+    return poses, inp.report
+
+
+def import_videopose3d(
+    checkpoint: str | Path, output: str | Path, causal: bool = False, skeleton: str | None = None
+) -> tuple[TCNConfig, Skeleton]:
+    """Write a VideoPose3D checkpoint's ``model_pos`` (a ``.bin`` from its run.py, or a bare state dict) as a
+    semipose lifting model file. Channels, filter widths and joints are read off the weights; causality is
+    not stored there (``causal``); the skeleton by joint count unless named."""
+    checkpoint = Path(checkpoint)
+    state = load_foreign_checkpoint(checkpoint)
+    weights = state.get("model_pos", state)
+    if not isinstance(weights, dict):
+        raise CheckpointError(f"{checkpoint}: field 'model_pos' is not a state dict")
+    weights = {k.removeprefix("module."): v for k, v in weights.items()}  # saved through DataParallel
+    try:
+        cfg, joints_in, joints_out = tcn_config_from_weights(weights, causal)
+    except (ValueError, ConfigError) as e:
+        raise CheckpointError(f"{checkpoint}: {e}") from None
+    if joints_in != joints_out:
+        raise CheckpointError(
+            f"{checkpoint}: lifts {joints_in} input joints to {joints_out}; semipose models lift a joint set to "
+            "itself (a model trained on COCO detections for Human3.6M output cannot be imported yet)"
+        )
+    skel = get_skeleton(skeleton) if skeleton else _skeleton_by_joint_count(weights)
+    if skel.num_joints != joints_out:
+        raise CheckpointError(f"{checkpoint}: {joints_out} joints, but skeleton {skel.name} has {skel.num_joints}")
+    model = build_tcn(cfg, joints_in)
+    try:
+        model.load_state_dict(weights)
+    except RuntimeError as e:
+        raise CheckpointError(f"{checkpoint}: the weights do not fit ({str(e).splitlines()[0][:200]})") from None
+    record = model_record("lifting", model.state_dict(), dataclasses.asdict(cfg), skel, imported_from=str(checkpoint))
+    atomic_torch_save(record, Path(output))
+    return cfg, skel

@@ -236,3 +236,46 @@ def convert_joints(x: np.ndarray, src: Skeleton | str, dst: Skeleton | str, fill
     out = np.full(x.shape[:-2] + (dst_s.num_joints, x.shape[-1]), fill, dtype=np.result_type(x, np.float32))
     out[..., d, :] = x[..., s, :]
     return out
+
+
+# Joints a layout lacks, made from joints it has: the mean of the named joints, each found in the source
+# layout or derived in turn. With these a lifter trained on HumanEva-15 or Human3.6M-17 takes COCO-17
+# detector output. The offsets are known and not corrected: a dataset's pelvis and thorax are not exactly
+# the hips' and shoulders' midpoints, the head joints of HumanEva and Human3.6M sit above the eyes'
+# midpoint, and Human3.6M's "neck" (VideoPose3D: neck/nose) is taken as the nose. docs/lifting.md gives
+# what the conversion costs on HumanEva-I.
+DERIVED_JOINTS: dict[str, tuple[str, ...]] = {
+    "pelvis": ("left_hip", "right_hip"),
+    "thorax": ("left_shoulder", "right_shoulder"),
+    "spine": ("pelvis", "thorax"),
+    "neck": ("nose",),
+    "head": ("left_eye", "right_eye"),
+}
+
+
+def _joint_weights(name: str, src: Skeleton, seen: tuple[str, ...] = ()) -> np.ndarray:
+    if name in src.joints:
+        w = np.zeros(src.num_joints)
+        w[src.index(name)] = 1.0
+        return w
+    if name not in DERIVED_JOINTS or name in seen:
+        raise ValueError(f"the {src.name} layout has no joint {name!r} and none to derive it from")
+    return np.mean([_joint_weights(p, src, (*seen, name)) for p in DERIVED_JOINTS[name]], axis=0)
+
+
+def conversion_matrix(src: Skeleton | str, dst: Skeleton | str) -> np.ndarray:
+    """(dst joints, src joints) weights, each row summing to one: ``dst = M @ src`` over the joint axis."""
+    src = get_skeleton(src) if isinstance(src, str) else src
+    dst = get_skeleton(dst) if isinstance(dst, str) else dst
+    return np.stack([_joint_weights(n, src) for n in dst.joints])
+
+
+def convert_layout(x: np.ndarray, src: Skeleton | str, dst: Skeleton | str) -> np.ndarray:
+    """Keypoints (..., src joints, C) in the ``dst`` layout: shared joints copied, the others derived
+    (:data:`DERIVED_JOINTS`). A derived joint is missing (NaN) where any joint it is made from is."""
+    m = conversion_matrix(src, dst)
+    finite = np.isfinite(x).all(axis=-1)
+    out = np.einsum("dk,...kc->...dc", m, np.where(finite[..., None], x, 0.0)).astype(np.result_type(x, np.float32))
+    missing = np.einsum("dk,...k->...d", (m > 0).astype(np.float64), (~finite).astype(np.float64)) > 0
+    out[missing] = np.nan
+    return out

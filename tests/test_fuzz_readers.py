@@ -138,21 +138,39 @@ def _payloads(rng, suffix):
     return out
 
 
+def _openpose_folder(path: Path):
+    """The file as the one frame of an OpenPose output folder."""
+    from semipose.data.keypoints2d import read_detections
+
+    frame = path.parent / "pose" / "clip_000000000001_keypoints.json"
+    path.replace(frame)
+    return read_detections(frame.parent, "openpose")
+
+
 def _readers(tmp: Path):
     from semipose import lift
     from semipose.data import cameras, coco, mocap, npz3d
     from semipose.data.errors import open_image
+    from semipose.data.keypoints2d import read_detections
     from semipose.engine import load_checkpoint
     from semipose.pose2d_predict import instances_from_detections
 
     (tmp / "img").mkdir(exist_ok=True)
     good_info = tmp / "info.json"
     good_info.write_text(json.dumps({"images": [{"id": 1, "file_name": "a.png"}]}))
+    good_results = tmp / "results.json"
+    good_results.write_text(json.dumps([{"image_id": 1, "keypoints": [1.0] * 51, "score": 1.0}]))
+    (tmp / "pose").mkdir(exist_ok=True)
     good_2d = tmp / "good2d.npz"
     np.savez(good_2d, positions_2d=np.array({}, dtype=object), metadata=np.array({}, dtype=object))
     return {
-        "lift predict json": (".json", lambda p: lift.read_keypoints_file(p, 640, 480)),
-        "lift predict npz": (".npz", lambda p: lift.read_keypoints_file(p, 640, 480)),
+        "lift predict json": (".json", read_detections),
+        "lift predict npz": (".npz", read_detections),
+        "COCO keypoint results": (".json", lambda p: read_detections(p, "coco")),
+        "COCO results + image info": (".json", lambda p: read_detections(good_results, "coco", image_info=p)),
+        "MMPose predictions": (".json", lambda p: read_detections(p, "mmpose")),
+        "OpenPose frame": (".json", _openpose_folder),
+        "VideoPose3D custom npz": (".npz", lambda p: read_detections(p, "vp3d")),
         "checkpoint": (".pt", load_checkpoint),
         "lift model": (".pt", lambda p: lift.load_model(p)),
         "HumanEva cameras": (".json", cameras.load_humaneva_cameras),
@@ -184,6 +202,11 @@ def _alarm(signum, frame):
     [
         "lift predict json",
         "lift predict npz",
+        "COCO keypoint results",
+        "COCO results + image info",
+        "MMPose predictions",
+        "OpenPose frame",
+        "VideoPose3D custom npz",
         "checkpoint",
         "lift model",
         "HumanEva cameras",

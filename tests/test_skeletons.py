@@ -53,3 +53,25 @@ def test_mapping_between_layouts():
     assert np.isnan(y[MPII16.index("head_top")]).all()
     with pytest.raises(ValueError, match="unknown skeleton"):
         get_skeleton("smpl")
+
+
+def test_coco17_to_h36m17_and_humaneva15_by_hand():
+    from semipose.skeletons import COCO17, H36M17, HUMANEVA15, convert_layout
+
+    kp = np.arange(17 * 2, dtype=np.float32).reshape(17, 2)  # joint k at (2k, 2k + 1)
+    c = {n: kp[i] for i, n in enumerate(COCO17.joints)}
+    h = dict(zip(H36M17.joints, convert_layout(kp, "coco17", "h36m17")))
+    np.testing.assert_allclose(h["pelvis"], (c["left_hip"] + c["right_hip"]) / 2)
+    np.testing.assert_allclose(h["thorax"], (c["left_shoulder"] + c["right_shoulder"]) / 2)
+    np.testing.assert_allclose(h["spine"], (h["pelvis"] + h["thorax"]) / 2)
+    np.testing.assert_allclose(h["neck"], c["nose"])
+    np.testing.assert_allclose(h["head"], (c["left_eye"] + c["right_eye"]) / 2)
+    np.testing.assert_allclose(h["right_knee"], c["right_knee"])
+    e = convert_layout(kp, COCO17, HUMANEVA15)
+    assert e.shape == (15, 2) and np.allclose(e[HUMANEVA15.index("left_wrist")], c["left_wrist"])
+    # a derived joint is missing where a joint it is made from is
+    kp[COCO17.index("left_hip")] = np.nan
+    h = dict(zip(H36M17.joints, convert_layout(kp, "coco17", "h36m17")))
+    assert np.isnan(h["pelvis"]).all() and np.isnan(h["spine"]).all() and np.isfinite(h["thorax"]).all()
+    with pytest.raises(ValueError, match="no joint 'nose'"):
+        convert_layout(np.zeros((15, 2)), "humaneva15", "coco17")

@@ -93,3 +93,38 @@ def read_model(
         raise CheckpointError(f"{path}: the file does not name its skeleton, and none was given for it")
     extra = {k: v for k, v in state.items() if k not in ("model", "model_config", "skeleton", "recipe")}
     return {**extra, "semipose_model": 0, "kind": kind, "model": weights, "model_config": config, "skeleton": skel}
+
+
+def load_foreign_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Another project's checkpoint, read without running its pickled code: tensors and plain data, and
+    the numpy random state VideoPose3D saves beside its weights (rebuilt, inert). Anything else is refused."""
+    import pickle
+
+    import numpy as np
+    import torch
+
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: checkpoint file not found")
+    from numpy._core.multiarray import _reconstruct
+    from numpy.random import _pickle as random_pickle
+
+    allowed: list[Any] = [
+        np.random.RandomState,
+        np.random.MT19937,
+        np.dtype,
+        np.ndarray,
+        _reconstruct,
+        type(np.dtype(np.uint32)),
+    ]
+    allowed += [getattr(random_pickle, "__randomstate_ctor"), getattr(random_pickle, "__bit_generator_ctor")]
+    allowed += [(_reconstruct, "numpy.core.multiarray._reconstruct")]  # as numpy 1 named it
+    try:
+        with torch.serialization.safe_globals(allowed):
+            state = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError, AttributeError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise CheckpointError(f"{path}: not a readable checkpoint, or one holding code ({first[:200]})") from None
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{path}: expected a checkpoint dict, got {type(state).__name__}")
+    return state

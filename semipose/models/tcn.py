@@ -176,3 +176,31 @@ def build_tcn(
         dropout=cfg.dropout,
         channels=cfg.channels,
     )
+
+
+def tcn_config_from_weights(state: dict[str, torch.Tensor], causal: bool = False) -> tuple[TCNConfig, int, int]:
+    """The config, input joints and output joints that a VideoPose3D-named state dict was trained with,
+    read off its shapes (causality is not in the weights: say it). ValueError when the names or shapes
+    are not a temporal model's."""
+    needed = ("expand_conv.weight", "shrink.weight", "shrink.bias")
+    missing = [k for k in needed if k not in state]
+    if missing:
+        raise ValueError(f"not a VideoPose3D temporal model: no {missing[0]!r} among {sorted(state)[:6]}")
+    expand = state["expand_conv.weight"]
+    channels, in_features, first = expand.shape
+    widths = [int(first)]
+    i = 0
+    while f"layers_conv.{2 * i}.weight" in state:
+        w = state[f"layers_conv.{2 * i}.weight"]
+        if w.shape[:2] != (channels, channels) or f"layers_conv.{2 * i + 1}.weight" not in state:
+            raise ValueError(
+                f"layers_conv.{2 * i}.weight has shape {tuple(w.shape)}; expected ({channels}, {channels}, w)"
+            )
+        widths.append(int(w.shape[2]))
+        i += 1
+    out = state["shrink.weight"].shape[0]
+    if in_features % 2 or out % 3:
+        raise ValueError(f"input {in_features} and output {out} channels are not joints x 2 and joints x 3")
+    cfg = TCNConfig(filter_widths=widths, channels=int(channels), causal=causal)
+    cfg.validate()
+    return cfg, int(in_features) // 2, int(out) // 3
