@@ -143,8 +143,17 @@ def _cmd_lift_predict(args: argparse.Namespace) -> int:
     from . import lift
 
     poses, report = lift.predict(
-        args.model, args.input, args.output, args.width, args.height, flip=not args.no_flip, **_reading(args)
+        args.model,
+        args.input,
+        args.output,
+        args.width,
+        args.height,
+        flip=not args.no_flip,
+        stream=args.stream,
+        **_reading(args),
     )
+    if args.stream:
+        print(f"streamed frame by frame: {report['stream_ms_per_frame']:.2f} ms a frame")
     _report_input(report, poses, args.output)
     return 0
 
@@ -210,6 +219,18 @@ def _evaluate_ensemble_run(run_dir: Path, cfg) -> dict:
     if "uncertainty_curves" in metrics:
         plot_uncertainty(metrics["uncertainty_curves"], run_dir / "uncertainty.png")
     return metrics
+
+
+def _cmd_ensemble_predict(args: argparse.Namespace) -> int:
+    from .ensemble.predict import predict_ensemble
+
+    mean, spread, report = predict_ensemble(
+        args.run, args.input, args.output, args.width, args.height, flip=not args.no_flip, **_reading(args)
+    )
+    _report_input(report, mean, args.output)
+    print(f"{report['members']} members; joint spread {1000 * spread.mean():.1f} mm on average, "
+          f"{1000 * spread.max():.1f} mm at most")  # fmt: skip
+    return 0
 
 
 def _cmd_ensemble_evaluate(args: argparse.Namespace) -> int:
@@ -411,6 +432,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("input", help=INPUT_HELP)
     r.add_argument("-o", "--output", required=True, help="output path; .npz and .json are written")
     _input_2d_args(r)
+    r.add_argument("--stream", action="store_true", help="lift frame by frame as a live stream would (a causal model)")
     r.set_defaults(func=_cmd_lift_predict)
 
     vp = lift.add_parser("import-vp3d", help="a VideoPose3D checkpoint (.bin) as a semipose model file")
@@ -430,6 +452,12 @@ def build_parser() -> argparse.ArgumentParser:
     et.add_argument("--ray-address", help="ray backend: cluster address or 'auto' (default: a local instance)")
     et.add_argument("overrides", nargs="*")
     et.set_defaults(func=_cmd_ensemble_train)
+    ep = ens.add_parser("predict", help="the ensemble's mean 3D and each joint's spread for your own 2D")
+    ep.add_argument("run", help="an ensemble run directory")
+    ep.add_argument("input", help=INPUT_HELP)
+    ep.add_argument("-o", "--output", required=True, help="output path; .npz and .json are written")
+    _input_2d_args(ep)
+    ep.set_defaults(func=_cmd_ensemble_predict)
     ee = ens.add_parser("evaluate", help="evaluate the finished members of an ensemble run")
     ee.add_argument("run")
     ee.add_argument("overrides", nargs="*")

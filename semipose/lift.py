@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,7 @@ from .models.profile import count_parameters
 from .models.tcn import TCNConfig, TemporalModel, TemporalModelStrided, build_tcn, tcn_config_from_weights
 from .plots import plot_training_curve
 from .reports import write_lifting_metrics
-from .skeletons import Skeleton, convert_layout, get_skeleton
+from .skeletons import Skeleton, as_layout, convert_layout, get_skeleton
 
 
 @dataclass
@@ -49,6 +50,9 @@ class DataConfig:
     allow_longer_2d: bool = False  # crop 2D that runs past the 3D (some Human3.6M detections do)
     # detector-like 2D in place of the clean projections, on training and test inputs alike
     noise: DetectorNoiseConfig = field(default_factory=DetectorNoiseConfig)
+    # 2D as a detector with this joint set (e.g. coco17) gives it, converted back to the dataset's joints
+    # (skeletons.as_layout, then convert_layout): a lifter trained so takes that detector's output as it is
+    via_layout: str | None = checked(None, choices=(None, "coco17"))
 
     def path(self, name: str) -> Path:
         p = expand_path(name)
@@ -100,6 +104,9 @@ def load_split(data: DataConfig, subjects: list[str]) -> tuple[list[Sequence], S
         keys = [f"{s.subject}/{s.action}/{s.camera_index}" for s in seqs]
         for s, kp in zip(seqs, noisy_sequences_2d([s.keypoints_2d for s in seqs], keys, skel, data.noise)):
             s.keypoints_2d = kp
+    if data.via_layout is not None:
+        for s in seqs:
+            s.keypoints_2d = convert_layout(as_layout(s.keypoints_2d, skel, data.via_layout), data.via_layout, skel)
     return seqs, skel
 
 
@@ -267,7 +274,7 @@ def save_lifting_model(path: Path, model: TemporalModel, cfg: LiftConfig, skel: 
     atomic_torch_save(model_record("lifting", model.state_dict(), dataclasses.asdict(cfg.model), skel), path)
 
 
-def _skeleton_by_joint_count(weights: dict[str, Any]) -> Skeleton:
+def skeleton_by_joint_count(weights: dict[str, Any]) -> Skeleton:
     """The skeleton of a lifting model file from before files named theirs: the one with as many joints."""
     n = weights["expand_conv.weight"].shape[1] // 2 if "expand_conv.weight" in weights else -1
     found = [s for s in map(get_skeleton, ("humaneva15", "h36m17", "coco17", "mpii16")) if s.num_joints == n]
@@ -290,7 +297,7 @@ def load_model(path: str | Path, device: str = "cpu", cfg: Any = None) -> tuple[
     def run_config() -> dict[str, Any]:  # files from before the format described their model
         return dataclasses.asdict((cfg or load_lift_config(path.parent / "config.yaml")).model)
 
-    saved = read_model(path, "lifting", run_config, _skeleton_by_joint_count)
+    saved = read_model(path, "lifting", run_config, skeleton_by_joint_count)
     fields = {f.name for f in dataclasses.fields(TCNConfig)}
     if set(saved["model_config"]) != fields:
         raise CheckpointError(
@@ -357,10 +364,11 @@ def read_input_2d(
     min_score: float = 0.3,
     image_info: str | Path | None = None,
     video: str | None = None,
+    fill: bool = True,
 ) -> Input2D:
     """Any supported detector output (:mod:`semipose.data.keypoints2d`) as one person's keypoints in the
     joint set of ``skel``: COCO-17 converted (:func:`semipose.skeletons.convert_layout`), joints below
-    ``min_score`` and frames without the person filled by temporal interpolation."""
+    ``min_score`` and frames without the person filled by temporal interpolation (left NaN without ``fill``)."""
     det = read_detections(path, fmt, image_info, video)
     track_2d = select_person(det, track, min_score)
     kp = track_2d.keypoints
@@ -373,7 +381,10 @@ def read_input_2d(
         raise DataError(
             f"{path}: field 'keypoints' has {kp.shape[1]} joints, the model expects {skel.num_joints} ({skel.name})"
         )
-    kp, filled = fill_missing_keypoints(kp, f"{path}: field 'keypoints'")
+    missing = int((~np.isfinite(kp).all(axis=-1)).sum())
+    filled = 0
+    if fill:
+        kp, filled = fill_missing_keypoints(kp, f"{path}: field 'keypoints'")
     width, height = det.image_size or (width, height)
     if width is None or height is None:
         raise DataError(f"{path}: the file gives no image size; pass --width and --height")
@@ -389,6 +400,7 @@ def read_input_2d(
         "frames_without_person": track_2d.frames_without_person,
         "min_score": min_score,
         "low_confidence_keypoints": track_2d.low_confidence,
+        "missing_keypoints": missing,
         "filled_keypoints": filled,
     }
     return Input2D(kp, int(width), int(height), report)
@@ -404,6 +416,32 @@ def output_paths(output_path: str | Path, *inputs: str | Path) -> tuple[Path, Pa
     return outputs
 
 
+def write_poses(
+    outputs: tuple[Path, Path],
+    poses: np.ndarray,
+    skel: Skeleton,
+    inp: Input2D,
+    npz_only: dict[str, np.ndarray] | None = None,
+    **extra: np.ndarray,
+) -> None:
+    """``.npz`` (``poses_3d``, ``joints``, the ``keypoints_2d`` lifted, ``extra`` and ``npz_only`` arrays) and
+    ``.json`` (the same but ``npz_only``, rounded, with the input report)."""
+    arrays = {**extra, **(npz_only or {})}
+    atomic_save_npz(outputs[0], poses_3d=poses, joints=np.array(skel.joints), keypoints_2d=inp.keypoints, **arrays)
+    doc: dict[str, Any] = {
+        "skeleton": skel.name,
+        "joints": list(skel.joints),
+        "units": "metres, camera frame, root-relative",
+        "input": inp.report,
+        "filled_keypoints": inp.report["filled_keypoints"],
+        "image_size": [inp.width, inp.height],
+        "keypoints_2d": np.round(inp.keypoints, 2).tolist(),
+        "poses_3d": np.round(poses, 5).tolist(),
+    }
+    doc.update({k: np.round(v, 5).tolist() for k, v in extra.items()})
+    atomic_write_json(outputs[1], doc)
+
+
 def predict(
     model_path: str | Path,
     input_path: str | Path,
@@ -411,6 +449,7 @@ def predict(
     width: int | None = None,
     height: int | None = None,
     flip: bool = True,
+    stream: bool = False,
     **reading: Any,
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """Lift a 2D keypoint file to 3D; writes ``.npz`` (``poses_3d``) and ``.json`` beside each other.
@@ -420,22 +459,19 @@ def predict(
 
     outputs = output_paths(output_path, input_path, model_path)
     model, skel = load_model(model_path)
-    inp = read_input_2d(input_path, skel, width, height, **reading)
-    poses = predict_sequences(model, [normalize_screen_coordinates(inp.keypoints, inp.width, inp.height)], skel, flip)[
-        0
-    ]
-    atomic_save_npz(outputs[0], poses_3d=poses, joints=np.array(skel.joints), keypoints_2d=inp.keypoints)
-    atomic_write_json(
-        outputs[1],
-        {
-            "skeleton": skel.name,
-            "joints": list(skel.joints),
-            "units": "metres, camera frame, root-relative",
-            "input": inp.report,
-            "filled_keypoints": inp.report["filled_keypoints"],
-            "poses_3d": np.round(poses, 5).tolist(),
-        },
-    )
+    inp = read_input_2d(input_path, skel, width, height, fill=not stream, **reading)
+    if stream:  # frame by frame, as live: missing joints hold their last position
+        from .lift_stream import StreamingLifter
+
+        lifter = StreamingLifter(model, skel, inp.width, inp.height, flip)
+        started = time.perf_counter()
+        poses = np.stack([lifter.push(kp) for kp in inp.keypoints])
+        inp.report["stream_ms_per_frame"] = 1000 * (time.perf_counter() - started) / len(poses)
+    else:
+        poses = predict_sequences(
+            model, [normalize_screen_coordinates(inp.keypoints, inp.width, inp.height)], skel, flip
+        )[0]
+    write_poses(outputs, poses, skel, inp)
     return poses, inp.report
 
 
@@ -460,7 +496,7 @@ def import_videopose3d(
             f"{checkpoint}: lifts {joints_in} input joints to {joints_out}; semipose models lift a joint set to "
             "itself (a model trained on COCO detections for Human3.6M output cannot be imported yet)"
         )
-    skel = get_skeleton(skeleton) if skeleton else _skeleton_by_joint_count(weights)
+    skel = get_skeleton(skeleton) if skeleton else skeleton_by_joint_count(weights)
     if skel.num_joints != joints_out:
         raise CheckpointError(f"{checkpoint}: {joints_out} joints, but skeleton {skel.name} has {skel.num_joints}")
     model = build_tcn(cfg, joints_in)

@@ -279,3 +279,29 @@ def convert_layout(x: np.ndarray, src: Skeleton | str, dst: Skeleton | str) -> n
     missing = np.einsum("dk,...k->...d", (m > 0).astype(np.float64), (~finite).astype(np.float64)) > 0
     out[missing] = np.nan
     return out
+
+
+# Joints a dataset lacks but a detector's layout has (COCO-17's face), placed at the first of these joints
+# the dataset has: what the detector would report, as near as the dataset can say.
+STAND_INS: dict[str, tuple[str, ...]] = {
+    "nose": ("neck", "head"),
+    "left_eye": ("head",),
+    "right_eye": ("head",),
+    "left_ear": ("head",),
+    "right_ear": ("head",),
+}
+
+
+def as_layout(x: np.ndarray, src: Skeleton | str, dst: Skeleton | str) -> np.ndarray:
+    """Keypoints (..., src joints, C) in a detector's ``dst`` layout: shared joints copied, the others at
+    their stand-in (:data:`STAND_INS`). With :func:`convert_layout` back, it gives the 2D a lifter sees
+    when it is fed that detector's joints."""
+    src = get_skeleton(src) if isinstance(src, str) else src
+    dst = get_skeleton(dst) if isinstance(dst, str) else dst
+    index = []
+    for name in dst.joints:
+        found = [n for n in (name, *STAND_INS.get(name, ())) if n in src.joints]
+        if not found:
+            raise ValueError(f"the {src.name} layout has no joint {name!r} and no stand-in for it")
+        index.append(src.index(found[0]))
+    return x[..., index, :]
