@@ -244,6 +244,18 @@ def _cmd_ensemble_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_export(args: argparse.Namespace) -> int:
+    from .export import export_model
+
+    report = export_model(args.model, args.output, args.format)
+    print(
+        f"{args.output}: {report['kind']} model as {report['format']}, input {report['input']} "
+        f"(dynamic {report['dynamic_axes'][report['input']]}); largest difference from PyTorch on "
+        f"{report['checked_input_shape']}: {report['max_abs_diff']:.2e} (report: {args.output}.json)"
+    )
+    return 0
+
+
 def _cmd_study(args: argparse.Namespace) -> int:
     from .engine import RUN_CONTROL_KEYS, run_directory
 
@@ -496,6 +508,12 @@ def build_parser() -> argparse.ArgumentParser:
     pp.add_argument("--no-flip", action="store_true", help="no flip test")
     pp.add_argument("-o", "--out", help="output folder (default: <run>/predictions)")
     pp.set_defaults(func=_cmd_pose2d_predict)
+
+    ex = sub.add_parser("export", help="a lifting model or a 2D run as ONNX or TorchScript, checked against PyTorch")
+    ex.add_argument("model", help="a lifting model file or run, or a pose2d run directory")
+    ex.add_argument("-o", "--output", required=True, help="the file to write (e.g. model.onnx)")
+    ex.add_argument("--format", choices=["onnx", "torchscript"], default="onnx")
+    ex.set_defaults(func=_cmd_export)
 
     st = sub.add_parser("study", help="run a study: tables and plots in one command")
     st.add_argument("name", choices=list(STUDIES))
