@@ -70,8 +70,9 @@ def main() -> None:
             report = export_model(path, tmp / "m.onnx", "onnx")
             session = ort.InferenceSession(str(tmp / "m.onnx"), options, providers=["CPUExecutionProvider"])
             with torch.no_grad():
-                torch_ms = _median_ms(lambda: model(x), args.repeats)
-            ort_ms = _median_ms(lambda: session.run(None, {input_name: x.numpy()}), args.repeats)
+                torch_ms = _median_ms(lambda m=model, x=x: m(x), args.repeats)
+            feed = {input_name: x.numpy()}
+            ort_ms = _median_ms(lambda s=session, f=feed: s.run(None, f), args.repeats)
             row = {"model": name, "input_shape": list(x.shape), "torch_ms": round(torch_ms, 2),
                    "onnxruntime_ms": round(ort_ms, 2), "max_abs_diff": report["max_abs_diff"]}  # fmt: skip
             rows.append(row)
