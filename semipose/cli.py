@@ -1,8 +1,8 @@
 """The ``semipose`` command line.
 
-``demo``; ``lift train|evaluate|predict``; ``ensemble train|evaluate``; ``pose2d
-train|ssl|evaluate|predict``; ``study <name>`` (the names of ``studies.STUDIES``); ``data
-synth3d|synthpose``. ``semipose --debug ...`` (or ``SEMIPOSE_DEBUG=1``) shows tracebacks; bad input
+``demo``; ``lift train|evaluate|predict|import-vp3d``; ``ensemble train|evaluate|predict``; ``pose2d
+train|ssl|evaluate|predict``; ``render`` (MP4/GIF/HTML of a lifted sequence); ``export`` (ONNX,
+TorchScript); ``study <name>`` (the names of ``studies.STUDIES``); ``data synth3d|synthpose|clip``. ``semipose --debug ...`` (or ``SEMIPOSE_DEBUG=1``) shows tracebacks; bad input
 exits 2 with one line naming the file and field, other errors 1, Ctrl-C 130.
 
 Configs are YAML files (or the name of one shipped in ``semipose/configs``) and dotted overrides:
@@ -106,7 +106,7 @@ def _reading(args: argparse.Namespace) -> dict:
         "track": args.track,
         "min_score": args.min_score,
         "image_info": args.image_info,
-        "video": args.video,
+        "video": args.video_name,
     }
 
 
@@ -155,6 +155,7 @@ def _cmd_lift_predict(args: argparse.Namespace) -> int:
     if args.stream:
         print(f"streamed frame by frame: {report['stream_ms_per_frame']:.2f} ms a frame")
     _report_input(report, poses, args.output)
+    _render_if_asked(args)
     return 0
 
 
@@ -230,6 +231,7 @@ def _cmd_ensemble_predict(args: argparse.Namespace) -> int:
     _report_input(report, mean, args.output)
     print(f"{report['members']} members; joint spread {1000 * spread.mean():.1f} mm on average, "
           f"{1000 * spread.max():.1f} mm at most")  # fmt: skip
+    _render_if_asked(args)
     return 0
 
 
@@ -241,6 +243,34 @@ def _cmd_ensemble_evaluate(args: argparse.Namespace) -> int:
     metrics = _evaluate_ensemble_run(run_dir, cfg)
     print(lifting_markdown(metrics))
     print(f"results in {run_dir}/")
+    return 0
+
+
+def _render_if_asked(args: argparse.Namespace) -> None:
+    if not (args.render or args.video):
+        return
+    from .render import read_lifted, render_html, render_video
+
+    stem = Path(args.output).with_suffix("")
+    seq = read_lifted(stem.with_suffix(".npz"))
+    render_video(seq, stem.with_suffix(".mp4"), args.video, progress=sys.stderr.isatty())
+    render_html(seq, stem.with_suffix(".html"))
+    print(f"rendered {stem}.mp4 and {stem}.html")
+
+
+def _cmd_render(args: argparse.Namespace) -> int:
+    from .render import read_lifted, render_html, render_video
+
+    seq = read_lifted(args.input)
+    out = Path(args.output)
+    if out.suffix == ".html":
+        render_html(seq, out, args.fps or 25.0)
+    else:
+        render_video(seq, out, args.video, args.fps, args.rotate, progress=sys.stderr.isatty())
+    written = [out]
+    if args.html:
+        written.append(render_html(seq, args.html, args.fps or 25.0))
+    print(f"{len(seq.poses)} frames -> {', '.join(map(str, written))}")
     return 0
 
 
@@ -351,6 +381,17 @@ def _cmd_data_synth3d(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_data_clip(args: argparse.Namespace) -> int:
+    from .data.clip import write_clip
+
+    out = write_clip(args.out, args.frames, args.seed)
+    print(
+        f"a {args.frames}-frame synthetic clip of two people in {out}/: clip.mp4, results.json (COCO keypoint "
+        "results), images.json (frame numbers), truth.npz (the walker's true 3D)"
+    )
+    return 0
+
+
 def _cmd_data_synthpose(args: argparse.Namespace) -> int:
     from .data.synthpose import SynthPoseConfig, write_synthpose
 
@@ -411,10 +452,14 @@ def _input_2d_args(cmd: argparse.ArgumentParser) -> None:
         "--min-score", type=score, default=0.3, help="joints scoring below are filled over time (default 0.3)"
     )
     cmd.add_argument("--image-info", help="COCO JSON whose 'images' give the results' file names (frame numbers)")
-    cmd.add_argument("--video", help="VideoPose3D custom npz: which video")
+    cmd.add_argument("--video-name", help="VideoPose3D custom npz: which of its videos")
     cmd.add_argument("--width", type=positive_int, help="image width in pixels, if the input file gives none")
     cmd.add_argument("--height", type=positive_int, help="image height in pixels")
     cmd.add_argument("--no-flip", action="store_true", help="no test-time flip averaging")
+    cmd.add_argument(
+        "--render", action="store_true", help="also write <output>.mp4 and <output>.html (semipose render)"
+    )
+    cmd.add_argument("--video", help="with --render: the input video, shown beside the 3D skeleton")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -509,6 +554,15 @@ def build_parser() -> argparse.ArgumentParser:
     pp.add_argument("-o", "--out", help="output folder (default: <run>/predictions)")
     pp.set_defaults(func=_cmd_pose2d_predict)
 
+    rd = sub.add_parser("render", help="a lifted sequence as MP4/GIF beside its video or 2D, and as interactive HTML")
+    rd.add_argument("input", help="the .npz that lift predict or ensemble predict wrote")
+    rd.add_argument("-o", "--output", required=True, help="out.mp4, out.gif or out.html")
+    rd.add_argument("--video", help="the input video, shown beside the 3D skeleton (else the 2D keypoints)")
+    rd.add_argument("--rotate", action="store_true", help="turn the 3D view once around over the sequence")
+    rd.add_argument("--fps", type=float, help="frames per second (default: the video's, else 25)")
+    rd.add_argument("--html", help="also write this interactive HTML player")
+    rd.set_defaults(func=_cmd_render)
+
     ex = sub.add_parser("export", help="a lifting model or a 2D run as ONNX or TorchScript, checked against PyTorch")
     ex.add_argument("model", help="a lifting model file or run, or a pose2d run directory")
     ex.add_argument("-o", "--output", required=True, help="the file to write (e.g. model.onnx)")
@@ -532,6 +586,11 @@ def build_parser() -> argparse.ArgumentParser:
     st.set_defaults(func=_cmd_study)
 
     data = sub.add_parser("data", help="generate datasets").add_subparsers(dest="action", required=True)
+    dc = data.add_parser("clip", help="a short synthetic video of two people with a detector's COCO results")
+    dc.add_argument("-o", "--out", required=True)
+    dc.add_argument("--frames", type=positive_int, default=120)
+    dc.add_argument("--seed", type=int, default=0)
+    dc.set_defaults(func=_cmd_data_clip)
     s = data.add_parser("synth3d", help="synthetic HumanEva-15 motion in the VideoPose3D .npz layout")
     s.add_argument("-o", "--out", required=True)
     s.add_argument("--frames", type=positive_int, default=300, help="frames per sequence")

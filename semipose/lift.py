@@ -427,7 +427,14 @@ def write_poses(
     """``.npz`` (``poses_3d``, ``joints``, the ``keypoints_2d`` lifted, ``extra`` and ``npz_only`` arrays) and
     ``.json`` (the same but ``npz_only``, rounded, with the input report)."""
     arrays = {**extra, **(npz_only or {})}
-    atomic_save_npz(outputs[0], poses_3d=poses, joints=np.array(skel.joints), keypoints_2d=inp.keypoints, **arrays)
+    atomic_save_npz(
+        outputs[0],
+        poses_3d=poses,
+        joints=np.array(skel.joints),
+        keypoints_2d=inp.keypoints,
+        image_size=np.array([inp.width, inp.height]),
+        **arrays,
+    )
     doc: dict[str, Any] = {
         "skeleton": skel.name,
         "joints": list(skel.joints),

@@ -8,7 +8,7 @@ import semipose
 ROOT = Path(semipose.__file__).parent
 UTILITIES = {"config", "io", "skeletons", "plots", "reports", ""}
 LAYERS = ["data", "codecs", "models", "metrics", "methods", "engine",
-          "lift|lift_ssl|lift_stream|pose2d|pose2d_ssl|pose2d_predict|export", "ensemble", "studies", "cli|demo"]  # fmt: skip
+          "lift|lift_ssl|lift_stream|pose2d|pose2d_ssl|pose2d_predict|export|render", "ensemble", "studies", "cli|demo"]  # fmt: skip
 
 
 def _layer(module: str) -> int | None:
