@@ -2,7 +2,7 @@
 whole sequences, with and without flip averaging) for 27, 81 and 243-frame receptive fields.
 
 Uses the real HumanEva-I protocol data when ``$SEMIPOSE_DATA`` has it (the figures then compare
-with the VideoPose3D reference figures in ``../shared/notes/measured-here.md``), else synthetic data.
+with the VideoPose3D reference figures quoted in docs/lifting.md), else synthetic data.
 
 For each setting it prints what ``train.precision=auto`` picks on this machine, times fp32 and bf16,
 and skips (with a note) a precision that a short probe measures more than 5x slower than the other
