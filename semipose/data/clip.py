@@ -33,7 +33,7 @@ def write_clip(out_dir: str | Path, frames: int = 120, seed: int = 0, fps: float
     step = max(1, round(FPS / fps))  # the generator runs at 60 frames per second
     walk = generate_motion("Walking", frames * step, 1.0, rng)[::step]
     box = generate_motion("Box", frames * step, 0.95, rng)[::step] + np.array([0.0, 2.6, 0.0])
-    cam = look_at_camera("clip", np.array([6.5, 1.3, 1.5]), np.array([0.0, 1.3, 1.0]), 520.0,
+    cam = look_at_camera("clip", np.array([7.0, 1.3, 1.5]), np.array([0.0, 1.3, 1.0]), 650.0,
                          np.array([RES_W / 2, RES_H / 2]))  # fmt: skip
     people = [cam.project(cam.world_to_camera(w)) for w in (walk, box)]
     writer = imageio_ffmpeg.write_frames(
