@@ -252,13 +252,18 @@ def render_html(seq: LiftedSequence, output: str | Path, fps: float = 25.0) -> P
     lo, hi = up.reshape(-1, 3).min(axis=0), up.reshape(-1, 3).max(axis=0)
     r = float((hi - lo).max()) / 2 or 1.0
     c = (hi + lo) / 2
-    axes = {f"{a}axis": {"range": [c[i] - r, c[i] + r], "showticklabels": False} for i, a in enumerate("xyz")}
+    names = ("right (m)", "depth (m)", "up (m)")
+    axes = {
+        f"{a}axis": {"range": [c[i] - r, c[i] + r], "title": names[i], "showticklabels": False}
+        for i, a in enumerate("xyz")
+    }
     ms = round(1000 / fps)
     fig = go.Figure(
         data=traces(0),
         frames=[go.Frame(data=traces(t), name=str(t)) for t in range(len(up))],
         layout=go.Layout(
             title=f"semipose: {len(up)} frames, {seq.skeleton.name}",
+            showlegend=False,
             scene={**axes, "aspectmode": "cube", "camera": {"eye": {"x": 0, "y": -2, "z": 0.3}}},
             updatemenus=[{"type": "buttons", "buttons": [
                 {"label": "play", "method": "animate",

@@ -343,7 +343,7 @@ class Track2D:
     scores: np.ndarray  # (T, K), 0 where not found
     people_per_frame: np.ndarray  # (T,) how many people the detector found
     frames_without_person: int
-    low_confidence: int  # joints masked for scoring below min_score (in frames with the person)
+    low_confidence: int  # joints found but masked for scoring below min_score
 
 
 def select_person(det: Detections2D, track: str = "score", min_score: float = 0.0, min_iou: float = 0.3) -> Track2D:
@@ -373,7 +373,6 @@ def select_person(det: Detections2D, track: str = "score", min_score: float = 0.
         found += 1
         kp[t], sc[t] = pick.keypoints, pick.scores
         last_box = pick.bounding_box(min_score) if track == "iou" else last_box
-    low = (sc < min_score) & np.isfinite(kp).all(axis=-1)
-    kp[sc < min_score] = np.nan
-    kp[(sc <= 0)] = np.nan
+    low = (sc > 0) & (sc < min_score) & np.isfinite(kp).all(axis=-1)
+    kp[(sc <= 0) | (sc < min_score)] = np.nan  # a score of 0: the detector did not find the joint
     return Track2D(kp, sc, np.array([len(f) for f in det.frames]), T - found, int(low.sum()))
