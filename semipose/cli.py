@@ -142,6 +142,9 @@ def _cmd_lift_import_vp3d(args: argparse.Namespace) -> int:
 def _cmd_lift_predict(args: argparse.Namespace) -> int:
     from . import lift
 
+    if args.causal and not lift.load_model(args.model)[0].causal:
+        raise ConfigError(f"{args.model}: not a causal model (it looks ahead); --causal asks for one")
+
     poses, report = lift.predict(
         args.model,
         args.input,
@@ -490,6 +493,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("-o", "--output", required=True, help="output path; .npz and .json are written")
     _input_2d_args(r)
     r.add_argument("--stream", action="store_true", help="lift frame by frame as a live stream would (a causal model)")
+    r.add_argument("--causal", action="store_true", help="refuse a model that looks ahead (not causal)")
     r.set_defaults(func=_cmd_lift_predict)
 
     vp = lift.add_parser("import-vp3d", help="a VideoPose3D checkpoint (.bin) as a semipose model file")

@@ -68,7 +68,22 @@ def test_cli_streams_a_file_as_the_offline_causal_pass(tmp_path, capsys):
     (tmp_path / "kp.json").write_text(json.dumps({"keypoints": pixels.tolist(), "image_size": [640, 480]}))
     base = ["lift", "predict", str(tmp_path / "model.pt"), str(tmp_path / "kp.json")]
     assert main([*base, "-o", str(tmp_path / "offline")]) == 0
-    assert main([*base, "-o", str(tmp_path / "live"), "--stream"]) == 0
+    assert main([*base, "-o", str(tmp_path / "live"), "--causal", "--stream"]) == 0
     assert "ms a frame" in capsys.readouterr().out
     live, offline = (np.load(tmp_path / f"{n}.npz")["poses_3d"] for n in ("live", "offline"))
     assert np.abs(live - offline).max() <= 1e-5
+
+
+def test_cli_causal_refuses_a_symmetric_model(tmp_path, capsys):
+    from semipose.engine.saved import model_record
+    from semipose.io import atomic_torch_save
+
+    config = {"filter_widths": [3, 3, 3], "channels": 32, "dropout": 0.25, "causal": False}
+    atomic_torch_save(model_record("lifting", _model(False).state_dict(), config, HUMANEVA15), tmp_path / "model.pt")
+    (tmp_path / "kp.json").write_text(json.dumps({"keypoints": np.ones((30, 15, 2)).tolist(), "image_size": [64, 64]}))
+    capsys.readouterr()
+    argv = ["lift", "predict", str(tmp_path / "model.pt"), str(tmp_path / "kp.json"), "-o", str(tmp_path / "o")]
+    assert main([*argv, "--causal"]) == 2
+    assert "not a causal model" in capsys.readouterr().err
+    assert main([*argv, "--stream"]) == 2
+    assert "streaming needs a causal model" in capsys.readouterr().err and not list(tmp_path.glob("o.*"))

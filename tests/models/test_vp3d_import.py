@@ -57,8 +57,7 @@ def _reference(state: dict, widths: list[int], causal: bool, x: torch.Tensor) ->
 
 
 @pytest.mark.parametrize(
-    "widths,causal",
-    [([3, 3, 3], False), ([3, 3, 3, 3], False), ([3, 3, 3, 3, 3], False), ([3, 3, 3], True), ([3, 3, 3, 3], True)],
+    "widths,causal", [(w, causal) for causal in (False, True) for w in ([3, 3, 3], [3, 3, 3, 3], [3, 3, 3, 3, 3])]
 )
 def test_videopose3d_weights_give_the_reference_outputs(tmp_path, widths, causal):
     joints = 17
