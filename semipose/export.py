@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from .data.errors import DataError
-from .engine import load_checkpoint
+from .engine import environment_info, load_checkpoint
 from .io import atomic_write_json
 
 FORMATS = ("onnx", "torchscript")
@@ -99,7 +99,7 @@ def export_model(path: str | Path, output: str | Path, fmt: str = "onnx") -> dic
         "dynamic_axes": {info["input"]: info["dynamic"]},
         "checked_input_shape": list(check.shape),
         "max_abs_diff": float(np.abs(got - expected).max()),
-        "torch": torch.__version__,
+        "environment": environment_info(),  # package versions, git commit, command
     }
     atomic_write_json(output.with_name(output.name + ".json"), report)
     return report

@@ -20,6 +20,7 @@ from .data.windows import WindowSampler, flip_2d, flip_3d, pad_sequence
 from .engine import (
     CheckpointError,
     TrainConfig,
+    environment_info,
     fit_run,
     prepare_run_dir,
     resolve_device,
@@ -444,6 +445,7 @@ def write_poses(
         "image_size": [inp.width, inp.height],
         "keypoints_2d": np.round(inp.keypoints, 2).tolist(),
         "poses_3d": np.round(poses, 5).tolist(),
+        "environment": environment_info(),  # package versions, git commit, command
     }
     doc.update({k: np.round(v, 5).tolist() for k, v in extra.items()})
     atomic_write_json(outputs[1], doc)
