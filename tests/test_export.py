@@ -43,7 +43,7 @@ def test_lifter_export_matches_pytorch_on_other_shapes(lifter, tmp_path, fmt, ca
             assert got.shape == (1, 14, 15, 3) and np.abs(got - model(x).numpy()).max() <= 1e-4
 
 
-@pytest.mark.parametrize("net", [["model.name=hourglass", "model.stacks=2"], ["model.name=simplebaseline"]])
+@pytest.mark.parametrize("net", [["model.name=hourglass"], ["model.name=simplebaseline"]])
 def test_2d_runs_export_to_onnx(tmp_path, net):
     from semipose.config import dump_yaml
     from semipose.io import atomic_write_text
