@@ -398,10 +398,11 @@ def _cmd_data_clip(args: argparse.Namespace) -> int:
 def _cmd_data_synthpose(args: argparse.Namespace) -> int:
     from .data.synthpose import SynthPoseConfig, write_synthpose
 
-    cfg = SynthPoseConfig(image_size=args.size, layout=args.layout, motion=tuple(args.motion))
+    size = args.size or (256 if args.version == 2 else 128)
+    cfg = SynthPoseConfig(image_size=size, layout=args.layout, motion=tuple(args.motion), version=args.version)
     path = write_synthpose(args.out, args.images, args.seed, args.split, cfg)
     print(
-        f"SynthPose: {args.images} images of {args.size}x{args.size} in {Path(args.out) / args.split}/, "
+        f"SynthPose v{args.version}: {args.images} images of {size}x{size} in {Path(args.out) / args.split}/, "
         f"{args.layout} labels in {path}"
     )
     return 0
@@ -607,7 +608,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("-o", "--out", required=True)
     sp.add_argument("--images", type=positive_int, default=1000)
     sp.add_argument("--split", type=split_name, default="train", help="the split's name (a folder under -o)")
-    sp.add_argument("--size", type=positive_int, default=128, help="image side in pixels")
+    sp.add_argument("--size", type=positive_int, help="image side in pixels (default: 128, version 2: 256)")
+    sp.add_argument(
+        "--version", type=int, choices=[1, 2], default=1, help="2: large full-bodied figures, left/right cue"
+    )
     sp.add_argument("--layout", default="coco17", choices=["coco17", "mpii16"], help="the labels' joints")
     sp.add_argument(
         "--motion",

@@ -8,6 +8,13 @@ or, when motion files are given, from real captures (HumanEva-I 3D, CMU BVH or A
 from the head and the facing direction) or MPII-16 (pelvis, thorax, upper neck, head top), with
 visibility from a depth buffer: 2 visible, 1 hidden by another body part, a figure or an occluder,
 0 outside the image. The result is a COCO-format dataset, deterministic per seed.
+
+Version 2 (``version=2``, 256-pixel images by default) makes COCO's AP mean what it means on COCO: the
+figures fill most of the image and have full bodies (thicker limbs and torso), so that their silhouette
+area, the OKS scale, is large against the quantization of stride-4 heatmaps; a fixed colour cue tells left
+from right (red gloves and shoes on the left hand and foot, blue on the right) and the nose shows which way
+the face looks. ``area`` is the visible silhouette's pixel count in both versions, as COCO's mask area.
+Version 1 stays the default and renders as before.
 """
 from __future__ import annotations
 
@@ -40,6 +47,7 @@ class SynthPoseConfig:
     clutter: int = 12  # background shapes
     layout: str = "coco17"  # coco17 | mpii16: the labels' joints
     motion: tuple[str, ...] = ()  # .bvh, .amc or VideoPose3D .npz files; empty: the synthetic generator
+    version: int = 1  # 2: large full-bodied figures with a left/right cue (see the module docstring)
 
 
 LAYOUTS: dict[str, Skeleton] = {"coco17": COCO17, "mpii16": MPII16}
@@ -142,10 +150,15 @@ def render_image(rng: np.random.Generator, cfg: SynthPoseConfig, poses: PoseSour
     owner = np.full((S, S), -1, dtype=np.int32)
     people = []
     n_fig = int(rng.integers(cfg.figures[0], cfg.figures[1] + 1))
+    v2 = cfg.version == 2
+    thick = 1.7 if v2 else 1.0  # v2: full bodies, not sticks
     for fig in range(n_fig):
         world = _rendered_from_humaneva(poses(rng))
         main = fig == 0
-        scale = rng.uniform(0.55, 0.85) if main else rng.uniform(0.35, 0.7)
+        if v2:
+            scale = rng.uniform(0.75, 0.92) if main else rng.uniform(0.6, 0.85)
+        else:
+            scale = rng.uniform(0.55, 0.85) if main else rng.uniform(0.35, 0.7)
         center = np.array([S / 2, S / 2]) + (rng.uniform(-0.12, 0.12, 2) if main else rng.uniform(-0.5, 0.5, 2)) * S
         px, depth = _camera_project(world, rng, S, scale, center)
         depth = depth + fig * 0.8 * rng.choice([-1, 1])
@@ -155,12 +168,25 @@ def render_image(rng: np.random.Generator, cfg: SynthPoseConfig, poses: PoseSour
         parts: list[tuple[Any, Any, Any, Any, float, int, tuple[int, ...]]] = []
         for a, b, r, slot in _LIMBS:
             ia, ib = COCO17.joints.index(_coco_name(a)), COCO17.joints.index(_coco_name(b))
-            parts.append((px[ia], px[ib], depth[ia], depth[ib], r * body_h * rng.uniform(0.85, 1.2), slot, (ia, ib)))
+            radius = r * thick * body_h * rng.uniform(0.85, 1.2)
+            parts.append((px[ia], px[ib], depth[ia], depth[ib], radius, slot, (ia, ib)))
         sh, hp = (px[5] + px[6]) / 2, (px[11] + px[12]) / 2
         dsh, dhp = (depth[5] + depth[6]) / 2, (depth[11] + depth[12]) / 2
-        parts.append((sh, hp, dsh, dhp, 0.09 * body_h * rng.uniform(0.85, 1.15), 1, (5, 6, 11, 12, 17, 18)))
+        torso = 0.09 * (1.35 if v2 else 1.0) * body_h * rng.uniform(0.85, 1.15)
+        parts.append((sh, hp, dsh, dhp, torso, 1, (5, 6, 11, 12, 17, 18)))
+        if v2:  # shoulders and hips as wide as a body's
+            parts.append((px[5], px[6], depth[5], depth[6], torso * 0.75, 1, (5, 6, 18)))
+            parts.append((px[11], px[12], depth[11], depth[12], torso * 0.75, 2, (11, 12, 17)))
         head = (px[3] + px[4]) / 2
-        parts.append((head, head + 1e-3, depth[0], depth[0], 0.065 * body_h, 0, (0, 1, 2, 3, 4, 19, 20)))
+        head_r = 0.065 * (1.2 if v2 else 1.0) * body_h
+        parts.append((head, head + 1e-3, depth[0], depth[0], head_r, 0, (0, 1, 2, 3, 4, 19, 20)))
+        if v2:  # the nose shows the facing direction; gloves and shoes: red left, blue right
+            if depth[0] < (depth[3] + depth[4]) / 2:  # facing the camera: the nose in front of the head
+                parts.append((head, px[0], depth[0] - 0.05, depth[0] - 0.05, head_r * 0.3, 3, (0,)))
+            for j, slot in ((9, 4), (15, 4), (10, 5), (16, 5)):
+                z = depth[j] - 0.03
+                parts.append((px[j], px[j] + 1e-3, z, z, 0.05 * body_h, slot, (j,)))
+            colours += [colours[0] * 0.8, np.array([0.85, 0.1, 0.1]), np.array([0.1, 0.25, 0.9])]
         for k, (a, b, za, zb, r, slot, joints) in enumerate(parts):
             dist, t = _capsule(yy, xx, a, b, max(r, 0.8))
             inside = dist < 1

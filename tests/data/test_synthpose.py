@@ -7,8 +7,8 @@ from PIL import Image
 
 from semipose.cli import main
 from semipose.data.coco import load_coco_keypoints
-from semipose.data.synthpose import write_synthpose
-from semipose.metrics.coco import coco_keypoint_eval
+from semipose.data.synthpose import SynthPoseConfig, write_synthpose
+from semipose.metrics.coco import coco_keypoint_eval, noisy_ground_truth
 
 
 def test_deterministic_and_coco_readable(tmp_path):
@@ -68,3 +68,22 @@ def test_real_motion_and_mpii_layout(shared_data, tmp_path):
             assert kp[9, 1] < kp[7, 1]
     other = write_synthpose(tmp_path / "b", 8, seed=2, cfg=SynthPoseConfig(layout="mpii16"))
     assert other.read_bytes() != path.read_bytes()  # the poses came from the captures, not the generator
+
+
+
+def test_version_2_has_large_figures_a_left_right_cue_and_an_ap_that_tolerates_2px(tmp_path):
+    path = write_synthpose(tmp_path, 40, seed=3, split="val", cfg=SynthPoseConfig(image_size=256, version=2))
+    doc = json.loads(path.read_text())
+    assert np.median([a["area"] for a in doc["annotations"]]) > 5000  # v1 at 128 pixels: about 1,000
+    # the cue: a visible left wrist or ankle sits on red, a right one on blue
+    cued = visible = 0
+    for a in doc["annotations"]:
+        image = np.asarray(Image.open(tmp_path / "val" / f"{a['image_id'] - 1:06d}.png"), np.float64)
+        kp = np.asarray(a["keypoints"]).reshape(17, 3)
+        for j, left in ((9, True), (15, True), (10, False), (16, False)):
+            if kp[j, 2] == 2:
+                r, _, b = image[int(kp[j, 1]), int(kp[j, 0])]
+                visible += 1
+                cued += (r > b) if left else (b > r)
+    assert visible > 20 and cued >= 0.9 * visible
+    assert coco_keypoint_eval(doc, noisy_ground_truth(doc, 2.0, np.random.default_rng(0)))["AP"] >= 0.85

@@ -80,3 +80,13 @@ def test_unknown_image_is_an_error(shared_data):
     gt = _gt(shared_data)
     with pytest.raises(ValueError, match="image_id 123456789 is not in the ground truth"):
         coco_keypoint_eval(gt, [{"image_id": 123456789, "category_id": 1, "keypoints": [0] * 51, "score": 1.0}])
+
+
+def test_noisy_ground_truth_scores_one_without_noise_and_less_with_it(shared_data):
+    import json
+
+    from semipose.metrics.coco import coco_keypoint_eval, noisy_ground_truth
+
+    doc = json.loads((shared_data / "coco_mini" / "annotations" / "person_keypoints_val2017.json").read_text())
+    ap = [coco_keypoint_eval(doc, noisy_ground_truth(doc, s, np.random.default_rng(0)))["AP"] for s in (0, 2, 8)]
+    assert ap[0] == 1.0 and ap[0] > ap[1] > ap[2]
