@@ -38,6 +38,10 @@ class TrainConfig:
     lr: float = checked(1e-3, **POSITIVE)
     lr_decay: float = checked(0.996, **FRACTION)  # per epoch, unless lr_final is set
     lr_final: float | None = checked(None, **POSITIVE)  # the rate the decay reaches at the last epoch
+    # step decay instead (the denoised-heatmaps paper: x0.1 at 70% and 90% of training): the rate is
+    # multiplied by lr_step_factor at each of these fractions of the training
+    lr_steps: list[float] | None = None
+    lr_step_factor: float = checked(0.1, gt=0, le=1)
     amsgrad: bool = True  # Adam's AMSGrad variant
     test_flip: bool = True  # average the prediction of the mirrored input in evaluation
     eval_every: int = checked(0, ge=0)  # evaluate every that many epochs (0: after the last only)
@@ -55,6 +59,13 @@ class TrainConfig:
     def validate(self) -> None:
         if self.device not in ("cpu", "cuda", "auto") and not self.device.startswith("cuda:"):
             raise ConfigError(f"train.device must be cpu, cuda or auto, got {self.device!r}")
+        if self.lr_steps is not None:
+            if self.lr_final is not None:
+                raise ConfigError(
+                    "train.lr_steps and train.lr_final are two schedules: give one (train.lr_final=null for steps)"
+                )
+            if any(not 0 < f < 1 for f in self.lr_steps) or list(self.lr_steps) != sorted(self.lr_steps):
+                raise ConfigError(f"train.lr_steps must be increasing fractions between 0 and 1, got {self.lr_steps}")
 
     def epochs_for(self, samples_per_epoch: int) -> int:
         """Epochs to train: ``epochs``, or as many as the ``samples`` budget buys (at least one)."""

@@ -22,6 +22,8 @@ class Schedule:
     bn_momentum: float = 0.1
     bn_momentum_final: float = 0.001
     bn_decay_epochs: int | None = None  # VideoPose3D decays over its planned epochs
+    lr_steps: tuple[float, ...] = ()  # fractions of training where the rate steps down (replaces the decay)
+    lr_step_factor: float = 0.1
 
     @classmethod
     def from_train(cls, t: Any, epochs: int) -> Schedule:
@@ -35,9 +37,16 @@ class Schedule:
             getattr(t, "bn_momentum", 0.1),
             getattr(t, "bn_momentum_final", 0.001),
             getattr(t, "bn_decay_epochs", None),
+            tuple(getattr(t, "lr_steps", None) or ()),
+            getattr(t, "lr_step_factor", 0.1),
         )
 
+    def _stepped(self, fraction: float) -> float:
+        return self.lr * self.lr_step_factor ** sum(fraction >= f for f in self.lr_steps)
+
     def lr_at(self, epoch: int) -> float:
+        if self.lr_steps:
+            return self._stepped(epoch / self.epochs)
         if self.lr_final is not None and self.epochs > 1:
             return self.lr * (self.lr_final / self.lr) ** (epoch / (self.epochs - 1))
         return self.lr * self.lr_decay**epoch
@@ -49,6 +58,8 @@ class Schedule:
     # Under a wall-clock budget the schedules follow the elapsed fraction of the budget instead of the
     # epoch: fraction 0 is the first epoch's value, fraction 1 the last planned epoch's.
     def lr_at_fraction(self, fraction: float) -> float:
+        if self.lr_steps:
+            return self._stepped(min(max(fraction, 0.0), 1.0))
         final = self.lr_final if self.lr_final is not None else self.lr * self.lr_decay ** max(0, self.epochs - 1)
         return self.lr * (final / self.lr) ** min(max(fraction, 0.0), 1.0)
 
