@@ -107,3 +107,14 @@ def test_half_body_of_joints_on_one_spot_keeps_the_person_box():
     kp[:, 0] += np.arange(17)  # spread out: a real box again
     center, scale = half_body(kp, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10], np.random.default_rng(0), 0.75)
     assert np.all(scale > 0) and np.all(np.isfinite(center))
+
+
+def test_beta_draws_stay_in_range_and_favour_the_extremes():
+    from semipose.data.transforms2d import AUGMENTATIONS, Augmentation
+
+    rng = np.random.default_rng(0)
+    uniform = np.array([Augmentation(rotation=60).draw(rng, -60, 60) for _ in range(4000)]) / 60
+    beta = np.array([AUGMENTATIONS["affine60_beta"].draw(rng, -60, 60) for _ in range(4000)]) / 60
+    assert np.abs(beta).max() <= 1 and np.abs(uniform).max() <= 1
+    # E|x| over [-1, 1]: 1/2 for the uniform, 2/pi for Beta(1/2, 1/2) stretched (the arcsine law)
+    assert abs(np.abs(uniform).mean() - 0.5) < 0.02 and abs(np.abs(beta).mean() - 2 / np.pi) < 0.02
