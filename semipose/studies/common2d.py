@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from ..config import dump_yaml, load_config
+from ..config import ConfigError, dump_yaml, load_config
 from ..data.synthpose import SynthPoseConfig, write_synthpose
 from ..engine import prepare_run_dir
 from ..methods.ssl2d import METHODS
@@ -91,13 +91,35 @@ def pm(row: dict[str, Any], key: str, digits: int = 3) -> str:
     return f"{row[f'{key}_mean']:.{digits}f} ± {row[f'{key}_std']:.{digits}f}"
 
 
+# a study's method may carry variants: "posedual+jc" is PoseDual with Joint Cutout, as the papers' rows
+VARIANTS: dict[str, list[str]] = {
+    "jc": ["method.joint_cutout=true"],
+    "ra": ["method.randaugment=true"],
+}
+
+
+def method_overrides(name: str) -> list[str]:
+    """The overrides of a study's method name: ``posedual+jc+ra`` -> method.name=posedual, Joint Cutout, RandAugment."""
+    base, *variants = name.split("+")
+    return [f"method.name={base}"] + [o for v in variants for o in VARIANTS[v]]
+
+
 @dataclass
 class SSLStudySection:
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
     synthpose_train: int = 0  # > 0: write SynthPose into <out>/synthpose (else data.* name a dataset)
     synthpose_val: int = 200
     labeled: list[int] = field(default_factory=lambda: [100])
-    methods: list[str] = field(default_factory=lambda: list(METHODS))
+    methods: list[str] = field(default_factory=lambda: list(METHODS))  # each may add +jc, +ra (VARIANTS)
+
+    def validate(self) -> None:
+        for name in self.methods:
+            base, *variants = name.split("+")
+            if base not in METHODS or any(v not in VARIANTS for v in variants):
+                raise ConfigError(
+                    f"study.methods: {name!r} is not a method ({', '.join(METHODS)}) with optional "
+                    f"variants {', '.join('+' + v for v in VARIANTS)}"
+                )
 
 
 @dataclass

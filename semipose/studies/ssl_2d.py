@@ -11,7 +11,16 @@ from ..config import load_config
 from ..io import atomic_write_json
 from ..plots import _pyplot, save_figure
 from ..reports import write_table
-from .common2d import SSLStudyConfig, paired_delta, pm, run_arms, start_study, summary_row, train_arm
+from .common2d import (
+    SSLStudyConfig,
+    method_overrides,
+    paired_delta,
+    pm,
+    run_arms,
+    start_study,
+    summary_row,
+    train_arm,
+)
 
 TABLE = "ssl_2d"
 BASE_CONFIG = "synthpose_ssl"
@@ -44,7 +53,9 @@ def load(config, preset: str, overrides: list[str]):
 
 def run(cfg, out_dir: Path, progress: bool = True) -> dict[str, Any]:
     out_dir = start_study(cfg, out_dir, "ssl-2d")
-    arms = {f"{m}-n{n}": [f"method.name={m}", f"ssl.labeled={n}"] for n in cfg.study.labeled for m in cfg.study.methods}
+    arms = {
+        f"{m}-n{n}": [*method_overrides(m), f"ssl.labeled={n}"] for n in cfg.study.labeled for m in cfg.study.methods
+    }
     results = run_arms(arms, cfg.study.seeds, out_dir, train_arm(cfg, progress))
     rows = []
     for name, runs in results.items():

@@ -5,7 +5,7 @@ import json
 import numpy as np
 
 from semipose.cli import main
-from semipose.studies.common2d import paired_delta
+from semipose.studies.common2d import method_overrides, paired_delta
 
 TOY = [
     "study.synthpose_train=16",
@@ -33,15 +33,16 @@ def test_ssl_2d_study(tmp_path, capsys):
                 str(out),
                 *TOY,
                 "study.labeled=[8]",
-                "study.methods=[supervised,posedual,denoised]",
+                "study.methods=[supervised,posedual+jc,denoised]",
             ]
         )
         == 0
     )
     rows = json.loads((out / "ssl_2d.json").read_text())["rows"]
-    assert [r["method"] for r in rows] == ["supervised", "posedual", "denoised"]
+    assert [r["method"] for r in rows] == ["supervised", "posedual+jc", "denoised"]
     assert all("±" in r["pck@0.2"] for r in rows) and (out / "ssl_2d.png").stat().st_size > 0
-    assert (out / "posedual-n8" / "seed1" / "metrics.json").is_file()
+    assert (out / "posedual+jc-n8" / "seed1" / "metrics.json").is_file()
+    assert "joint_cutout: true" in (out / "posedual+jc-n8" / "seed1" / "config.yaml").read_text()
     assert "denoised" in capsys.readouterr().out
     assert rows[0]["pck@0.2 vs supervised (paired)"] == "" and "/2 ahead)" in rows[1]["pck@0.2 vs supervised (paired)"]
 
@@ -78,3 +79,12 @@ def test_easy_hard_study(tmp_path):
     assert len(rows) == 6 and rows[0]["easy / hard"].startswith("naive consistency")
     assert all(r["avoids collapsing"] in ("yes", "no") for r in rows)
     assert (out / "easy_hard.png").stat().st_size > 0
+
+
+def test_method_variants_and_their_checks(capsys):
+    assert method_overrides("posecons+jc") == ["method.name=posecons", "method.joint_cutout=true"]
+    assert method_overrides("posedual+jc+ra") == [
+        "method.name=posedual", "method.joint_cutout=true", "method.randaugment=true"
+    ]  # fmt: skip
+    assert main(["study", "ssl-2d", "-o", "/nonexistent/never", "study.methods=[posedual+xx]"]) == 2
+    assert "'posedual+xx' is not a method" in capsys.readouterr().err
