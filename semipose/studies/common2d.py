@@ -12,21 +12,21 @@ from typing import Any
 import numpy as np
 import yaml
 
-from ..config import ConfigError, dump_yaml, load_config
+from ..config import ConfigError, checked, dump_yaml, load_config
 from ..data.synthpose import SynthPoseConfig, write_synthpose
 from ..engine import prepare_run_dir
 from ..methods.ssl2d import METHODS
 from ..pose2d_ssl import SSL2DConfig, train_ssl2d
 
 
-def ensure_synthpose(data, out_dir: Path, n_train: int, n_val: int) -> None:
-    """Write ``n_train`` / ``n_val`` SynthPose images (seeds 0 / 1) at the input's size into
-    ``<out>/synthpose`` unless there, and point ``data`` (a Pose2DDataConfig) at them. ``n_train <= 0``
-    leaves ``data`` as it is."""
+def ensure_synthpose(data, out_dir: Path, n_train: int, n_val: int, version: int = 1) -> None:
+    """Write ``n_train`` / ``n_val`` SynthPose images (seeds 0 / 1) into ``<out>/synthpose`` unless there,
+    and point ``data`` (a Pose2DDataConfig) at them: version 1 at the input's size, version 2 at twice it
+    (its figures fill the image, so person crops keep their detail). ``n_train <= 0`` leaves ``data``."""
     if n_train <= 0:
         return
     root = out_dir / "synthpose"
-    cfg = SynthPoseConfig(image_size=max(data.input_size))
+    cfg = SynthPoseConfig(image_size=max(data.input_size) * version, version=version)
     for split, n, seed in (("train", n_train, 0), ("val", n_val, 1)):
         if not (root / "annotations" / f"person_keypoints_{split}.json").is_file():
             write_synthpose(root, n, seed, split, cfg)
@@ -109,6 +109,7 @@ class SSLStudySection:
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
     synthpose_train: int = 0  # > 0: write SynthPose into <out>/synthpose (else data.* name a dataset)
     synthpose_val: int = 200
+    synthpose_version: int = checked(1, choices=(1, 2))  # 2: figures for which COCO AP ranks (data/synthpose.py)
     labeled: list[int] = field(default_factory=lambda: [100])
     methods: list[str] = field(default_factory=lambda: list(METHODS))  # each may add +jc, +ra (VARIANTS)
 
@@ -133,7 +134,7 @@ def start_study(cfg, out_dir: Path, name: str) -> Path:
     """The study's run folder with its records, and its SynthPose set when it writes one."""
     out_dir = Path(out_dir)
     prepare_run_dir(out_dir, dump_yaml(cfg), cfg.train.seed, {"study": name})
-    ensure_synthpose(cfg.data, out_dir, cfg.study.synthpose_train, cfg.study.synthpose_val)
+    ensure_synthpose(cfg.data, out_dir, cfg.study.synthpose_train, cfg.study.synthpose_val, cfg.study.synthpose_version)
     return out_dir
 
 

@@ -88,3 +88,13 @@ def test_method_variants_and_their_checks(tmp_path, capsys):
     ]  # fmt: skip
     assert main(["study", "ssl-2d", "-o", str(tmp_path / "s"), "study.methods=[posedual+xx]"]) == 2
     assert "'posedual+xx' is not a method" in capsys.readouterr().err and not (tmp_path / "s").exists()
+
+
+def test_studies_write_synthpose_version_2_at_twice_the_input(tmp_path):
+    from semipose.pose2d import Pose2DDataConfig
+    from semipose.studies.common2d import ensure_synthpose
+
+    data = Pose2DDataConfig(input_size=[64, 64])
+    ensure_synthpose(data, tmp_path, 3, 2, version=2)
+    doc = json.loads(open(data.val_ann).read())
+    assert data.val_images.endswith("synthpose/val") and doc["images"][0]["width"] == 128
