@@ -228,6 +228,7 @@ class SemiSupervisedPose2D(RecipeBase):
         self.generator = torch.Generator().manual_seed(seed)
         self.stop_requested = False
         self.unsup_weight = method.unsup_weight
+        self.step_stats: dict[str, float] = {}  # a method's statistics of the last step, for the log
 
     # --- the loop's interface -------------------------------------------------------------------
     def num_samples(self) -> int:
@@ -296,6 +297,7 @@ class SemiSupervisedPose2D(RecipeBase):
             unsup = UNSUPERVISED[self.method.name](self, u)
             loss = loss + self.unsup_weight * unsup
             out["unsup_loss"] = float(unsup.detach())
+            out.update(self.step_stats)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
@@ -362,6 +364,9 @@ def _denoised(recipe: SemiSupervisedPose2D, u: dict[str, Any]) -> torch.Tensor:
         if i == 0:
             recipe.monitor.update(max_response(raw[0]))  # the first student on the easy view
         hm = torch.stack([recipe._to_hard(r, maps[v]) for v, r in enumerate(raw)])
+        if i == 0:  # the denoised paper's figure: how many targets the strong views give (max aggregation)
+            winner = hm.amax(dim=(-2, -1)).argmax(dim=0)  # (B, K): the view with the highest peak
+            recipe.step_stats = {"strong_share": float((winner >= m.weak_views).float().mean())}
         agg = aggregate_views(hm, m.aggregate)
         target, w = threshold_and_refine(agg, m.threshold, m.refine, recipe.sigma)
         pseudo.append(target)

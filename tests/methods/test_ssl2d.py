@@ -68,6 +68,8 @@ def test_methods_run_on_real_coco_and_loss_falls(shared_data, tmp_path, method, 
         assert (tmp_path / method / "collapse.png").stat().st_size > 0
     if method == "pseudo_label":
         assert (tmp_path / method / "teacher" / "model.pt").is_file() and 0 < metrics["pseudo_joints_kept"] <= 1
+    if method == "denoised":  # the share of targets whose highest peak came from a strong view
+        assert all(0.0 <= float(r["strong_share"]) <= 1.0 for r in log)
 
 
 def test_protocols_hide_the_unlabeled_labels(shared_data, tmp_path):
