@@ -12,7 +12,10 @@ supervised heatmap loss of every network; the unlabeled half gives the method's 
 * ``denoised`` (two students): per student, the easy view and further weak and strong views, all
   warped into the hard view's frame and aggregated (max or mean); threshold-and-refine; the views'
   spread as uncertainty; per joint, a student keeps its own target only when it is more certain than
-  the other by a margin, else it takes the other's.
+  the other by a margin, else it takes the other's;
+* ``ema_teacher`` (one student): as PoseCons, but the easy view is read by a teacher whose weights are
+  the student's exponential moving average (Mean Teacher; DualPose lists it among the set-ups that
+  collapse). The student is the evaluated network.
 
 With Joint Cutout the hard view of a network is blanked around 5 joints that the *other* network
 (PoseCons: the network itself) found on the easy view. The collapse monitor follows the maximum
@@ -21,6 +24,7 @@ responses on the unlabeled easy views.
 
 from __future__ import annotations
 
+import copy
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -45,7 +49,7 @@ from .heatmap_ops import (
     view_uncertainty,
 )
 
-METHODS = ("supervised", "pseudo_label", "posecons", "posedual", "denoised")
+METHODS = ("supervised", "pseudo_label", "posecons", "posedual", "denoised", "ema_teacher")
 DUAL = ("posedual", "denoised")
 
 
@@ -81,6 +85,8 @@ class MethodConfig:
     margin: float = 0.0
     # pseudo_label: keep a teacher's joint where its maximum response exceeds this
     pseudo_threshold: float = checked(0.5, ge=0, lt=1)
+    # ema_teacher: the teacher's weights follow the student's as teacher = d * teacher + (1 - d) * student
+    ema_decay: float = checked(0.999, ge=0, lt=1)
 
     def validate(self) -> None:
         if self.name not in METHODS:
@@ -229,6 +235,10 @@ class SemiSupervisedPose2D(RecipeBase):
         self.stop_requested = False
         self.unsup_weight = method.unsup_weight
         self.step_stats: dict[str, float] = {}  # a method's statistics of the last step, for the log
+        # ema_teacher: a copy of the student whose weights trail the student's (Mean Teacher); not optimised
+        self.teacher: torch.nn.Module | None = None
+        if method.name == "ema_teacher":
+            self.teacher = copy.deepcopy(self.nets[0]).requires_grad_(False)
 
     # --- the loop's interface -------------------------------------------------------------------
     def num_samples(self) -> int:
@@ -271,11 +281,14 @@ class SemiSupervisedPose2D(RecipeBase):
         return {k: v for k, v in metrics.items() if isinstance(v, float)}
 
     def state_dict(self) -> dict[str, Any]:
-        return {**super().state_dict(), "monitor": self.monitor.state_dict()}
+        teacher = {"teacher": self.teacher.state_dict()} if self.teacher is not None else {}
+        return {**super().state_dict(), "monitor": self.monitor.state_dict(), **teacher}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         super().load_state_dict(state)
         self.monitor.load_state_dict(state["monitor"])
+        if self.teacher is not None:
+            self.teacher.load_state_dict(state["teacher"])
 
     # --- one step ---------------------------------------------------------------------------------
     def _forward(self, net: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -301,6 +314,8 @@ class SemiSupervisedPose2D(RecipeBase):
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
+        if self.teacher is not None:
+            ema_update(self.teacher, self.nets[0], self.method.ema_decay)
         return {"loss": float(loss.detach()), **out, "n": images.shape[0]}
 
     # --- helpers of the methods -------------------------------------------------------------------
@@ -385,9 +400,32 @@ def _denoised(recipe: SemiSupervisedPose2D, u: dict[str, Any]) -> torch.Tensor:
     return loss
 
 
+@torch.no_grad()
+def ema_update(teacher: torch.nn.Module, student: torch.nn.Module, decay: float) -> None:
+    """teacher = decay * teacher + (1 - decay) * student for the weights; the student's BatchNorm
+    statistics are copied (Mean Teacher, Tarvainen and Valpola 2017)."""
+    for t, s in zip(teacher.parameters(), student.parameters(), strict=True):
+        t.mul_(decay).add_(s.detach(), alpha=1 - decay)
+    for tb, sb in zip(teacher.buffers(), student.buffers(), strict=True):
+        tb.copy_(sb)
+
+
+def _ema_teacher(recipe: SemiSupervisedPose2D, u: dict[str, Any]) -> torch.Tensor:
+    """The EMA teacher's easy-view prediction, warped into the hard view, teaches the student; DualPose
+    lists this among the single-network set-ups that collapse."""
+    assert recipe.teacher is not None  # made for this method
+    easy = recipe._teach(recipe.teacher, u["easy"])
+    recipe.monitor.update(max_response(easy))
+    target = recipe._to_hard(easy, u["easy_to_hard"])
+    hard = recipe._cutout(u["hard"], target)
+    ones = torch.ones(target.shape[:2], device=target.device)
+    return heatmap_loss(recipe._forward(recipe.nets[0], hard), target, ones)
+
+
 UNSUPERVISED: dict[str, Callable[[SemiSupervisedPose2D, dict[str, Any]], torch.Tensor]] = {
     "pseudo_label": _pseudo_label,
     "posecons": _posecons,
     "posedual": _posedual,
     "denoised": _denoised,
+    "ema_teacher": _ema_teacher,
 }

@@ -45,6 +45,7 @@ def _coco_cfg(coco, method, extra=()):
         ("posecons", ["method.joint_cutout=true"]),
         ("posedual", ["method.randaugment=true"]),
         ("denoised", ["method.joint_cutout=true"]),
+        ("ema_teacher", ["method.ema_decay=0.9"]),
     ],
 )
 def test_methods_run_on_real_coco_and_loss_falls(shared_data, tmp_path, method, extra):
@@ -179,3 +180,18 @@ def test_posedual_under_a_time_budget_ramps_up_by_the_elapsed_fraction(shared_da
 
     assert rampup_factor_at(0.0, 0.3) == pytest.approx(math.exp(-5.0))
     assert rampup_factor_at(0.15, 0.3) == pytest.approx(math.exp(-5.0 * 0.25)) and rampup_factor_at(0.3, 0.3) == 1.0
+
+
+def test_ema_update_by_hand():
+    from semipose.methods.ssl2d import ema_update
+
+    teacher, student = torch.nn.BatchNorm1d(2), torch.nn.BatchNorm1d(2)
+    with torch.no_grad():
+        teacher.weight.fill_(1.0)
+        student.weight.fill_(3.0)
+        student.running_mean.fill_(0.5)
+    ema_update(teacher, student, 0.9)
+    assert torch.allclose(teacher.weight, torch.full((2,), 0.9 * 1.0 + 0.1 * 3.0))
+    assert torch.equal(teacher.running_mean, student.running_mean) and torch.equal(
+        student.weight, torch.full((2,), 3.0)
+    )
