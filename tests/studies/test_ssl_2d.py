@@ -1,6 +1,7 @@
 """The semi-supervised 2D studies at a toy size: tables with mean and std over seeds, plots, shared arms."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 
@@ -96,5 +97,5 @@ def test_studies_write_synthpose_version_2_at_twice_the_input(tmp_path):
 
     data = Pose2DDataConfig(input_size=[64, 64])
     ensure_synthpose(data, tmp_path, 3, 2, version=2)
-    doc = json.loads(open(data.val_ann).read())
+    doc = json.loads(Path(data.val_ann).read_text())
     assert data.val_images.endswith("synthpose/val") and doc["images"][0]["width"] == 128
