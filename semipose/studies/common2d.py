@@ -111,7 +111,8 @@ class SSLStudySection:
     synthpose_val: int = 200
     synthpose_version: int = checked(1, choices=(1, 2))  # 2: figures for which COCO AP ranks (data/synthpose.py)
     labeled: list[int] = field(default_factory=lambda: [100])
-    methods: list[str] = field(default_factory=lambda: list(METHODS))  # each may add +jc, +ra (VARIANTS)
+    # each may add +jc, +ra (VARIANTS); ema_teacher is left out by default (DualPose's collapsing set-up)
+    methods: list[str] = field(default_factory=lambda: [m for m in METHODS if m != "ema_teacher"])
 
     def validate(self) -> None:
         for name in self.methods:
