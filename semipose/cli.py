@@ -533,7 +533,8 @@ def build_parser() -> argparse.ArgumentParser:
     pt.add_argument("overrides", nargs="*")
     pt.set_defaults(func=_cmd_pose2d_train)
     ps = p2.add_parser(
-        "ssl", help="semi-supervised training: supervised, pseudo_label, posecons, posedual, denoised (method.name=...)"
+        "ssl",
+        help="semi-supervised training: supervised, pseudo_label, posecons, posedual, denoised, ema_teacher (method.name=...)",
     )
     _training_args(ps, "synthpose_ssl", "ssl2d")
     ps.add_argument("overrides", nargs="*")
