@@ -45,11 +45,14 @@ class VariantsConfig:
     # SynthPose written into <out>/synthpose when > 0 (else data.* name an existing dataset)
     synthpose_train: int = 0
     synthpose_val: int = 0
+    synthpose_version: int = 1  # 2: figures for which COCO AP ranks (data/synthpose.py)
 
     def validate(self) -> None:
         unknown = [v for v in self.variants if v not in VARIANTS]
         if unknown:
             raise ConfigError(f"study.variants: unknown {unknown}; expected some of {list(VARIANTS)}")
+        if self.synthpose_version not in (1, 2):
+            raise ConfigError(f"study.synthpose_version must be 1 or 2, got {self.synthpose_version}")
         if any(not 1 <= s <= 8 for s in self.stacks):
             raise ConfigError(f"study.stacks must lie in 1..8, got {self.stacks}")
 
@@ -105,7 +108,7 @@ def state_dict_bytes(model) -> int:
 def run(cfg: HourglassStudyConfig, out_dir: Path, progress: bool = True) -> dict[str, Any]:
     out_dir = Path(out_dir)
     prepare_run_dir(out_dir, dump_yaml(cfg), cfg.train.seed, {"study": "hourglass-variants"})
-    ensure_synthpose(cfg.data, out_dir, cfg.study.synthpose_train, cfg.study.synthpose_val)
+    ensure_synthpose(cfg.data, out_dir, cfg.study.synthpose_train, cfg.study.synthpose_val, cfg.study.synthpose_version)
     w, h = cfg.data.input_size
     rows, curves = [], {}
     for stacks in cfg.study.stacks:
