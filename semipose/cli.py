@@ -12,6 +12,7 @@ Configs are YAML files (or the name of one shipped in ``semipose/configs``) and 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from pathlib import Path
@@ -129,9 +130,7 @@ def _cmd_lift_import_vp3d(args: argparse.Namespace) -> int:
     from . import lift
 
     cfg, skel = lift.import_videopose3d(args.checkpoint, args.output, args.causal, args.skeleton)
-    rf = 1
-    for w in cfg.filter_widths:
-        rf *= w
+    rf = math.prod(cfg.filter_widths)
     kind = "causal" if cfg.causal else "symmetric"
     print(
         f"{args.output}: {skel.name}, receptive field {rf} ({kind}), {cfg.channels} channels, widths {cfg.filter_widths}"
@@ -142,9 +141,6 @@ def _cmd_lift_import_vp3d(args: argparse.Namespace) -> int:
 def _cmd_lift_predict(args: argparse.Namespace) -> int:
     from . import lift
 
-    if args.causal and not lift.load_model(args.model)[0].causal:
-        raise ConfigError(f"{args.model}: not a causal model (it looks ahead); --causal asks for one")
-
     poses, report = lift.predict(
         args.model,
         args.input,
@@ -153,6 +149,7 @@ def _cmd_lift_predict(args: argparse.Namespace) -> int:
         args.height,
         flip=not args.no_flip,
         stream=args.stream,
+        causal=args.causal,
         **_reading(args),
     )
     if args.stream:
@@ -266,13 +263,14 @@ def _cmd_render(args: argparse.Namespace) -> int:
 
     seq = read_lifted(args.input)
     out = Path(args.output)
+    html_fps = args.fps or 25.0
     if out.suffix == ".html":
-        render_html(seq, out, args.fps or 25.0)
+        render_html(seq, out, html_fps)
     else:
         render_video(seq, out, args.video, args.fps, args.rotate, progress=sys.stderr.isatty())
     written = [out]
     if args.html:
-        written.append(render_html(seq, args.html, args.fps or 25.0))
+        written.append(render_html(seq, args.html, html_fps))
     print(f"{len(seq.poses)} frames -> {', '.join(map(str, written))}")
     return 0
 

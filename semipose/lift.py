@@ -459,15 +459,19 @@ def predict(
     height: int | None = None,
     flip: bool = True,
     stream: bool = False,
+    causal: bool = False,
     **reading: Any,
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """Lift a 2D keypoint file to 3D; writes ``.npz`` (``poses_3d``) and ``.json`` beside each other.
     ``reading``: :func:`read_input_2d`'s options (fmt, track, min_score, image_info, video). Returns the
-    poses and the input report (what was read, converted, masked and filled)."""
+    poses and the input report (what was read, converted, masked and filled). ``causal`` refuses a model
+    that looks ahead; ``stream`` needs a causal one."""
     from .data.cameras import normalize_screen_coordinates
 
     outputs = output_paths(output_path, input_path, model_path)
     model, skel = load_model(model_path)
+    if causal and not model.causal:
+        raise DataError(f"{model_path}: not a causal model (it looks ahead); --causal asks for one")
     inp = read_input_2d(input_path, skel, width, height, fill=not stream, **reading)
     if stream:  # frame by frame, as live: missing joints hold their last position
         from .lift_stream import StreamingLifter

@@ -77,10 +77,6 @@ def video_frames(path: str | Path) -> tuple[Iterator[np.ndarray], float]:
     return frames(), fps
 
 
-def _bones(skel: Skeleton) -> list[tuple[int, int]]:
-    return list(skel.bones)
-
-
 def _upright(poses: np.ndarray) -> np.ndarray:
     """Camera x, z, -y: the skeleton stands on the plot's floor, seen from the camera's side."""
     return np.stack([poses[..., 0], poses[..., 2], -poses[..., 1]], axis=-1)
@@ -98,7 +94,10 @@ class _Canvas:
         self.fig = plt.figure(figsize=(w / 100, h / 100), dpi=100)
         self.ax2 = self.fig.add_axes((0.0, 0.0, 0.5, 1.0))
         self.ax3 = self.fig.add_axes((0.5, 0.0, 0.5, 1.0), projection="3d")
-        self.bones = _bones(seq.skeleton)
+        self.bones = seq.skeleton.bones
+        # an ensemble's spread (mm) at which a joint is drawn largest and brightest: the sequence's 99th percentile
+        spread = seq.spread
+        self.spread_max_mm = float(np.percentile(spread, 99)) * 1000 if spread is not None and spread.size else 1.0
         up = _upright(seq.poses)
         centre = up.reshape(-1, 3).mean(axis=0)
         radius = float(np.abs(up - centre).max()) or 1.0
@@ -106,7 +105,7 @@ class _Canvas:
         self.ax3.set_zlim(centre[2] - radius, centre[2] + radius)
         self.ax3.set_xticklabels([]), self.ax3.set_yticklabels([]), self.ax3.set_zticklabels([])
         self.lines3 = [self.ax3.plot([], [], [], color="tab:red", lw=2)[0] for _ in self.bones]
-        self.points3 = self.ax3.scatter([], [], [], c=[], s=[], cmap="viridis", vmin=0, vmax=self._vmax())
+        self.points3 = self.ax3.scatter([], [], [], c=[], s=[], cmap="viridis", vmin=0, vmax=self.spread_max_mm)
         self.ax2.set_axis_off()
         self.image = None
         if with_image:
@@ -119,10 +118,6 @@ class _Canvas:
         self.ax2.set_aspect("equal")
         self.title = self.fig.text(0.5, 0.97, "", ha="center", va="top", fontsize=9)
 
-    def _vmax(self) -> float:
-        s = self.seq.spread
-        return float(np.percentile(s, 99)) * 1000 if s is not None and s.size else 1.0
-
     def draw(self, t: int, image: np.ndarray | None) -> np.ndarray:
         seq = self.seq
         pose = _upright(seq.poses[t])
@@ -132,7 +127,7 @@ class _Canvas:
         if seq.spread is not None:  # an ensemble's spread: bigger and brighter where the members disagree
             mm = seq.spread[t] * 1000
             self.points3.set_array(mm)
-            self.points3.set_sizes(10 + 400 * np.clip(mm / max(self._vmax(), 1e-6), 0, 1))
+            self.points3.set_sizes(10 + 400 * np.clip(mm / max(self.spread_max_mm, 1e-6), 0, 1))
         else:
             self.points3.set_sizes(np.full(len(pose), 12.0))
         self.ax3.view_init(elev=10, azim=-90 + (360 * t / len(seq.poses) if self.rotate else 0))
@@ -230,7 +225,7 @@ def render_html(seq: LiftedSequence, output: str | Path, fps: float = 25.0) -> P
     import plotly.graph_objects as go
 
     up = _upright(seq.poses)
-    bones = _bones(seq.skeleton)
+    bones = seq.skeleton.bones
 
     def traces(t: int) -> list[Any]:
         xs, ys, zs = [], [], []

@@ -85,7 +85,11 @@ def detect_format(path: Path) -> str:
             raise DataError(f"{path}: not a readable .npz ({type(e).__name__}: {str(e)[:120]})") from None
     if path.suffix != ".json":
         raise DataError(f"{path}: unsupported input {path.suffix!r}; expected .json, .npz or an OpenPose folder")
-    doc = read_json(path, "2D keypoint file")
+    return _json_format(path, read_json(path, "2D keypoint file"))
+
+
+def _json_format(path: Path, doc: Any) -> str:
+    """The format of a parsed JSON document (see the module docstring)."""
     if isinstance(doc, dict):
         if "keypoints" in doc:
             return "semipose"
@@ -117,14 +121,17 @@ def read_detections(
         raise DataError(f"unknown 2D input format {fmt!r}; expected one of {FORMATS}")
     if not path.exists():
         raise DataError(f"{path}: file not found")
-    fmt = detect_format(path) if fmt == "auto" else fmt
+    doc = read_json(path, "2D keypoint file") if path.is_file() and path.suffix == ".json" else None
+    if fmt == "auto":  # a JSON file is parsed once, for the format and the reading alike
+        fmt = detect_format(path) if doc is None else _json_format(path, doc)
     if fmt == "openpose":
         return _read_openpose(path)
     if fmt == "vp3d":
         return _read_vp3d(path, video)
     if fmt == "semipose":
-        return _read_semipose(path)
-    doc = read_json(path, "2D keypoint file")
+        return _read_semipose(path, doc)
+    if doc is None:
+        raise DataError(f"{path}: the {fmt} format is a .json file")
     return _read_coco(path, doc, image_info) if fmt == "coco" else _read_mmpose(path, doc)
 
 
@@ -299,15 +306,16 @@ def _read_vp3d(path: Path, video: str | None) -> Detections2D:
 
 
 @guard_reader("keypoint file")
-def _read_semipose(path: Path) -> Detections2D:
-    if path.suffix == ".npz":
+def _read_semipose(path: Path, doc: Any = None) -> Detections2D:
+    """semipose's own file; ``doc``: the JSON file already parsed."""
+    if doc is None:
+        if path.suffix != ".npz":
+            raise DataError(f"{path}: semipose's keypoint files are .npz or .json")
         try:
             with np.load(path, allow_pickle=False) as f:
                 doc = {k: f[k] for k in f.files}
         except Exception as e:  # object arrays (pickle refused), truncated
             raise DataError(f"{path}: not a readable .npz of arrays ({type(e).__name__}: {str(e)[:120]})") from None
-    else:
-        doc = read_json(path, "keypoint file")
     if not isinstance(doc, dict) or "keypoints" not in doc:
         raise DataError(f"{path}: missing key 'keypoints'; expected (frames, joints, 2) in pixels")
     kp = _array(doc["keypoints"], path, "keypoints", "(frames, joints, 2)")
