@@ -34,18 +34,24 @@ def test_ssl_2d_study(tmp_path, capsys):
                 str(out),
                 *TOY,
                 "study.labeled=[8]",
-                "study.methods=[supervised,posedual+jc,denoised]",
+                "study.methods=[supervised,posecons,posecons+jc,denoised]",
             ]
         )
         == 0
     )
     rows = json.loads((out / "ssl_2d.json").read_text())["rows"]
-    assert [r["method"] for r in rows] == ["supervised", "posedual+jc", "denoised"]
-    assert all("±" in r["pck@0.2"] for r in rows) and (out / "ssl_2d.png").stat().st_size > 0
-    assert (out / "posedual+jc-n8" / "seed1" / "metrics.json").is_file()
-    assert "joint_cutout: true" in (out / "posedual+jc-n8" / "seed1" / "config.yaml").read_text()
+    assert [r["method"] for r in rows] == ["supervised", "posecons", "posecons+jc", "denoised"]
+    assert all("±" in r["pck@0.2"] and "±" in r["AP"] for r in rows) and (out / "ssl_2d.png").stat().st_size > 0
+    assert (out / "posecons+jc-n8" / "seed1" / "metrics.json").is_file()
+    assert "joint_cutout: true" in (out / "posecons+jc-n8" / "seed1" / "config.yaml").read_text()
     assert "denoised" in capsys.readouterr().out
     assert rows[0]["pck@0.2 vs supervised (paired)"] == "" and "/2 ahead)" in rows[1]["pck@0.2 vs supervised (paired)"]
+    assert "/2 ahead)" in rows[1]["AP vs supervised (paired)"]
+    # a variant is compared with its plain method, seed by seed
+    assert "/2 ahead)" in rows[2]["AP vs without variant (paired)"] and rows[1]["AP vs without variant (paired)"] == ""
+    runs = json.loads((out / "ssl_2d.json").read_text())["runs"]
+    by_hand = np.mean([a["coco_AP"] - b["coco_AP"] for a, b in zip(runs["posecons+jc-n8"], runs["posecons-n8"])])
+    assert rows[2]["AP vs without variant (paired)"].startswith(f"{by_hand:+.4f}")
 
 
 def test_paired_delta_by_hand():
