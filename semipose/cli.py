@@ -578,7 +578,8 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument(
         "--preset",
         default="quick",
-        help="quick (minutes), full (the documented cost) or a study's own (ssl-2d, ssl-3d: medium)",
+        help="quick (minutes), full (the documented cost) or a study's own: medium (ssl-2d, ssl-3d, "
+        "denoise-ablation, hourglass-variants), medium-v1 (ssl-2d)",
     )
     st.add_argument("-c", "--config", help="base config (default: the study's own)")
     st.add_argument("-o", "--out", help="run directory (default: runs/study-<name>-<preset>-<time>-<pid>)")

@@ -15,13 +15,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..config import load_config
+from ..config import ConfigError, load_config
 from ..io import atomic_write_json
 from ..plots import _pyplot, save_figure
 from ..reports import write_table
 from .common2d import SSLStudyConfig, SSLStudySection, pm, run_arms, start_study, summary_row, train_arm
 
 TABLE = "components"
+TABLES = ("components", "aggregation", "threshold", "views")
 BASE_CONFIG = "synthpose_ssl"
 K = 4
 PRESETS = {
@@ -35,6 +36,16 @@ PRESETS = {
         "train.epochs=4",
         "train.eval_every=0",
         "study.views=[1,2,4]",
+    ],
+    # the components table alone at the ssl-2d medium-v1 setting (64x64, 100 labeled, 800 unlabeled,
+    # 30 epochs, 3 seeds): 4 arms, about 1 h 40 min here (docs/ssl2d.md)
+    "medium": [
+        "study.synthpose_train=1500",
+        "ssl.labeled=100",
+        "ssl.max_unlabeled=800",
+        "train.epochs=30",
+        "train.eval_every=0",
+        "study.tables=[components]",
     ],
     # the ssl-2d full setting for every arm (cost in docs/ssl2d.md)
     "full": [
@@ -93,6 +104,13 @@ def tables(views: list[int]) -> dict[str, dict[str, list[str]]]:
 @dataclass
 class AblationSection(SSLStudySection):
     views: list[int] = field(default_factory=lambda: [1, 2, 4])  # strong views K of table 4
+    tables: list[str] = field(default_factory=lambda: list(TABLES))  # which of the four tables to train
+
+    def validate(self) -> None:
+        super().validate()
+        unknown = [t for t in self.tables if t not in TABLES]
+        if unknown or not self.tables:
+            raise ConfigError(f"study.tables: {unknown or 'none'} given; expected some of {', '.join(TABLES)}")
 
 
 @dataclass
@@ -106,7 +124,7 @@ def load(config, preset: str, overrides: list[str]) -> AblationConfig:
 
 def run(cfg, out_dir: Path, progress: bool = True) -> dict[str, Any]:
     out_dir = start_study(cfg, out_dir, "denoise-ablation")
-    spec = tables(cfg.study.views)
+    spec = {name: rows for name, rows in tables(cfg.study.views).items() if name in cfg.study.tables}
     arms: dict[str, list[str]] = {}
     names: dict[tuple[str, str], str] = {}
     for table, rows in spec.items():
@@ -135,7 +153,8 @@ def run(cfg, out_dir: Path, progress: bool = True) -> dict[str, Any]:
             )
         write_table([{k: v for k, v in r.items() if not k.startswith("_")} for r in table_rows], out_dir / table)
         out["tables"][table] = table_rows
-    plot_views(out["tables"]["views"], out_dir / "views.png")
+    if "views" in out["tables"]:
+        plot_views(out["tables"]["views"], out_dir / "views.png")
     atomic_write_json(out_dir / "denoise_ablation.json", out)
     return out
 

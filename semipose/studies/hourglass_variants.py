@@ -13,6 +13,7 @@ import copy
 import csv
 import io
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ from ..models.profile import count_flops, count_parameters
 from ..plots import _pyplot, save_figure
 from ..pose2d import Pose2DConfig, train_pose2d
 from ..reports import csv_text, write_table
-from .common2d import ensure_synthpose
+from .common2d import ensure_synthpose, summary_row
 
 TABLE = "hourglass_variants"
 BASE_CONFIG = "synthpose"
@@ -46,6 +47,7 @@ class VariantsConfig:
     synthpose_train: int = 0
     synthpose_val: int = 0
     synthpose_version: int = 1  # 2: figures for which COCO AP ranks (data/synthpose.py)
+    seeds: list[int] = field(default_factory=lambda: [0])  # several: mean ± std over seeds in the table
 
     def validate(self) -> None:
         unknown = [v for v in self.variants if v not in VARIANTS]
@@ -53,6 +55,8 @@ class VariantsConfig:
             raise ConfigError(f"study.variants: unknown {unknown}; expected some of {list(VARIANTS)}")
         if self.synthpose_version not in (1, 2):
             raise ConfigError(f"study.synthpose_version must be 1 or 2, got {self.synthpose_version}")
+        if not self.seeds or len(set(self.seeds)) != len(self.seeds):
+            raise ConfigError(f"study.seeds must list distinct seeds, got {self.seeds}")
         if any(not 1 <= s <= 8 for s in self.stacks):
             raise ConfigError(f"study.stacks must lie in 1..8, got {self.stacks}")
 
@@ -75,6 +79,22 @@ PRESETS = {
         "train.eval_every=1",
         "study.synthpose_train=1000",
         "study.synthpose_val=200",
+    ],
+    # the quick setting at 1 and 2 stacks, 15 epochs, over 3 seeds: whether the units' differences stand
+    # beyond the seeds' spread (cost in docs/pose2d.md)
+    "medium": [
+        "data.input_size=[64,64]",
+        "data.sigma=1.5",
+        "model.width=32",
+        "train.epochs=15",
+        "train.batch_size=32",
+        "train.lr=2e-3",
+        "train.lr_final=1e-4",
+        "train.eval_every=1",
+        "study.synthpose_train=1000",
+        "study.synthpose_val=200",
+        "study.stacks=[1,2]",
+        "study.seeds=[0,1,2]",
     ],
     # 128x128, width 64, 2,000 images, 30 epochs: the SynthPose recipe of docs/pose2d.md for every variant
     "full": [
@@ -105,6 +125,17 @@ def state_dict_bytes(model) -> int:
     return buf.getbuffer().nbytes
 
 
+def _train_variant(cfg: HourglassStudyConfig, name: str, stacks: int, seed: int, run_dir: Path) -> dict[str, Any]:
+    """One variant's run (read back when finished, resumed when interrupted)."""
+    if (run_dir / "metrics.json").is_file() and (run_dir / "log.csv").is_file():
+        return json.loads((run_dir / "metrics.json").read_text())
+    run_cfg = Pose2DConfig(copy.deepcopy(cfg.data), copy.deepcopy(cfg.model), copy.deepcopy(cfg.train))
+    run_cfg.model.name, run_cfg.model.stacks = "hourglass", stacks
+    run_cfg.model.unit, run_cfg.model.upsample = VARIANTS[name]
+    run_cfg.train.seed = seed
+    return train_pose2d(run_cfg, run_dir, resume=True)
+
+
 def run(cfg: HourglassStudyConfig, out_dir: Path, progress: bool = True) -> dict[str, Any]:
     out_dir = Path(out_dir)
     prepare_run_dir(out_dir, dump_yaml(cfg), cfg.train.seed, {"study": "hourglass-variants"})
@@ -113,29 +144,32 @@ def run(cfg: HourglassStudyConfig, out_dir: Path, progress: bool = True) -> dict
     rows, curves = [], {}
     for stacks in cfg.study.stacks:
         for name in cfg.study.variants:
-            run_cfg = Pose2DConfig(copy.deepcopy(cfg.data), copy.deepcopy(cfg.model), copy.deepcopy(cfg.train))
-            run_cfg.model.name, run_cfg.model.stacks = "hourglass", stacks
-            run_cfg.model.unit, run_cfg.model.upsample = VARIANTS[name]
-            run_dir = out_dir / f"{name}-s{stacks}"
-            if (run_dir / "metrics.json").is_file() and (run_dir / "log.csv").is_file():
-                metrics = json.loads((run_dir / "metrics.json").read_text())
-            else:
-                metrics = train_pose2d(run_cfg, run_dir, resume=True)
-            model = build_heatmap_net(run_cfg.model, 17)
-            params = count_parameters(model)
-            curve = _epoch_pck(run_dir / "log.csv")
-            curves[f"{name}-s{stacks}"] = curve
+            runs = []
+            for seed in cfg.study.seeds:
+                # the first seed's folder keeps the single-seed study's name, so older studies resume
+                run_dir = out_dir / (
+                    f"{name}-s{stacks}" if seed == cfg.study.seeds[0] else f"{name}-s{stacks}-seed{seed}"
+                )
+                metrics = _train_variant(cfg, name, stacks, seed, run_dir)
+                curve = _epoch_pck(run_dir / "log.csv")
+                curves[run_dir.name] = curve
+                runs.append({**metrics, "best_pck@0.2": max(p for _, p, _ in curve)})
+            model_cfg = copy.deepcopy(cfg.model)
+            model_cfg.name, model_cfg.stacks = "hourglass", stacks
+            model_cfg.unit, model_cfg.upsample = VARIANTS[name]
+            model = build_heatmap_net(model_cfg, 17)
+            s = summary_row(runs, ("pck@0.2", "pck@0.1", "best_pck@0.2", "coco_AP", "coco_AP50"))
             rows.append(
                 {
                     "variant": name,
                     "stacks": stacks,
-                    "parameters": params,
+                    "parameters": count_parameters(model),
                     "bytes": state_dict_bytes(model),
                     "gflops": count_flops(model, (1, 3, h, w)) / 1e9,
-                    "pck@0.2": float(metrics["pck@0.2"]),
-                    "pck@0.1": float(metrics["pck@0.1"]),
-                    "best_pck@0.2": max(p for _, p, _ in curve),
-                    "train_min": metrics["train_wall_s"] / 60,
+                    "seeds": len(runs),
+                    **{k: s[f"{k}_mean"] for k in ("pck@0.2", "pck@0.1", "best_pck@0.2", "coco_AP", "coco_AP50")},
+                    **{f"{k}_std": s[f"{k}_std"] for k in ("pck@0.2", "coco_AP")},
+                    "train_min": s["train_min"],
                 }
             )
     write_table(rows, out_dir / TABLE)
@@ -148,16 +182,26 @@ def run(cfg: HourglassStudyConfig, out_dir: Path, progress: bool = True) -> dict
 
 
 def plot(curves: dict[str, list[tuple[int, float, float]]], out_png: Path) -> Path:
+    """Validation PCK@0.2 per epoch, one panel per stack count, one line per variant (mean over seeds)."""
     plt = _pyplot()
-    stacks = sorted({int(k.rsplit("-s", 1)[1]) for k in curves})
+    groups: dict[tuple[str, int], list[list[tuple[int, float, float]]]] = {}
+    for run_name, curve in curves.items():
+        m = RUN_NAME.match(run_name)
+        assert m is not None, run_name
+        groups.setdefault((m["variant"], int(m["stacks"])), []).append(curve)
+    stacks = sorted({s for _, s in groups})
     fig, axes = plt.subplots(1, len(stacks), figsize=(4.2 * len(stacks), 3.6), squeeze=False, sharey=True)
     for ax, s in zip(axes[0], stacks):
-        for name, curve in curves.items():
-            if name.endswith(f"-s{s}"):
-                ax.plot(
-                    [e for e, _, _ in curve], [p for _, p, _ in curve], marker="o", ms=3, label=name.rsplit("-s", 1)[0]
-                )
-        ax.set(title=f"{s} stack{'s' if s > 1 else ''}", xlabel="epoch", ylabel="validation PCK@0.2")
+        for (variant, n), seed_curves in groups.items():
+            if n == s:
+                length = min(len(c) for c in seed_curves)
+                mean = [sum(c[i][1] for c in seed_curves) / len(seed_curves) for i in range(length)]
+                ax.plot([e for e, _, _ in seed_curves[0][:length]], mean, marker="o", ms=3, label=variant)
+        title = f"{s} stack{'s' if s > 1 else ''}"
+        ax.set(title=title, xlabel="epoch", ylabel="validation PCK@0.2 (mean over seeds)")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     return save_figure(fig, out_png)
+
+
+RUN_NAME = re.compile(r"^(?P<variant>.+)-s(?P<stacks>\d+)(?:-seed\d+)?$")

@@ -3,6 +3,8 @@
 import csv
 import json
 
+import yaml
+
 from semipose.cli import main
 
 
@@ -41,3 +43,22 @@ def test_hourglass_variants_study(tmp_path, capsys):
     assert main(args) == 2
     assert main(args + ["--resume"]) == 0
     assert (out / "hru-s2" / "model.pt").stat().st_mtime_ns == before
+
+
+def test_hourglass_variants_over_seeds(tmp_path):
+    """Several seeds: the first keeps the single-seed folder name, the table gives mean and std over seeds."""
+    out = tmp_path / "study"
+    args = ["study", "hourglass-variants", "-o", str(out), "model.width=8", "train.epochs=1", "train.batch_size=8"]
+    args += ["study.synthpose_train=12", "study.synthpose_val=6", "study.stacks=[1]", "study.variants=[residual]"]
+    assert main(args + ["train.progress=false", "train.precision=fp32", "study.seeds=[3,4]"]) == 0
+    runs = [json.loads((out / d / "metrics.json").read_text()) for d in ("residual-s1", "residual-s1-seed4")]
+    seeds = [
+        yaml.safe_load((out / d / "config.yaml").read_text())["train"]["seed"]
+        for d in ("residual-s1", "residual-s1-seed4")
+    ]
+    assert seeds == [3, 4]
+    (row,) = json.loads((out / "hourglass_variants.json").read_text())["rows"]
+    values = [r["pck@0.2"] for r in runs]
+    assert row["seeds"] == 2 and abs(row["pck@0.2"] - sum(values) / 2) < 1e-12
+    assert abs(row["pck@0.2_std"] - abs(values[0] - values[1]) / 2) < 1e-12
+    assert row["coco_AP"] >= 0.0

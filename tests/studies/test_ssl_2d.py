@@ -105,3 +105,15 @@ def test_studies_write_synthpose_version_2_at_twice_the_input(tmp_path):
     ensure_synthpose(data, tmp_path, 3, 2, version=2)
     doc = json.loads(Path(data.val_ann).read_text())
     assert data.val_images.endswith("synthpose/val") and doc["images"][0]["width"] == 128
+
+
+def test_denoise_ablation_one_table(tmp_path, capsys):
+    """``study.tables`` trains only the named tables' arms (the medium preset: components alone)."""
+    out = tmp_path / "a"
+    args = ["study", "denoise-ablation", "-o", str(out), *TOY, "study.seeds=[0]", "study.tables=[components]"]
+    assert main(args) == 0
+    result = json.loads((out / "denoise_ablation.json").read_text())
+    assert list(result["tables"]) == ["components"] and len(result["arms"]) == 4
+    assert not (out / "views.md").exists() and len(list((out / "runs").iterdir())) == 4
+    assert main(["study", "denoise-ablation", "-o", str(tmp_path / "b"), "study.tables=[component]"]) == 2
+    assert "study.tables: ['component']" in capsys.readouterr().err
