@@ -7,6 +7,8 @@ The heatmap encoding is the codec's (:mod:`semipose.codecs`): the dataset only c
 
 from __future__ import annotations
 
+from functools import partial
+
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -17,7 +19,16 @@ import torch
 from ..skeletons import Skeleton
 from .coco import PersonInstance
 from .errors import DataError, open_image
-from .transforms2d import View, crop, randaugment, sample_view, transform_keypoints, view_to_view
+from .transforms2d import (
+    View,
+    crop,
+    draw_randaugment,
+    randaugment_pixels,
+    randaugment_view,
+    sample_view,
+    transform_keypoints,
+    view_to_view,
+)
 
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], np.float32)[:, None, None]
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], np.float32)[:, None, None]
@@ -93,7 +104,8 @@ class UnlabeledViews:
     kind: str = "none"
     easy: str = "none"
     hard: str = "none"
-    randaugment: bool = False  # photometric RandAugment on the hard view
+    randaugment: bool = False  # RandAugment on the hard view
+    randaugment_geometric: bool = True  # its geometric operations too (composed into the hard view's map)
     randaugment_ops: int = 2
     randaugment_magnitude: int = 10
     multi_view: bool = False
@@ -149,15 +161,17 @@ class SemiBatches:
             images, targets, weights = (torch.from_numpy(np.stack(x)) for x in zip(*items))
             return {"hard": images, "targets": targets, "target_weights": weights}
         data = self.unlabeled
-        photometric = (
-            (lambda im: randaugment(im, rng, v.randaugment_ops, v.randaugment_magnitude)) if v.randaugment else None
-        )
         easy, hard, maps, views, view_maps = [], [], [], [], []
         for i in idx:
             p = data.people[i]
             size = data.codec.input_size
             v_easy = sample_view(p.center, p.scale, size, v.easy, rng)
             v_hard = sample_view(p.center, p.scale, size, v.hard, rng)
+            photometric = None
+            if v.randaugment:
+                draws = draw_randaugment(rng, v.randaugment_ops, v.randaugment_magnitude, v.randaugment_geometric)
+                v_hard = randaugment_view(v_hard, draws)
+                photometric = partial(randaugment_pixels, draws=draws)
             easy.append(data.image(i, v_easy))
             hard.append(data.image(i, v_hard, photometric))
             maps.append(view_to_view(v_easy, v_hard, self.stride))

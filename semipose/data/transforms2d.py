@@ -8,7 +8,7 @@ between them with :func:`view_to_view` and :func:`warp_heatmaps`.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -194,7 +194,7 @@ def _equalize(image: np.ndarray) -> np.ndarray:
     return out
 
 
-# photometric operations only: geometric ones would move the keypoints off the views' affine maps
+# photometric operations: pixel values change, the keypoints stay where they are
 RANDAUGMENT_OPS = {
     "identity": lambda im, v: im,
     "brightness": lambda im, v: _blend(im, np.zeros_like(im), 1 + v * 0.9),
@@ -208,12 +208,52 @@ RANDAUGMENT_OPS = {
 }
 
 
+def _about_centre(m: np.ndarray, w: int, h: int) -> np.ndarray:
+    """The 2x2 map ``m`` applied about the crop's centre, as a 2x3 map of crop pixels."""
+    c = np.array([w * 0.5, h * 0.5])
+    return np.column_stack([m, c - m @ c])
+
+
+# geometric operations as 2x3 maps of crop pixels (signed magnitude v in [-1, 1]; RandAugment's ranges:
+# 30 degrees, shear 0.3, translation 0.45 of the crop): composed into the view's affine map, so the
+# keypoints and the warps between views follow them (DualPose's "Affine + RandAug")
+RANDAUGMENT_GEOMETRIC = {
+    "rotate": lambda v, w, h: _about_centre(
+        np.array([[np.cos(np.deg2rad(30 * v)), np.sin(np.deg2rad(30 * v))],
+                  [-np.sin(np.deg2rad(30 * v)), np.cos(np.deg2rad(30 * v))]]), w, h),
+    "shear_x": lambda v, w, h: _about_centre(np.array([[1.0, 0.3 * v], [0.0, 1.0]]), w, h),
+    "shear_y": lambda v, w, h: _about_centre(np.array([[1.0, 0.0], [0.3 * v, 1.0]]), w, h),
+    "translate_x": lambda v, w, h: np.array([[1.0, 0.0, 0.45 * v * w], [0.0, 1.0, 0.0]]),
+    "translate_y": lambda v, w, h: np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.45 * v * h]]),
+}
+
+
+def draw_randaugment(rng: np.random.Generator, ops: int = 2, magnitude: int = 10,
+                     geometric: bool = True) -> list[tuple[str, float]]:
+    """RandAugment's draw: ``ops`` operations chosen uniformly (photometric, and geometric unless
+    ``geometric=False``), each at ``magnitude`` out of 30 with a random sign."""
+    names = list(RANDAUGMENT_OPS) + (list(RANDAUGMENT_GEOMETRIC) if geometric else [])
+    return [(str(n), magnitude / 30 * (1 if rng.random() < 0.5 else -1)) for n in rng.choice(names, size=ops)]
+
+
+def randaugment_view(view: View, draws: list[tuple[str, float]]) -> View:
+    """``view`` followed by the draw's geometric operations, in order."""
+    m = view.matrix
+    for name, v in draws:
+        if name in RANDAUGMENT_GEOMETRIC:
+            m = compose(RANDAUGMENT_GEOMETRIC[name](v, *view.output_size), m)
+    return replace(view, matrix=m)
+
+
+def randaugment_pixels(image: np.ndarray, draws: list[tuple[str, float]]) -> np.ndarray:
+    """The draw's photometric operations, in order, on a (3, h, w) image in [0, 1]."""
+    for name, v in draws:
+        if name in RANDAUGMENT_OPS:
+            image = RANDAUGMENT_OPS[name](image, v).astype(np.float32)
+    return image
+
+
 def randaugment(image: np.ndarray, rng: np.random.Generator, ops: int = 2, magnitude: int = 10) -> np.ndarray:
-    """RandAugment's photometric half on a (3, h, w) image in [0, 1]: ``ops`` operations drawn uniformly,
-    each at ``magnitude`` out of 30 with a random sign."""
-    names = list(RANDAUGMENT_OPS)
-    out = image
-    for name in rng.choice(names, size=ops):
-        v = magnitude / 30 * (1 if rng.random() < 0.5 else -1)
-        out = RANDAUGMENT_OPS[str(name)](out, v).astype(np.float32)
-    return out
+    """RandAugment's photometric half on a (3, h, w) image in [0, 1] (the geometric half needs the view:
+    :func:`randaugment_view`)."""
+    return randaugment_pixels(image, draw_randaugment(rng, ops, magnitude, geometric=False))

@@ -71,7 +71,8 @@ class MethodConfig:
     cutout_half_size: list[float] = field(default_factory=lambda: [10.0, 20.0])
     cutout_jitter: float = checked(10.0, ge=0)
     cutout_reference_height: int = checked(256, **POSITIVE)
-    randaugment: bool = False  # photometric RandAugment on the hard view
+    randaugment: bool = False  # RandAugment on the hard view (DualPose's "Affine + RandAug")
+    randaugment_geometric: bool = True  # with its geometric operations, composed into the hard view's map
     randaugment_ops: int = checked(2, ge=0)
     randaugment_magnitude: int = checked(10, ge=0, le=30)
     # denoised pseudo-heatmaps: views besides the easy one, aggregation, threshold-and-refine, selection
@@ -116,6 +117,7 @@ class MethodConfig:
             easy=self.easy,
             hard=self.hard,
             randaugment=self.randaugment,
+            randaugment_geometric=self.randaugment_geometric,
             randaugment_ops=self.randaugment_ops,
             randaugment_magnitude=self.randaugment_magnitude,
             multi_view=self.name == "denoised",

@@ -97,6 +97,53 @@ def test_randaugment_is_photometric_and_seeded():
     assert any(not np.allclose(c, image) for c in changed)
 
 
+def test_randaugment_geometric_operations_by_hand():
+    from semipose.data.transforms2d import RANDAUGMENT_GEOMETRIC, warp_points
+
+    w, h = 40, 20  # crop centre (20, 10)
+    centre = np.array([[20.0, 10.0]])
+    for name in ("rotate", "shear_x", "shear_y"):  # about the centre: the centre stays
+        assert np.allclose(warp_points(centre, RANDAUGMENT_GEOMETRIC[name](0.5, w, h)), centre, atol=1e-5), name
+    point = np.array([[30.0, 10.0]])  # 10 px right of the centre
+    # magnitude 1 = 30 degrees; the crop's y axis points down, so a positive angle turns x towards -y
+    expected = centre + 10 * np.array([[np.cos(np.pi / 6), -np.sin(np.pi / 6)]])
+    assert np.allclose(warp_points(point, RANDAUGMENT_GEOMETRIC["rotate"](1.0, w, h)), expected, atol=1e-5)
+    assert np.allclose(warp_points(np.array([[20.0, 20.0]]), RANDAUGMENT_GEOMETRIC["shear_x"](1.0, w, h)), [[23.0, 20.0]])
+    assert np.allclose(warp_points(point, RANDAUGMENT_GEOMETRIC["shear_y"](-1.0, w, h)), [[30.0, 7.0]])
+    assert np.allclose(warp_points(point, RANDAUGMENT_GEOMETRIC["translate_x"](0.5, w, h)), [[39.0, 10.0]])
+    assert np.allclose(warp_points(point, RANDAUGMENT_GEOMETRIC["translate_y"](-0.5, w, h)), [[30.0, 5.5]])
+
+
+def test_randaugment_view_moves_pixels_and_keypoints_together():
+    """A bright dot lands in the RandAugmented crop where the composed view maps its image position."""
+    from PIL import Image
+
+    from semipose.data.transforms2d import crop, draw_randaugment, randaugment_view, warp_points
+
+    pixels = np.zeros((120, 120, 3), np.uint8)
+    dot = np.array([70.0, 48.0])
+    pixels[47:50, 69:72] = 255  # a 3x3 dot centred at (70, 48)
+    image = Image.fromarray(pixels)
+    base = sample_view(np.array([60.0, 60.0]), np.array([80.0, 80.0]), (64, 64), "affine30", np.random.default_rng(1))
+    moved = checked = 0
+    for seed in range(12):
+        draws = draw_randaugment(np.random.default_rng(seed), ops=2, magnitude=20)
+        view = randaugment_view(base, draws)
+        moved += not np.allclose(view.matrix, base.matrix)
+        expected = warp_points(dot[None], view.matrix)[0]
+        if not (4 <= expected[0] <= 59 and 4 <= expected[1] <= 59):
+            continue  # moved out of the crop
+        out = crop(image, view)[0]
+        ys, xs = np.nonzero(out > 0.2)
+        weights = out[ys, xs]
+        found = np.array([(xs * weights).sum(), (ys * weights).sum()]) / weights.sum()
+        assert np.allclose(found, expected, atol=0.5), (draws, found, expected)
+        checked += 1
+    assert checked >= 6 and moved >= 6  # most draws of two operations out of 13 include a geometric one
+    photometric_only = draw_randaugment(np.random.default_rng(0), ops=50, magnitude=20, geometric=False)
+    assert np.array_equal(randaugment_view(base, photometric_only).matrix, base.matrix)
+
+
 def test_half_body_of_joints_on_one_spot_keeps_the_person_box():
     # a weak teacher can put every pseudo-labeled joint on one pixel: that spans no box (scale 0 made the
     # crop divide by zero), so the person's own box stays
