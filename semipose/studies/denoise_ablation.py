@@ -143,9 +143,9 @@ def run(cfg, out_dir: Path, progress: bool = True) -> dict[str, Any]:
             table_rows.append(
                 {
                     "setting": label,
+                    "AP": pm(s, "coco_AP"),
                     "pck@0.2": pm(s, "pck@0.2"),
                     "pck@0.1": pm(s, "pck@0.1"),
-                    "AP": pm(s, "coco_AP"),
                     "run": names[table, label],
                     "_pck": s["pck@0.2_mean"],
                     "_pck_std": s["pck@0.2_std"],

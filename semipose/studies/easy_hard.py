@@ -1,6 +1,7 @@
 """Which easy/hard augmentation pairs collapse (the collapsing problem of semi-supervised 2D pose):
 PoseCons (one network, the easy view's prediction teaches the hard view) with the pairs of the study,
-and naive consistency (the same loss with gradients through both views), each over three seeds,
+Joint Cutout or RandAugment on the hard view, naive consistency (the same loss with gradients through
+both views) and a Mean Teacher (the easy view read by an EMA of the network), each over three seeds,
 judged by the collapse monitor on unlabeled data."""
 
 from __future__ import annotations
@@ -30,6 +31,19 @@ PAIRS = {  # label: overrides (method.name=posecons)
         "method.easy=affine60",
         "method.hard=affine60",
         "method.joint_cutout=true",
+    ],
+    # DualPose's hard augmentations on its easy/hard pair, and the single-network EMA teacher it lists
+    # among the set-ups that collapse (later overrides win: method.name)
+    "affine 30 / affine 60 + Joint Cutout": [
+        "method.easy=affine30",
+        "method.hard=affine60",
+        "method.joint_cutout=true",
+    ],
+    "affine 30 / affine 60 + RandAugment": ["method.easy=affine30", "method.hard=affine60", "method.randaugment=true"],
+    "Mean Teacher (EMA teacher): affine 30 / affine 60": [
+        "method.name=ema_teacher",
+        "method.easy=affine30",
+        "method.hard=affine60",
     ],
 }
 PRESETS = {
@@ -65,6 +79,7 @@ def run(cfg, out_dir: Path, progress: bool = True) -> dict[str, Any]:
                 "collapsed runs": f"{s['collapsed_runs']}/{len(runs)}",
                 "avoids collapsing": "yes" if s["collapsed_runs"] == 0 else "no",
                 "final max response": f"{sum(final) / len(final):.3f}" if final else "-",
+                "AP": pm(s, "coco_AP"),
                 "pck@0.2": pm(s, "pck@0.2"),
                 "run": arm,
             }

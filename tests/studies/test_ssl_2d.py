@@ -83,7 +83,10 @@ def test_easy_hard_study(tmp_path):
     out = tmp_path / "e"
     assert main(["study", "easy-hard", "-o", str(out), *TOY, "study.seeds=[0]"]) == 0
     rows = json.loads((out / "easy_hard.json").read_text())["rows"]
-    assert len(rows) == 6 and rows[0]["easy / hard"].startswith("naive consistency")
+    assert len(rows) == 9 and rows[0]["easy / hard"].startswith("naive consistency")
+    assert rows[-1]["easy / hard"].startswith("Mean Teacher") and "±" in rows[-1]["AP"]
+    assert "name: ema_teacher" in (out / rows[-1]["run"] / "seed0" / "config.yaml").read_text()
+    assert "randaugment: true" in (out / rows[-2]["run"] / "seed0" / "config.yaml").read_text()
     assert all(r["avoids collapsing"] in ("yes", "no") for r in rows)
     assert (out / "easy_hard.png").stat().st_size > 0
 
