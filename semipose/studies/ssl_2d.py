@@ -91,6 +91,7 @@ def run(cfg, out_dir: Path, progress: bool = True) -> dict[str, Any]:
                 "AP vs supervised (paired)": _delta_cell(runs, base, "coco_AP", method != "supervised"),
                 "pck@0.2 vs supervised (paired)": _delta_cell(runs, base, "pck@0.2", method != "supervised"),
                 "AP vs without variant (paired)": _delta_cell(runs, plain, "coco_AP"),
+                "pck@0.2 vs without variant (paired)": _delta_cell(runs, plain, "pck@0.2"),
                 "collapsed_runs": f"{s['collapsed_runs']}/{len(runs)}",
                 "train_min": s["train_min"],
                 **{f"_{k}": v for k, v in s.items()},

@@ -52,6 +52,7 @@ def test_ssl_2d_study(tmp_path, capsys):
     runs = json.loads((out / "ssl_2d.json").read_text())["runs"]
     by_hand = np.mean([a["coco_AP"] - b["coco_AP"] for a, b in zip(runs["posecons+jc-n8"], runs["posecons-n8"])])
     assert rows[2]["AP vs without variant (paired)"].startswith(f"{by_hand:+.4f}")
+    assert "/2 ahead)" in rows[2]["pck@0.2 vs without variant (paired)"]
 
 
 def test_paired_delta_by_hand():
