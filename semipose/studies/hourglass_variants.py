@@ -66,36 +66,23 @@ class HourglassStudyConfig(Pose2DConfig):
     study: VariantsConfig = field(default_factory=VariantsConfig)
 
 
+# 64x64 SynthPose, width 32, 1,000 training images (measured: see docs/pose2d.md)
+SMALL = [
+    "data.input_size=[64,64]",
+    "data.sigma=1.5",
+    "model.width=32",
+    "train.batch_size=32",
+    "train.lr=2e-3",
+    "train.lr_final=1e-4",
+    "train.eval_every=1",
+    "study.synthpose_train=1000",
+    "study.synthpose_val=200",
+]
 PRESETS = {
-    # measured: see docs/pose2d.md (64x64 SynthPose, width 32, 1,000 training images, 8 epochs)
-    "quick": [
-        "data.input_size=[64,64]",
-        "data.sigma=1.5",
-        "model.width=32",
-        "train.epochs=8",
-        "train.batch_size=32",
-        "train.lr=2e-3",
-        "train.lr_final=1e-4",
-        "train.eval_every=1",
-        "study.synthpose_train=1000",
-        "study.synthpose_val=200",
-    ],
-    # the quick setting at 1 and 2 stacks, 15 epochs, over 3 seeds: whether the units' differences stand
-    # beyond the seeds' spread (cost in docs/pose2d.md)
-    "medium": [
-        "data.input_size=[64,64]",
-        "data.sigma=1.5",
-        "model.width=32",
-        "train.epochs=15",
-        "train.batch_size=32",
-        "train.lr=2e-3",
-        "train.lr_final=1e-4",
-        "train.eval_every=1",
-        "study.synthpose_train=1000",
-        "study.synthpose_val=200",
-        "study.stacks=[1,2]",
-        "study.seeds=[0,1,2]",
-    ],
+    "quick": [*SMALL, "train.epochs=8"],
+    # 15 epochs at 1 and 2 stacks over 3 seeds: whether the units' differences stand beyond the seeds'
+    # spread (cost in docs/pose2d.md)
+    "medium": [*SMALL, "train.epochs=15", "study.stacks=[1,2]", "study.seeds=[0,1,2]"],
     # 128x128, width 64, 2,000 images, 30 epochs: the SynthPose recipe of docs/pose2d.md for every variant
     "full": [
         "model.width=64",
