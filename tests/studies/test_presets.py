@@ -1,0 +1,28 @@
+"""Every study preset loads and validates against its study's config (a typo in a preset fails here,
+not after an hour of training), and the 2D medium presets say what the docs say they train."""
+
+import pytest
+
+from semipose.cli import config_path
+from semipose.studies import STUDIES, get_study
+
+
+@pytest.mark.parametrize("name", list(STUDIES))
+def test_every_preset_loads(name):
+    study = get_study(name)
+    assert {"quick", "full"} <= set(study.PRESETS)
+    for preset in study.PRESETS:
+        study.load(config_path(study.BASE_CONFIG), preset, [])
+
+
+def test_2d_medium_presets():
+    ssl = get_study("ssl-2d").load(config_path("synthpose_ssl"), "medium", [])
+    assert ssl.study.labeled == [50, 100, 400] and ssl.study.synthpose_version == 2
+    assert ssl.study.methods == [
+        "supervised", "pseudo_label", "posecons", "posecons+jc", "posedual", "posedual+jc", "denoised"
+    ]  # fmt: skip
+    assert ssl.data.input_size == [96, 96] and ssl.train.epochs == 30 and ssl.study.seeds == [0, 1, 2]
+    ablation = get_study("denoise-ablation").load(config_path("synthpose_ssl"), "medium", [])
+    assert ablation.study.tables == ["components"] and ablation.train.epochs == 30
+    hg = get_study("hourglass-variants").load(config_path("synthpose"), "medium", [])
+    assert hg.study.stacks == [1, 2] and hg.study.seeds == [0, 1, 2] and hg.train.epochs == 15
