@@ -155,7 +155,8 @@ def run(cfg: HourglassStudyConfig, out_dir: Path, progress: bool = True) -> dict
                     "gflops": count_flops(model, (1, 3, h, w)) / 1e9,
                     "seeds": len(runs),
                     **{k: s[f"{k}_mean"] for k in ("pck@0.2", "pck@0.1", "best_pck@0.2", "coco_AP", "coco_AP50")},
-                    **{f"{k}_std": s[f"{k}_std"] for k in ("pck@0.2", "coco_AP")},
+                    # " std", not "_std": the Markdown writer shows *_std columns to 0.1 (millimetres)
+                    **{f"{k} std": s[f"{k}_std"] for k in ("pck@0.2", "coco_AP")},
                     "train_min": s["train_min"],
                 }
             )

@@ -60,5 +60,6 @@ def test_hourglass_variants_over_seeds(tmp_path):
     (row,) = json.loads((out / "hourglass_variants.json").read_text())["rows"]
     values = [r["pck@0.2"] for r in runs]
     assert row["seeds"] == 2 and abs(row["pck@0.2"] - sum(values) / 2) < 1e-12
-    assert abs(row["pck@0.2_std"] - abs(values[0] - values[1]) / 2) < 1e-12
+    assert abs(row["pck@0.2 std"] - abs(values[0] - values[1]) / 2) < 1e-12
+    assert f"{row['pck@0.2 std']:.3g}" in (out / "hourglass_variants.md").read_text()
     assert row["coco_AP"] >= 0.0
