@@ -38,7 +38,7 @@ PRESETS = {
         "study.views=[1,2,4]",
     ],
     # the components table alone at the ssl-2d medium-v1 setting (64x64, 100 labeled, 800 unlabeled,
-    # 30 epochs, 3 seeds): 4 arms, about 1 h 40 min here (docs/ssl2d.md)
+    # 30 epochs, 3 seeds): 4 arms (cost in docs/ssl2d.md)
     "medium": [
         "study.synthpose_train=1500",
         "ssl.labeled=100",

@@ -47,7 +47,8 @@ class VariantsConfig:
     synthpose_train: int = 0
     synthpose_val: int = 0
     synthpose_version: int = 1  # 2: figures for which COCO AP ranks (data/synthpose.py)
-    seeds: list[int] = field(default_factory=lambda: [0])  # several: mean ± std over seeds in the table
+    # several: mean ± std over seeds in the table; none: one run with train.seed (the quick preset's table)
+    seeds: list[int] = field(default_factory=list)
 
     def validate(self) -> None:
         unknown = [v for v in self.variants if v not in VARIANTS]
@@ -55,7 +56,7 @@ class VariantsConfig:
             raise ConfigError(f"study.variants: unknown {unknown}; expected some of {list(VARIANTS)}")
         if self.synthpose_version not in (1, 2):
             raise ConfigError(f"study.synthpose_version must be 1 or 2, got {self.synthpose_version}")
-        if not self.seeds or len(set(self.seeds)) != len(self.seeds):
+        if len(set(self.seeds)) != len(self.seeds):
             raise ConfigError(f"study.seeds must list distinct seeds, got {self.seeds}")
         if any(not 1 <= s <= 8 for s in self.stacks):
             raise ConfigError(f"study.stacks must lie in 1..8, got {self.stacks}")
@@ -132,11 +133,10 @@ def run(cfg: HourglassStudyConfig, out_dir: Path, progress: bool = True) -> dict
     for stacks in cfg.study.stacks:
         for name in cfg.study.variants:
             runs = []
-            for seed in cfg.study.seeds:
+            seeds = cfg.study.seeds or [cfg.train.seed]
+            for seed in seeds:
                 # the first seed's folder keeps the single-seed study's name, so older studies resume
-                run_dir = out_dir / (
-                    f"{name}-s{stacks}" if seed == cfg.study.seeds[0] else f"{name}-s{stacks}-seed{seed}"
-                )
+                run_dir = out_dir / (f"{name}-s{stacks}" if seed == seeds[0] else f"{name}-s{stacks}-seed{seed}")
                 metrics = _train_variant(cfg, name, stacks, seed, run_dir)
                 curve = _epoch_pck(run_dir / "log.csv")
                 curves[run_dir.name] = curve

@@ -37,6 +37,9 @@ def test_hourglass_variants_study(tmp_path, capsys):
     assert len(rows) == 6 * 2 and all(0.0 <= float(r["pck@0.2"]) <= 1.0 for r in rows)
     assert (out / "pck_per_epoch.png").stat().st_size > 0 and (out / "hourglass_variants.md").is_file()
     assert "hru-deconv" in capsys.readouterr().out
+    # without study.seeds, one run per variant with the config's own train.seed, as before seeds existed
+    study_seed = yaml.safe_load((out / "config.yaml").read_text())["train"]["seed"]
+    assert yaml.safe_load((out / "hru-s2" / "config.yaml").read_text())["train"]["seed"] == study_seed
 
     # a second call is refused without --resume; with it, it finds every variant finished and trains nothing
     before = (out / "hru-s2" / "model.pt").stat().st_mtime_ns
