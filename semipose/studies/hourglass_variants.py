@@ -113,13 +113,19 @@ def state_dict_bytes(model) -> int:
     return buf.getbuffer().nbytes
 
 
+def _variant_model(cfg: HourglassStudyConfig, name: str, stacks: int):
+    """The study's model config as hourglass variant ``name`` with ``stacks`` stacks."""
+    model = copy.deepcopy(cfg.model)
+    model.name, model.stacks = "hourglass", stacks
+    model.unit, model.upsample = VARIANTS[name]
+    return model
+
+
 def _train_variant(cfg: HourglassStudyConfig, name: str, stacks: int, seed: int, run_dir: Path) -> dict[str, Any]:
     """One variant's run (read back when finished, resumed when interrupted)."""
     if (run_dir / "metrics.json").is_file() and (run_dir / "log.csv").is_file():
         return json.loads((run_dir / "metrics.json").read_text())
-    run_cfg = Pose2DConfig(copy.deepcopy(cfg.data), copy.deepcopy(cfg.model), copy.deepcopy(cfg.train))
-    run_cfg.model.name, run_cfg.model.stacks = "hourglass", stacks
-    run_cfg.model.unit, run_cfg.model.upsample = VARIANTS[name]
+    run_cfg = Pose2DConfig(copy.deepcopy(cfg.data), _variant_model(cfg, name, stacks), copy.deepcopy(cfg.train))
     run_cfg.train.seed = seed
     return train_pose2d(run_cfg, run_dir, resume=True)
 
@@ -141,10 +147,7 @@ def run(cfg: HourglassStudyConfig, out_dir: Path, progress: bool = True) -> dict
                 curve = _epoch_pck(run_dir / "log.csv")
                 curves[run_dir.name] = curve
                 runs.append({**metrics, "best_pck@0.2": max(p for _, p, _ in curve)})
-            model_cfg = copy.deepcopy(cfg.model)
-            model_cfg.name, model_cfg.stacks = "hourglass", stacks
-            model_cfg.unit, model_cfg.upsample = VARIANTS[name]
-            model = build_heatmap_net(model_cfg, 17)
+            model = build_heatmap_net(_variant_model(cfg, name, stacks), 17)
             s = summary_row(runs, ("pck@0.2", "pck@0.1", "best_pck@0.2", "coco_AP", "coco_AP50"))
             rows.append(
                 {
