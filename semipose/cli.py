@@ -394,9 +394,9 @@ def _cmd_data_clip(args: argparse.Namespace) -> int:
 
 
 def _cmd_data_synthpose(args: argparse.Namespace) -> int:
-    from .data.synthpose import SynthPoseConfig, write_synthpose
+    from .data.synthpose import SynthPoseConfig, image_scale, write_synthpose
 
-    size = args.size or (256 if args.version == 2 else 128)
+    size = args.size or 128 * image_scale(args.version)
     cfg = SynthPoseConfig(image_size=size, layout=args.layout, motion=tuple(args.motion), version=args.version)
     path = write_synthpose(args.out, args.images, args.seed, args.split, cfg)
     print(
@@ -608,9 +608,13 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("-o", "--out", required=True)
     sp.add_argument("--images", type=positive_int, default=1000)
     sp.add_argument("--split", type=split_name, default="train", help="the split's name (a folder under -o)")
-    sp.add_argument("--size", type=positive_int, help="image side in pixels (default: 128, version 2: 256)")
+    sp.add_argument("--size", type=positive_int, help="image side in pixels (default: 128, versions 2 and 3: 256)")
     sp.add_argument(
-        "--version", type=int, choices=[1, 2], default=1, help="2: large full-bodied figures, left/right cue"
+        "--version",
+        type=int,
+        choices=[1, 2, 3],
+        default=1,
+        help="2: large full-bodied figures, left/right cue; 3: and eyes and ears drawn",
     )
     sp.add_argument("--layout", default="coco17", choices=["coco17", "mpii16"], help="the labels' joints")
     sp.add_argument(

@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
+import yaml
 
 from .codecs.heatmap import HeatmapCodec
 from .config import POSITIVE, ConfigError, checked, dump_yaml, from_dict, load_config
@@ -94,6 +95,20 @@ def make_codec(d: Pose2DDataConfig) -> HeatmapCodec:
     return HeatmapCodec((w, h), (w // 4, h // 4), d.sigma)
 
 
+def coco_results(people: list[PersonInstance], kp: np.ndarray, sc: np.ndarray) -> list[dict]:
+    """COCO keypoint results of one prediction per person (its box was given): a person's score is the
+    mean of its joints' scores above 0.2, as the top-down reference code rescores."""
+    return [
+        {
+            "image_id": p.image_id,
+            "category_id": 1,
+            "keypoints": np.column_stack([k, s]).ravel().tolist(),
+            "score": float(s[s > 0.2].mean()) if (s > 0.2).any() else 0.0,
+        }
+        for p, k, s in zip(people, kp, sc)
+    ]
+
+
 def evaluate_pose2d(model: torch.nn.Module, data: CropDataset, gt_doc: dict | None, flip_test: bool = True) -> dict:
     kp, sc = predict_people(model, data, flip_test)
     gt = np.stack([p.keypoints for p in data.people])
@@ -109,16 +124,7 @@ def evaluate_pose2d(model: torch.nn.Module, data: CropDataset, gt_doc: dict | No
         at05 = pckh(kp, gt[..., :2], gt[..., 2], heads, 0.5)
         out.update({"pckh@0.5": at05["mean"], "pckh_per_joint@0.5": at05["per_joint"].tolist()})
     if gt_doc is not None:
-        results = [
-            {
-                "image_id": p.image_id,
-                "category_id": 1,
-                "keypoints": np.column_stack([k, s]).ravel().tolist(),
-                "score": float(s[s > 0.2].mean()) if (s > 0.2).any() else 0.0,
-            }
-            for p, k, s in zip(data.people, kp, sc)
-        ]
-        stats = coco_keypoint_eval(gt_doc, results)
+        stats = coco_keypoint_eval(gt_doc, coco_results(data.people, kp, sc))
         out.update({f"coco_{k}": v for k, v in stats.items()})
     return {k: (float(v) if isinstance(v, (np.floating, float)) else v) for k, v in out.items()}
 
@@ -173,10 +179,27 @@ def train_pose2d(cfg: Pose2DConfig, run_dir: str | Path, resume: bool = False) -
     return metrics
 
 
+def load_run_config(path: Path, overrides: list[str] | None = None) -> Pose2DConfig:
+    """The config a 2D run wrote: ``pose2d train``'s, or ``pose2d ssl``'s (the same sections and its
+    ``ssl``, ``method`` and ``collapse``), so that either run can be evaluated, predicted with and exported."""
+    from .pose2d_ssl import SSL2DConfig  # here, not at the top: pose2d_ssl builds on this module
+
+    try:
+        top = yaml.safe_load(path.read_bytes()) if path.is_file() else None
+    except (yaml.YAMLError, UnicodeDecodeError):
+        top = None  # load_config reports what is wrong with the file
+    ssl_sections = {f.name for f in dataclasses.fields(SSL2DConfig)} - {
+        f.name for f in dataclasses.fields(Pose2DConfig)
+    }
+    semi = isinstance(top, dict) and bool(ssl_sections & set(top))
+    return load_config(SSL2DConfig if semi else Pose2DConfig, path, overrides)
+
+
 def load_trained(run_dir: Path, overrides: list[str] | None = None) -> tuple[torch.nn.Module, Pose2DConfig, Skeleton]:
     """A finished run's model (on its config's device), its config and its skeleton. The model is
-    the one ``model.pt`` describes (its pretrained backbone file is not read again)."""
-    cfg = load_pose2d_config(run_dir / "config.yaml", overrides)
+    the one ``model.pt`` describes (its pretrained backbone file is not read again; of a PoseDual or
+    denoised run, the first network)."""
+    cfg = load_run_config(run_dir / "config.yaml", overrides)
     path = run_dir / "model.pt"
     saved = read_model(path, "pose2d", lambda: dataclasses.asdict(cfg.model))
     try:

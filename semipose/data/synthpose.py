@@ -13,8 +13,12 @@ Version 2 (``version=2``, 256-pixel images by default) makes COCO's AP mean what
 figures fill most of the image and have full bodies (thicker limbs and torso), so that their silhouette
 area, the OKS scale, is large against the quantization of stride-4 heatmaps; a fixed colour cue tells left
 from right (red gloves and shoes on the left hand and foot, blue on the right) and the nose shows which way
-the face looks. ``area`` is the visible silhouette's pixel count in both versions, as COCO's mask area.
-Version 1 stays the default and renders as before.
+the face looks. Version 3 is version 2 with eyes and ears drawn (dark eyes on the side of the head that
+faces the camera, ears where they are not behind it), so that the five face keypoints, whose OKS
+tolerances are the tightest, have image evidence as they do on COCO; its random draws are version 2's, so
+the same seed gives the same people, poses and labels with the face added. ``area`` is the visible
+silhouette's pixel count in every version, as COCO's mask area. Version 1 stays the default and renders
+as before.
 """
 from __future__ import annotations
 
@@ -47,7 +51,16 @@ class SynthPoseConfig:
     clutter: int = 12  # background shapes
     layout: str = "coco17"  # coco17 | mpii16: the labels' joints
     motion: tuple[str, ...] = ()  # .bvh, .amc or VideoPose3D .npz files; empty: the synthetic generator
-    version: int = 1  # 2: large full-bodied figures with a left/right cue (see the module docstring)
+    version: int = 1  # 2: large full-bodied figures with a left/right cue; 3: and a drawn face (module docstring)
+
+
+VERSIONS = (1, 2, 3)
+
+
+def image_scale(version: int) -> int:
+    """How many times the person crop's side an image of ``version`` is rendered at: version 2 and 3
+    figures fill the image, so crops of them keep their detail at twice the crop's size."""
+    return 1 if version == 1 else 2
 
 
 LAYOUTS: dict[str, Skeleton] = {"coco17": COCO17, "mpii16": MPII16}
@@ -150,7 +163,8 @@ def render_image(rng: np.random.Generator, cfg: SynthPoseConfig, poses: PoseSour
     owner = np.full((S, S), -1, dtype=np.int32)
     people = []
     n_fig = int(rng.integers(cfg.figures[0], cfg.figures[1] + 1))
-    v2 = cfg.version == 2
+    v2 = cfg.version >= 2
+    face = cfg.version >= 3
     thick = 1.7 if v2 else 1.0  # v2: full bodies, not sticks
     for fig in range(n_fig):
         world = _rendered_from_humaneva(poses(rng))
@@ -187,6 +201,13 @@ def render_image(rng: np.random.Generator, cfg: SynthPoseConfig, poses: PoseSour
                 z = depth[j] - 0.03
                 parts.append((px[j], px[j] + 1e-3, z, z, 0.05 * body_h, slot, (j,)))
             colours += [colours[0] * 0.8, np.array([0.85, 0.1, 0.1]), np.array([0.1, 0.25, 0.9])]
+        if face:  # eyes on the half of the head facing the camera, ears unless behind it; drawn on the head
+            centre = (depth[3] + depth[4]) / 2
+            for j, slot, size, margin in ((1, 6, 0.16, 0.0), (2, 6, 0.16, 0.0), (3, 7, 0.3, 0.02), (4, 7, 0.3, 0.02)):
+                if depth[j] <= centre + margin:
+                    z = min(depth[0], depth[j]) - 0.03  # just over the head's surface (at most 0.023 in front)
+                    parts.append((px[j], px[j] + 1e-3, z, z, head_r * size, slot, (j,)))
+            colours += [np.array([0.08, 0.06, 0.05]), colours[0] * 0.6]
         for k, (a, b, za, zb, r, slot, joints) in enumerate(parts):
             dist, t = _capsule(yy, xx, a, b, max(r, 0.8))
             inside = dist < 1
@@ -244,6 +265,8 @@ def write_synthpose(out_dir: str | Path, num_images: int, seed: int = 0, split: 
     cfg = cfg or SynthPoseConfig()
     if cfg.layout not in LAYOUTS:
         raise DataError(f"SynthPose layout must be one of {sorted(LAYOUTS)}, got {cfg.layout!r}")
+    if cfg.version not in VERSIONS:
+        raise DataError(f"SynthPose version must be one of {list(VERSIONS)}, got {cfg.version!r}")
     skel = LAYOUTS[cfg.layout]
     poses = PoseSource(cfg.motion)
     out_dir = Path(out_dir)

@@ -39,6 +39,9 @@ AUGMENTATIONS: dict[str, Augmentation] = {
     "none": Augmentation(),
     # the usual supervised training augmentation (SimpleBaseline / MMPose defaults)
     "weak": Augmentation(scale=0.25, rotation=30, rotation_prob=0.6, flip_prob=0.5, half_body_prob=0.3),
+    # weak without the mirror: for data whose left and right differ in appearance only (SynthPose
+    # version 2's red left and blue right), where a mirrored crop would teach the opposite colours
+    "weak_noflip": Augmentation(scale=0.25, rotation=30, rotation_prob=0.6, half_body_prob=0.3),
     "affine30": Augmentation(scale=0.25, rotation=30),
     "affine60": Augmentation(scale=0.25, rotation=60),
     "strong": Augmentation(scale=0.25, rotation=60, color=0.4),

@@ -30,6 +30,22 @@ def oks(a: np.ndarray, b: np.ndarray, area: float, sigmas: np.ndarray, visible: 
     return float(np.mean(np.exp(-e)))
 
 
+def keypoint_similarities(pred: np.ndarray, gt: np.ndarray, areas: np.ndarray, sigmas: np.ndarray) -> np.ndarray:
+    """(N, K) per-keypoint similarities exp(-d^2 / (2 area (2 sigma)^2)), the terms OKS averages; NaN
+    where ``gt`` (N, K, 3) leaves the joint unlabeled. Says which joints an AP is lost on."""
+    gt = np.asarray(gt, np.float64)
+    d2 = np.sum((np.asarray(pred, np.float64)[..., :2] - gt[..., :2]) ** 2, axis=-1)
+    e = d2 / (2 * np.asarray(sigmas)) ** 2 / (np.asarray(areas, np.float64)[:, None] + np.spacing(1)) / 2
+    return np.where(gt[..., 2] > 0, np.exp(-e), np.nan)
+
+
+def oks_tolerance(area: float | np.ndarray, sigmas: np.ndarray, similarity: float = 0.5) -> np.ndarray:
+    """The distance in pixels at which a keypoint's similarity falls to ``similarity``:
+    2 sigma sqrt(area) sqrt(2 ln(1 / similarity)) (for 0.5: 1.177 times 2 sigma sqrt(area))."""
+    scale = np.sqrt(np.asarray(area, np.float64))[..., None] * 2 * np.asarray(sigmas)
+    return scale * np.sqrt(2 * np.log(1 / similarity))
+
+
 def oks_matrix(dts: list[dict], gts: list[dict], sigmas: np.ndarray) -> np.ndarray:
     """OKS of every detection (rows) against every ground truth (columns), pycocotools' formula."""
     ious = np.zeros((len(dts), len(gts)))

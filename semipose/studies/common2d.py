@@ -13,7 +13,7 @@ import numpy as np
 import yaml
 
 from ..config import ConfigError, checked, dump_yaml, load_config
-from ..data.synthpose import SynthPoseConfig, write_synthpose
+from ..data.synthpose import VERSIONS, SynthPoseConfig, image_scale, write_synthpose
 from ..engine import prepare_run_dir
 from ..methods.ssl2d import METHODS
 from ..pose2d_ssl import SSL2DConfig, train_ssl2d
@@ -21,12 +21,12 @@ from ..pose2d_ssl import SSL2DConfig, train_ssl2d
 
 def ensure_synthpose(data, out_dir: Path, n_train: int, n_val: int, version: int = 1) -> None:
     """Write ``n_train`` / ``n_val`` SynthPose images (seeds 0 / 1) into ``<out>/synthpose`` unless there,
-    and point ``data`` (a Pose2DDataConfig) at them: version 1 at the input's size, version 2 at twice it
-    (its figures fill the image, so person crops keep their detail). ``n_train <= 0`` leaves ``data``."""
+    and point ``data`` (a Pose2DDataConfig) at them: version 1 at the input's size, versions 2 and 3 at
+    twice it (their figures fill the image, so person crops keep their detail). ``n_train <= 0`` leaves ``data``."""
     if n_train <= 0:
         return
     root = out_dir / "synthpose"
-    cfg = SynthPoseConfig(image_size=max(data.input_size) * version, version=version)
+    cfg = SynthPoseConfig(image_size=max(data.input_size) * image_scale(version), version=version)
     for split, n, seed in (("train", n_train, 0), ("val", n_val, 1)):
         if not (root / "annotations" / f"person_keypoints_{split}.json").is_file():
             write_synthpose(root, n, seed, split, cfg)
@@ -109,7 +109,7 @@ class SSLStudySection:
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
     synthpose_train: int = 0  # > 0: write SynthPose into <out>/synthpose (else data.* name a dataset)
     synthpose_val: int = 200
-    synthpose_version: int = checked(1, choices=(1, 2))  # 2: figures for which COCO AP ranks (data/synthpose.py)
+    synthpose_version: int = checked(1, choices=VERSIONS)  # 2, 3: figures for which COCO AP ranks (data/synthpose.py)
     labeled: list[int] = field(default_factory=lambda: [100])
     # each may add +jc, +ra (VARIANTS); ema_teacher is left out by default (DualPose's collapsing set-up)
     methods: list[str] = field(default_factory=lambda: [m for m in METHODS if m != "ema_teacher"])

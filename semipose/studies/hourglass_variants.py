@@ -21,6 +21,7 @@ from typing import Any
 import torch
 
 from ..config import ConfigError, dump_yaml, load_config
+from ..data.synthpose import VERSIONS
 from ..engine import prepare_run_dir
 from ..io import atomic_write_json, atomic_write_text
 from ..models.heatmap_net import build_heatmap_net
@@ -46,7 +47,7 @@ class VariantsConfig:
     # SynthPose written into <out>/synthpose when > 0 (else data.* name an existing dataset)
     synthpose_train: int = 0
     synthpose_val: int = 0
-    synthpose_version: int = 1  # 2: figures for which COCO AP ranks (data/synthpose.py)
+    synthpose_version: int = 1  # 2, 3: figures for which COCO AP ranks (data/synthpose.py)
     # several: mean ± std over seeds in the table; none: one run with train.seed (the quick preset's table)
     seeds: list[int] = field(default_factory=list)
 
@@ -54,8 +55,8 @@ class VariantsConfig:
         unknown = [v for v in self.variants if v not in VARIANTS]
         if unknown:
             raise ConfigError(f"study.variants: unknown {unknown}; expected some of {list(VARIANTS)}")
-        if self.synthpose_version not in (1, 2):
-            raise ConfigError(f"study.synthpose_version must be 1 or 2, got {self.synthpose_version}")
+        if self.synthpose_version not in VERSIONS:
+            raise ConfigError(f"study.synthpose_version must be one of {list(VERSIONS)}, got {self.synthpose_version}")
         if len(set(self.seeds)) != len(self.seeds):
             raise ConfigError(f"study.seeds must list distinct seeds, got {self.seeds}")
         if any(not 1 <= s <= 8 for s in self.stacks):

@@ -87,3 +87,26 @@ def test_version_2_has_large_figures_a_left_right_cue_and_an_ap_that_tolerates_2
                 cued += (r > b) if left else (b > r)
     assert visible > 20 and cued >= 0.9 * visible
     assert coco_keypoint_eval(doc, noisy_ground_truth(doc, 2.0, np.random.default_rng(0)))["AP"] >= 0.85
+
+
+def test_version_3_is_version_2_with_eyes_and_ears_drawn(tmp_path):
+    paths = {v: write_synthpose(tmp_path / f"v{v}", 12, seed=5, split="val", cfg=SynthPoseConfig(256, version=v))
+             for v in (2, 3)}  # fmt: skip
+    docs = {v: json.loads(p.read_text()) for v, p in paths.items()}
+    assert len(docs[2]["annotations"]) == len(docs[3]["annotations"]) > 10
+    face_points = []
+    for a2, a3 in zip(docs[2]["annotations"], docs[3]["annotations"]):  # the same people, poses and boxes
+        k2, k3 = np.reshape(a2["keypoints"], (17, 3)), np.reshape(a3["keypoints"], (17, 3))
+        assert np.array_equal(k2[:, :2], k3[:, :2]) and a2["bbox"] == a3["bbox"]
+        face_points += [(a3["image_id"], x, y) for x, y, v in k3[:5] if v > 0]
+    changed = 0
+    for image in docs[3]["images"]:
+        i2, i3 = (np.asarray(Image.open(tmp_path / f"v{v}" / "val" / image["file_name"]), np.int16) for v in (2, 3))
+        ys, xs = np.nonzero(np.abs(i2 - i3).sum(-1))
+        changed += len(ys)
+        # every changed pixel is an eye or an ear: near a face keypoint of a figure in that image
+        near = np.array([(x, y) for i, x, y in face_points if i == image["id"]])
+        if len(ys):
+            dist = np.linalg.norm(np.stack([xs, ys], 1)[:, None] - near[None], axis=-1).min(1)
+            assert dist.max() < 8
+    assert changed > 50

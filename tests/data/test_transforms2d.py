@@ -1,5 +1,7 @@
 """Affine views: points and crops agree, flips swap joints, heatmap warps between views round-trip."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -55,6 +57,16 @@ def test_flipped_view_swaps_left_and_right():
     )
     out = transform_keypoints(kp, view, COCO17.flip_permutation())
     assert view.flipped and out[5, 0] < out[6, 0]  # the new left shoulder is the old right one, mirrored
+
+
+def test_weak_noflip_is_weak_without_the_mirror():
+    from semipose.data.transforms2d import AUGMENTATIONS
+
+    weak, noflip = AUGMENTATIONS["weak"], AUGMENTATIONS["weak_noflip"]
+    assert noflip.flip_prob == 0 < weak.flip_prob and dataclasses.replace(weak, flip_prob=0.0) == noflip
+    rng = np.random.default_rng(0)
+    views = [sample_view(np.array([60.0, 50.0]), np.array([80.0, 80.0]), (64, 64), "weak_noflip", rng) for _ in range(200)]
+    assert not any(v.flipped for v in views)
 
 
 def test_heatmap_warp_between_views_round_trips():

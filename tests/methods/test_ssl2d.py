@@ -9,6 +9,7 @@ import torch
 
 from semipose.engine import fit
 from semipose.methods.ssl2d import CollapseConfig, CollapseMonitor
+from semipose.pose2d import evaluate_run
 from semipose.pose2d_ssl import load_ssl2d_config, split_protocol, train_ssl2d
 
 
@@ -64,6 +65,9 @@ def test_methods_run_on_real_coco_and_loss_falls(shared_data, tmp_path, method, 
         assert "net1_pck@0.2" in metrics and "net2_pck@0.2" in metrics
         saved = torch.load(tmp_path / method / "model.pt", weights_only=True)
         assert "net2" in saved
+        # `pose2d evaluate` reads a semi-supervised run: its model file is the first network
+        again = evaluate_run(tmp_path / method, flip_test=False)
+        assert again["pck@0.2"] == pytest.approx(metrics["net1_pck@0.2"], abs=1e-6)
     if method != "supervised":
         assert "unsup_loss" in log[0] and 0.0 <= float(log[-1]["unl_max_response"]) <= 1.5
         assert (tmp_path / method / "collapse.png").stat().st_size > 0

@@ -6,7 +6,14 @@ import numpy as np
 import pycocotools  # noqa: F401 - in the test extra: missing it is a failure, not a skip
 import pytest
 
-from semipose.metrics.coco import coco_keypoint_eval, oks_matrix, pycocotools_keypoint_eval
+from semipose.metrics.coco import (
+    coco_keypoint_eval,
+    keypoint_similarities,
+    oks,
+    oks_matrix,
+    oks_tolerance,
+    pycocotools_keypoint_eval,
+)
 
 
 def _gt(shared_data, split="val2017"):
@@ -74,6 +81,21 @@ def test_oks_hand_computed():
     dt = {"keypoints": [3, 4, 1, 10, 0, 1]}
     # joint 0 off by 5 px: e = 25 / (0.2^2) / 100 / 2 = 3.125; joint 1 exact
     assert oks_matrix([dt], [gt], sigmas)[0, 0] == pytest.approx((np.exp(-3.125) + 1) / 2)
+
+
+def test_keypoint_similarities_and_tolerance_by_hand():
+    # one person of area 100 (s = 10), sigmas 0.1 and 0.05: 2 sigma s = 2 and 1 pixels
+    sigmas = np.array([0.1, 0.05, 0.1])
+    gt = np.array([[[0.0, 0.0, 2], [10.0, 10.0, 1], [5.0, 5.0, 0]]])
+    pred = np.array([[[2.0, 0.0], [10.0, 11.0], [50.0, 50.0]]])
+    ks = keypoint_similarities(pred, gt, np.array([100.0]), sigmas)
+    # d^2 / (2 * (2 sigma s)^2): 4 / 8 and 1 / 2, both exp(-0.5); the unlabeled joint is NaN
+    assert ks[0, :2] == pytest.approx([np.exp(-0.5), np.exp(-0.5)]) and np.isnan(ks[0, 2])
+    assert np.nanmean(ks) == pytest.approx(oks(pred[0, :2], gt[0, :2, :2], 100.0, sigmas[:2]))
+    tol = oks_tolerance(100.0, sigmas)  # sqrt(2 ln 2) = 1.1774 times 2 sigma s
+    assert tol == pytest.approx([2.3548, 1.1774, 2.3548], abs=1e-4)
+    at = keypoint_similarities(np.array([[[tol[0], 0.0]]]), gt[:, :1], np.array([100.0]), sigmas[:1])
+    assert at[0, 0] == pytest.approx(0.5)
 
 
 def test_unknown_image_is_an_error(shared_data):

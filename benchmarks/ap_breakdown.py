@@ -1,0 +1,95 @@
+"""Where a 2D model's COCO AP is lost: per joint, its median error in image pixels beside the distance at
+which OKS gives that joint a similarity of 0.5, its mean similarity, and how often the mirror joint's
+position fits better (left and right confused); then the AP as predicted, with the face's five points
+replaced by the ground truth, with the body's twelve replaced, and with each left/right pair taken in
+the order that fits better. Reads a finished ``pose2d train`` or ``pose2d ssl`` run (its first network)
+on its config's validation set, ground-truth boxes, no flip test unless ``--flip``.
+
+    python benchmarks/ap_breakdown.py runs/ssl2d_medium/supervised-n50/seed0 --out benchmarks/results/ap_breakdown.json
+    python benchmarks/ap_breakdown.py RUN data.val_ann=... data.val_images=...   # another validation set
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+from semipose.data.crops import CropDataset
+from semipose.engine.runtime import environment_info
+from semipose.io import atomic_write_json
+from semipose.methods.supervised_pose2d import predict_people
+from semipose.metrics.coco import coco_keypoint_eval, keypoint_similarities, oks_tolerance
+from semipose.pose2d import coco_results, load_people, load_trained, make_codec
+
+FACE = ("nose", "left_eye", "right_eye", "left_ear", "right_ear")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("run", type=Path)
+    ap.add_argument("overrides", nargs="*", help="dotted config overrides, e.g. data.val_ann=PATH")
+    ap.add_argument("--flip", action="store_true", help="flip test")
+    ap.add_argument("--out", default="benchmarks/results/ap_breakdown.json")
+    args = ap.parse_args()
+    model, cfg, skel = load_trained(args.run, args.overrides)
+    people, skel, doc = load_people(cfg.data, "val")
+    if doc is None or skel.oks_sigmas is None:
+        raise SystemExit(f"{args.run}: needs a COCO-format validation set (OKS sigmas), not {cfg.data.format}")
+    data = CropDataset(people, skel, make_codec(cfg.data), "none")
+    kp, sc = predict_people(model, data, args.flip)
+    gt = np.stack([p.keypoints for p in people]).astype(np.float64)
+    areas = np.array([p.area for p in people])
+    sigmas = np.asarray(skel.oks_sigmas)
+    labeled = gt[..., 2] > 0
+    err = np.linalg.norm(kp - gt[..., :2], axis=-1)
+    sim = keypoint_similarities(kp, gt, areas, sigmas)
+    tol = oks_tolerance(areas, sigmas)
+    mirror = skel.flip_permutation()
+    joints = []
+    for j, name in enumerate(skel.joints):
+        m = labeled[:, j]
+        row = {"joint": name, "labeled": int(m.sum()), "median_error_px": float(np.median(err[m, j])),
+               "tolerance_px_oks05": float(np.median(tol[m, j])), "mean_similarity": float(np.nanmean(sim[:, j]))}  # fmt: skip
+        o = int(mirror[j])
+        if o != j:
+            both = m & labeled[:, o]
+            to_mirror = np.linalg.norm(kp[both, j] - gt[both, o, :2], axis=-1)
+            row["mirror_fits_better"] = float(np.mean(to_mirror < err[both, j]))
+        joints.append(row)
+        print(", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()), flush=True)
+
+    def ap_of(points: np.ndarray) -> dict[str, float]:
+        stats = coco_keypoint_eval(doc, coco_results(people, points, sc))
+        return {"AP": stats["AP"], "AP50": stats["AP50"]}
+
+    face = [j for j, n in enumerate(skel.joints) if n in FACE]
+    body = [j for j in range(skel.num_joints) if j not in face]
+    variants = {"as predicted": kp}
+    for label, idx in (("face from ground truth", face), ("body from ground truth", body)):
+        if idx:
+            fixed = kp.copy()
+            fixed[:, idx] = gt[:, idx, :2]
+            variants[label] = fixed
+    unswapped = kp.copy()  # each left/right pair in the order with the smaller summed error
+    for j in range(skel.num_joints):
+        o = int(mirror[j])
+        if o > j:
+            crossed = np.linalg.norm(kp[:, j] - gt[:, o, :2], axis=-1) + np.linalg.norm(
+                kp[:, o] - gt[:, j, :2], axis=-1
+            )
+            swap = labeled[:, j] & labeled[:, o] & (crossed < err[:, j] + err[:, o])
+            unswapped[swap, j], unswapped[swap, o] = kp[swap, o], kp[swap, j]
+    variants["left/right pairs in their better order"] = unswapped
+    aps = {label: ap_of(points) for label, points in variants.items()}
+    for label, stats in aps.items():
+        print(f"{label}: AP {stats['AP']:.3f}, AP50 {stats['AP50']:.3f}")
+    summary = {"run": str(args.run), "people": len(people), "flip_test": args.flip,
+               "median_error_px": float(np.median(err[labeled])), "joints": joints, "ap": aps}  # fmt: skip
+    atomic_write_json(args.out, {"results": summary, "environment": environment_info()})
+    print(f"median error over labeled joints {summary['median_error_px']:.1f} px; written to {args.out}")
+
+
+if __name__ == "__main__":
+    main()
