@@ -1,6 +1,7 @@
 """Where a 2D model's COCO AP is lost: per joint, its median error in image pixels beside the distance at
-which OKS gives that joint a similarity of 0.5, its mean similarity, and how often the mirror joint's
-position fits better (left and right confused); then the AP as predicted, with the face's five points
+which OKS gives that joint a similarity of 0.5, its mean similarity, and, where the pair lies more than
+twice that distance apart, how often the mirror joint's position fits better (left and right confused) and
+how often both of the pair are predicted within that distance of each other (one limb found twice); then the AP as predicted, with the face's five points
 replaced by the ground truth, with the body's twelve replaced, and with each left/right pair taken in
 the order that fits better. Reads a finished ``pose2d train`` or ``pose2d ssl`` run (its first network)
 on its config's validation set, ground-truth boxes, no flip test unless ``--flip``.
@@ -53,10 +54,13 @@ def main() -> None:
         row = {"joint": name, "labeled": int(m.sum()), "median_error_px": float(np.median(err[m, j])),
                "tolerance_px_oks05": float(np.median(tol[m, j])), "mean_similarity": float(np.nanmean(sim[:, j]))}  # fmt: skip
         o = int(mirror[j])
-        if o != j:
-            both = m & labeled[:, o]
-            to_mirror = np.linalg.norm(kp[both, j] - gt[both, o, :2], axis=-1)
-            row["mirror_fits_better"] = float(np.mean(to_mirror < err[both, j]))
+        if o != j:  # only where the pair lies apart (side views put left and right on one spot)
+            apart = m & labeled[:, o] & (np.linalg.norm(gt[:, j, :2] - gt[:, o, :2], axis=-1) > 2 * tol[:, j])
+            to_mirror = np.linalg.norm(kp[apart, j] - gt[apart, o, :2], axis=-1)
+            together = np.linalg.norm(kp[apart, j] - kp[apart, o], axis=-1) < tol[apart, j]
+            row["pair_apart"] = int(apart.sum())
+            row["mirror_fits_better"] = float(np.mean(to_mirror < err[apart, j])) if apart.any() else float("nan")
+            row["both_on_one_spot"] = float(np.mean(together)) if apart.any() else float("nan")
         joints.append(row)
         print(", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()), flush=True)
 

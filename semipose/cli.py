@@ -335,18 +335,23 @@ def _cmd_pose2d_ssl(args: argparse.Namespace) -> int:
     return 0
 
 
+def _flip(args: argparse.Namespace) -> bool | None:
+    """``--no-flip``: none; otherwise None, the run's own ``train.test_flip``."""
+    return False if args.no_flip else None
+
+
 def _cmd_pose2d_evaluate(args: argparse.Namespace) -> int:
     if args.detections:
         from .pose2d_predict import evaluate_detections
 
         metrics = evaluate_detections(
-            Path(args.run), args.detections, args.min_box_score, not args.no_flip, list(args.overrides)
+            Path(args.run), args.detections, args.min_box_score, _flip(args), list(args.overrides)
         )
         where = Path(args.run) / "evaluation_detections"
     else:
         from .pose2d import evaluate_run
 
-        metrics = evaluate_run(Path(args.run), list(args.overrides), flip_test=not args.no_flip)
+        metrics = evaluate_run(Path(args.run), list(args.overrides), flip_test=_flip(args))
         where = Path(args.run) / "evaluation"
     print(", ".join(f"{k} {v:.3f}" for k, v in metrics.items() if isinstance(v, float)))
     print(f"results in {where}/")
@@ -365,7 +370,7 @@ def _cmd_pose2d_predict(args: argparse.Namespace) -> int:
         args.image_info,
         args.min_box_score,
         overlays=not args.no_overlays,
-        flip_test=not args.no_flip,
+        flip_test=_flip(args),
     )
     print(
         f"{summary['people']} people in {summary['images']} images: {out / 'keypoints.json'}"
@@ -539,7 +544,7 @@ def build_parser() -> argparse.ArgumentParser:
     ps.set_defaults(func=_cmd_pose2d_ssl)
     pe = p2.add_parser("evaluate", help="PCK and COCO AP of a trained run on its validation set")
     pe.add_argument("run")
-    pe.add_argument("--no-flip", action="store_true", help="no flip test")
+    pe.add_argument("--no-flip", action="store_true", help="no flip test (default: as the run's train.test_flip)")
     pe.add_argument("--detections", help="COCO detection json: evaluate with these boxes instead of the true ones")
     pe.add_argument("--min-box-score", type=score, default=0.0)
     pe.add_argument("overrides", nargs="*")
@@ -554,7 +559,7 @@ def build_parser() -> argparse.ArgumentParser:
     pp.add_argument("--image-info", help="COCO json whose 'images' map the detections' image ids to file names")
     pp.add_argument("--min-box-score", type=score, default=0.0)
     pp.add_argument("--no-overlays", action="store_true")
-    pp.add_argument("--no-flip", action="store_true", help="no flip test")
+    pp.add_argument("--no-flip", action="store_true", help="no flip test (default: as the run's train.test_flip)")
     pp.add_argument("-o", "--out", help="output folder (default: <run>/predictions)")
     pp.set_defaults(func=_cmd_pose2d_predict)
 

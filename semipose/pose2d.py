@@ -211,9 +211,11 @@ def load_trained(run_dir: Path, overrides: list[str] | None = None) -> tuple[tor
     return model.to(resolve_device(cfg.train.device)), cfg, saved["skeleton"]
 
 
-def evaluate_run(run_dir: Path, overrides: list[str] | None = None, flip_test: bool = True) -> dict[str, Any]:
-    """Evaluate a run's ``model.pt`` on its config's validation set; writes ``<run>/evaluation/metrics.json``."""
+def evaluate_run(run_dir: Path, overrides: list[str] | None = None, flip_test: bool | None = None) -> dict[str, Any]:
+    """Evaluate a run's ``model.pt`` on its config's validation set, with a flip test as the run's
+    ``train.test_flip`` unless ``flip_test`` says; writes ``<run>/evaluation/metrics.json``."""
     model, cfg, _ = load_trained(run_dir, overrides)
+    flip_test = cfg.train.test_flip if flip_test is None else flip_test
     people, skel, doc = load_people(cfg.data, "val")
     data = CropDataset(people, skel, make_codec(cfg.data), "none")
     metrics = evaluate_pose2d(model, data, doc, flip_test)

@@ -217,12 +217,14 @@ def predict_images(
     image_info: str | Path | None = None,
     min_box_score: float = 0.0,
     overlays: bool = True,
-    flip_test: bool = True,
+    flip_test: bool | None = None,
 ) -> dict[str, Any]:
     """Keypoints of the people in ``images`` (boxes from ``detections``, else whole images) as
-    ``<out>/keypoints.json`` (COCO results) and ``<out>/overlays/*.png``."""
+    ``<out>/keypoints.json`` (COCO results) and ``<out>/overlays/*.png``; flip test as the run's
+    ``train.test_flip`` unless ``flip_test`` says."""
     run_dir, out_dir = Path(run_dir), Path(out_dir)
     model, cfg, skel = load_trained(run_dir)
+    flip_test = cfg.train.test_flip if flip_test is None else flip_test
     aspect = cfg.data.input_size[0] / cfg.data.input_size[1]
     if detections is not None:
         if image_info is None:
@@ -269,13 +271,15 @@ def evaluate_detections(
     run_dir: str | Path,
     detections: str | Path,
     min_box_score: float = 0.0,
-    flip_test: bool = True,
+    flip_test: bool | None = None,
     overrides: list[str] | None = None,
 ) -> dict[str, Any]:
     """COCO AP of a run on its validation set with people from ``detections`` instead of the true boxes;
-    writes ``<run>/evaluation_detections/{metrics,keypoints}.json``."""
+    writes ``<run>/evaluation_detections/{metrics,keypoints}.json``. Flip test as the run's
+    ``train.test_flip`` unless ``flip_test`` says."""
     run_dir = Path(run_dir)
     model, cfg, skel = load_trained(run_dir, overrides)
+    flip_test = cfg.train.test_flip if flip_test is None else flip_test
     d = cfg.data
     if d.format != "coco":
         raise DataError(f"{detections}: evaluation with detected boxes needs a COCO-format validation set")

@@ -65,9 +65,12 @@ def test_methods_run_on_real_coco_and_loss_falls(shared_data, tmp_path, method, 
         assert "net1_pck@0.2" in metrics and "net2_pck@0.2" in metrics
         saved = torch.load(tmp_path / method / "model.pt", weights_only=True)
         assert "net2" in saved
-        # `pose2d evaluate` reads a semi-supervised run: its model file is the first network
-        again = evaluate_run(tmp_path / method, flip_test=False)
+        # `pose2d evaluate` reads a semi-supervised run: its model file is the first network, evaluated
+        # as the run was (its train.test_flip is false); a flip test asked for changes the figure
+        again = evaluate_run(tmp_path / method)
         assert again["pck@0.2"] == pytest.approx(metrics["net1_pck@0.2"], abs=1e-6)
+        flipped = evaluate_run(tmp_path / method, flip_test=True)
+        assert flipped["pck@0.2"] != pytest.approx(metrics["net1_pck@0.2"], abs=1e-6)
     if method != "supervised":
         assert "unsup_loss" in log[0] and 0.0 <= float(log[-1]["unl_max_response"]) <= 1.5
         assert (tmp_path / method / "collapse.png").stat().st_size > 0
