@@ -55,6 +55,9 @@ def test_shipped_configs_load():
     load_ssl_config(config_path("humaneva_ssl"))
     load_ssl_config(config_path("demo"))
     assert load_pose2d_config(config_path("synthpose")).model.name == "hourglass"
+    assert load_pose2d_config(config_path("synthpose_v2")).data.augmentation == "weak"
+    v3 = load_pose2d_config(config_path("synthpose_v3"))  # no mirrored crops: they would undo the colour cue
+    assert v3.data.augmentation == "weak_noflip" and not v3.train.test_flip and "synthpose_v3" in v3.data.train_ann
     with pytest.raises(ConfigError, match="no shipped config"):
         config_path("no-such-config")
 

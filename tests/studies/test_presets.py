@@ -17,7 +17,12 @@ def test_every_preset_loads(name):
 
 def test_2d_medium_presets():
     ssl = get_study("ssl-2d").load(config_path("synthpose_ssl"), "medium", [])
-    assert ssl.study.labeled == [50, 100, 400] and ssl.study.synthpose_version == 2
+    assert ssl.study.labeled == [50, 100, 400] and ssl.study.synthpose_version == 3
+    assert ssl.data.augmentation == "weak_noflip" and not ssl.train.test_flip  # no mirrored crops on SynthPose v3
+    earlier = get_study("ssl-2d").load(
+        config_path("synthpose_ssl"), "medium", ["study.synthpose_version=2", "data.augmentation=weak"]
+    )  # the preset of the first runs in docs/ssl2d.md
+    assert earlier.study.synthpose_version == 2 and earlier.data.augmentation == "weak"
     assert ssl.study.methods == [
         "supervised", "pseudo_label", "posecons", "posecons+jc", "posedual", "posedual+jc", "denoised"
     ]  # fmt: skip
