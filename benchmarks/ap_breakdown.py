@@ -17,7 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
+from semipose.config import ConfigError
 from semipose.data.crops import CropDataset
+from semipose.data.errors import DataError
+from semipose.engine import CheckpointError
 from semipose.engine.runtime import environment_info
 from semipose.io import atomic_write_json
 from semipose.methods.supervised_pose2d import predict_people
@@ -34,8 +37,11 @@ def main() -> None:
     ap.add_argument("--flip", action="store_true", help="flip test")
     ap.add_argument("--out", default="benchmarks/results/ap_breakdown.json")
     args = ap.parse_args()
-    model, cfg, skel = load_trained(args.run, args.overrides)
-    people, skel, doc = load_people(cfg.data, "val")
+    try:
+        model, cfg, skel = load_trained(args.run, args.overrides)
+        people, skel, doc = load_people(cfg.data, "val")
+    except (ConfigError, DataError, CheckpointError) as e:
+        raise SystemExit(f"error: {e}") from None
     if doc is None or skel.oks_sigmas is None:
         raise SystemExit(f"{args.run}: needs a COCO-format validation set (OKS sigmas), not {cfg.data.format}")
     data = CropDataset(people, skel, make_codec(cfg.data), "none")
