@@ -336,7 +336,7 @@ def _cmd_pose2d_ssl(args: argparse.Namespace) -> int:
 
 
 def _flip(args: argparse.Namespace) -> bool | None:
-    """``--no-flip``: none; otherwise None, the run's own ``train.test_flip``."""
+    """False under ``--no-flip``; otherwise None: flip-test as the run's ``train.test_flip`` says."""
     return False if args.no_flip else None
 
 
