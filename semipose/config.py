@@ -189,9 +189,14 @@ def to_dict(obj: Any) -> Any:
 
 
 def load_config(
-    cls: type[T], path: str | Path | None = None, overrides: list[str] | None = None, base: dict | None = None
+    cls: type[T],
+    path: str | Path | None = None,
+    overrides: list[str] | None = None,
+    base: dict | None = None,
+    ignore: tuple[str, ...] = (),
 ) -> T:
-    """Defaults of ``cls``, then ``base``, then the YAML file, then the dotted overrides."""
+    """Defaults of ``cls``, then ``base``, then the YAML file, then the dotted overrides. ``ignore``
+    names top-level sections of the file that this reader does not need (those a larger config adds)."""
     tree: dict = _deep_merge({}, base or {})
     if path is not None:
         path = Path(path)
@@ -207,6 +212,7 @@ def load_config(
             raise ConfigError(f"{path}: not valid YAML{at}: {getattr(e, 'problem', None) or e}") from None
         if not isinstance(loaded, dict):
             raise ConfigError(f"{path}: the top level must be a mapping")
+        loaded = {k: v for k, v in loaded.items() if k not in ignore}
         tree = _deep_merge(tree, drop_retired(cls, loaded))
     apply_overrides(tree, overrides or [])
     try:

@@ -12,7 +12,6 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
-import yaml
 
 from .codecs.heatmap import HeatmapCodec
 from .config import POSITIVE, ConfigError, checked, dump_yaml, from_dict, load_config
@@ -179,20 +178,14 @@ def train_pose2d(cfg: Pose2DConfig, run_dir: str | Path, resume: bool = False) -
     return metrics
 
 
-def load_run_config(path: Path, overrides: list[str] | None = None) -> Pose2DConfig:
-    """The config a 2D run wrote: ``pose2d train``'s, or ``pose2d ssl``'s (the same sections and its
-    ``ssl``, ``method`` and ``collapse``), so that either run can be evaluated, predicted with and exported."""
-    from .pose2d_ssl import SSL2DConfig  # here, not at the top: pose2d_ssl builds on this module
+# the sections a `pose2d ssl` run's config adds to Pose2DConfig (pose2d_ssl.SSL2DConfig; a test keeps them in step)
+SSL_SECTIONS = ("ssl", "method", "collapse")
 
-    try:
-        top = yaml.safe_load(path.read_bytes()) if path.is_file() else None
-    except (yaml.YAMLError, UnicodeDecodeError):
-        top = None  # load_config reports what is wrong with the file
-    ssl_sections = {f.name for f in dataclasses.fields(SSL2DConfig)} - {
-        f.name for f in dataclasses.fields(Pose2DConfig)
-    }
-    semi = isinstance(top, dict) and bool(ssl_sections & set(top))
-    return load_config(SSL2DConfig if semi else Pose2DConfig, path, overrides)
+
+def load_run_config(path: Path, overrides: list[str] | None = None) -> Pose2DConfig:
+    """The config a 2D run wrote, ``pose2d train``'s or ``pose2d ssl``'s, as far as evaluating, predicting
+    with and exporting its model need it (data, model, train)."""
+    return load_config(Pose2DConfig, path, overrides, ignore=SSL_SECTIONS)
 
 
 def load_trained(run_dir: Path, overrides: list[str] | None = None) -> tuple[torch.nn.Module, Pose2DConfig, Skeleton]:

@@ -1,6 +1,7 @@
 """Semi-supervised 2D methods end to end on real COCO images, the collapse monitor, the protocols."""
 
 import csv
+import dataclasses
 import json
 import math
 
@@ -9,8 +10,8 @@ import torch
 
 from semipose.engine import fit
 from semipose.methods.ssl2d import CollapseConfig, CollapseMonitor
-from semipose.pose2d import evaluate_run
-from semipose.pose2d_ssl import load_ssl2d_config, split_protocol, train_ssl2d
+from semipose.pose2d import SSL_SECTIONS, Pose2DConfig, evaluate_run
+from semipose.pose2d_ssl import SSL2DConfig, load_ssl2d_config, split_protocol, train_ssl2d
 
 
 def _coco_cfg(coco, method, extra=()):
@@ -78,6 +79,11 @@ def test_methods_run_on_real_coco_and_loss_falls(shared_data, tmp_path, method, 
         assert (tmp_path / method / "teacher" / "model.pt").is_file() and 0 < metrics["pseudo_joints_kept"] <= 1
     if method == "denoised":  # the share of targets whose highest peak came from a strong view
         assert all(0.0 <= float(r["strong_share"]) <= 1.0 for r in log)
+
+
+def test_a_run_config_reader_knows_every_semi_supervised_section():
+    extra = {f.name for f in dataclasses.fields(SSL2DConfig)} - {f.name for f in dataclasses.fields(Pose2DConfig)}
+    assert extra == set(SSL_SECTIONS)
 
 
 def test_protocols_hide_the_unlabeled_labels(shared_data, tmp_path):
