@@ -40,6 +40,9 @@ class Pose2DDataConfig:
     val_images: str = "data/synthpose/val"
     input_size: list[int] = checked(default_factory=lambda: [128, 128], **POSITIVE)  # w, h
     sigma: float = checked(2.0, **POSITIVE)
+    # targets centred at the exact sub-pixel position and DARK decoding (MMPose's ``unbiased=True``); false: the
+    # reference code's targets on the nearest heatmap pixel and the quarter-pixel shift
+    unbiased: bool = False
     augmentation: str = checked("weak", choices=AUGMENTATIONS)
     format: str = "coco"  # coco (any COCO-format keypoint json) | mpii (MMPose's MPII json)
 
@@ -91,7 +94,7 @@ def image_example(d: Pose2DDataConfig, batch_size: int) -> torch.Tensor:
 
 def make_codec(d: Pose2DDataConfig) -> HeatmapCodec:
     w, h = d.input_size
-    return HeatmapCodec((w, h), (w // 4, h // 4), d.sigma)
+    return HeatmapCodec((w, h), (w // 4, h // 4), d.sigma, d.unbiased)
 
 
 def coco_results(people: list[PersonInstance], kp: np.ndarray, sc: np.ndarray) -> list[dict]:

@@ -7,7 +7,8 @@ Coordinates are in the network's input pixels; heatmap pixel ``i`` sits at input
   joints and where that square falls outside the map. ``unbiased=True`` centres the Gaussian at the
   exact sub-pixel position instead (DARK's unbiased encoding).
 * :meth:`HeatmapCodec.decode`: ``argmax`` with the quarter-pixel shift toward the higher neighbour,
-  or ``dark``: blur, log, and a second-order Taylor step from the maximum (Zhang et al., CVPR 2020).
+  or ``dark``: blur, log, and a second-order Taylor step from the maximum (Zhang et al., CVPR 2020);
+  by default ``dark`` for an unbiased codec and ``argmax`` otherwise, as MMPose pairs them.
 * :func:`gaussian_heatmaps`: the same unbiased Gaussians for a batch of centres in torch, on the
   device (the semi-supervised methods re-encode pseudo-heatmaps with it).
 * :func:`flip_back`: heatmaps predicted on a mirrored image, mirrored back with left and right
@@ -67,8 +68,9 @@ class HeatmapCodec:
             heatmaps[k, hy[0] : hy[1], hx[0] : hx[1]] = gauss[gy[0] : gy[1], gx[0] : gx[1]]
         return heatmaps, weights
 
-    def decode(self, heatmaps: np.ndarray, method: str = "argmax") -> tuple[np.ndarray, np.ndarray]:
+    def decode(self, heatmaps: np.ndarray, method: str | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(K, H, W) heatmaps -> (K, 2) keypoints in input pixels and (K,) scores (the maxima)."""
+        method = method or ("dark" if self.unbiased else "argmax")
         if method not in ("argmax", "dark"):
             raise ValueError(f"decode method must be argmax or dark, got {method!r}")
         K, H, W = heatmaps.shape

@@ -58,9 +58,10 @@ class SupervisedPose2D(RecipeBase):
 
 @torch.no_grad()
 def predict_people(
-    model: torch.nn.Module, data: CropDataset, flip_test: bool = True, batch_size: int = 64, method: str = "argmax"
+    model: torch.nn.Module, data: CropDataset, flip_test: bool = True, batch_size: int = 64, method: str | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Keypoints (N, K, 2) in image pixels and their scores (N, K), from the last stack's heatmaps."""
+    """Keypoints (N, K, 2) in image pixels and their scores (N, K), from the last stack's heatmaps decoded
+    by ``method`` (default: the codec's)."""
     model.eval()
     device = next(model.parameters()).device
     rng = np.random.default_rng(0)

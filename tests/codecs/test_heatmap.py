@@ -66,3 +66,15 @@ def test_encode_with_fractional_radius():
         iy, ix = np.unravel_index(hm[0].argmax(), hm[0].shape)
         assert (ix, iy) == (int(x / 4 + 0.5), int(y / 4 + 0.5))
         assert abs(hm[0, iy, min(ix + 1, 15)] - np.exp(-1 / (2 * 1.5**2))) < 1e-6 or ix == 15
+
+
+def test_decode_defaults_to_dark_for_an_unbiased_codec_and_the_data_config_chooses_it():
+    from semipose.pose2d import Pose2DDataConfig, make_codec
+
+    kp = np.array([[101.3, 77.9], [40.6, 150.2]])
+    for unbiased, method in ((False, "argmax"), (True, "dark")):
+        codec = make_codec(Pose2DDataConfig(input_size=[192, 256], unbiased=unbiased))
+        assert codec.unbiased is unbiased
+        hm, _ = codec.encode(kp, np.ones(2))
+        assert np.array_equal(codec.decode(hm)[0], codec.decode(hm, method)[0])
+    assert np.abs(codec.decode(hm)[0] - kp).max() < 0.05 * 4  # unbiased + DARK: within 0.05 heatmap pixels
