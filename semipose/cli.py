@@ -613,13 +613,13 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("-o", "--out", required=True)
     sp.add_argument("--images", type=positive_int, default=1000)
     sp.add_argument("--split", type=split_name, default="train", help="the split's name (a folder under -o)")
-    sp.add_argument("--size", type=positive_int, help="image side in pixels (default: 128, versions 2 and 3: 256)")
+    sp.add_argument("--size", type=positive_int, help="image side in pixels (default: 128, versions 2-4: 256)")
     sp.add_argument(
         "--version",
         type=int,
-        choices=[1, 2, 3],
+        choices=[1, 2, 3, 4],
         default=1,
-        help="2: large full-bodied figures, left/right cue; 3: and eyes and ears drawn",
+        help="2: large full-bodied figures, left/right cue; 3: and eyes and ears drawn; 4: and side-tinted sleeves and legs",
     )
     sp.add_argument("--layout", default="coco17", choices=["coco17", "mpii16"], help="the labels' joints")
     sp.add_argument(

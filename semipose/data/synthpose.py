@@ -16,7 +16,12 @@ from right (red gloves and shoes on the left hand and foot, blue on the right) a
 the face looks. Version 3 is version 2 with eyes and ears drawn (dark eyes on the side of the head that
 faces the camera, ears where they are not behind it), so that the five face keypoints, whose OKS
 tolerances are the tightest, have image evidence as they do on COCO; its random draws are version 2's, so
-the same seed gives the same people, poses and labels with the face added. ``area`` is the visible
+the same seed gives the same people, poses and labels with the face added. Version 4 is version 3 with
+the side cue along the whole limb: each sleeve and trouser leg is its clothing colour mixed half and half
+with its side's colour (red left, blue right), so shoulders, elbows, hips and knees, not only hands and
+feet, show their side where they are (measured on version 3: with 400 labeled people both shoulders, or
+both knees, were predicted on one spot for more than 90% of figures); again the same random draws, so
+the same people, poses and labels. ``area`` is the visible
 silhouette's pixel count in every version, as COCO's mask area. Version 1 stays the default and renders
 as before.
 """
@@ -51,10 +56,11 @@ class SynthPoseConfig:
     clutter: int = 12  # background shapes
     layout: str = "coco17"  # coco17 | mpii16: the labels' joints
     motion: tuple[str, ...] = ()  # .bvh, .amc or VideoPose3D .npz files; empty: the synthetic generator
-    version: int = 1  # 2: large full-bodied figures with a left/right cue; 3: and a drawn face (module docstring)
+    version: int = 1  # 2: large full-bodied figures with a left/right cue; 3: and a drawn face; 4: and side-tinted
+    # sleeves and trouser legs (module docstring)
 
 
-VERSIONS = (1, 2, 3)
+VERSIONS = (1, 2, 3, 4)
 
 
 def image_scale(version: int) -> int:
@@ -165,6 +171,7 @@ def render_image(rng: np.random.Generator, cfg: SynthPoseConfig, poses: PoseSour
     n_fig = int(rng.integers(cfg.figures[0], cfg.figures[1] + 1))
     v2 = cfg.version >= 2
     face = cfg.version >= 3
+    tinted = cfg.version >= 4
     thick = 1.7 if v2 else 1.0  # v2: full bodies, not sticks
     for fig in range(n_fig):
         world = _rendered_from_humaneva(poses(rng))
@@ -183,6 +190,8 @@ def render_image(rng: np.random.Generator, cfg: SynthPoseConfig, poses: PoseSour
         for a, b, r, slot in _LIMBS:
             ia, ib = COCO17.joints.index(_coco_name(a)), COCO17.joints.index(_coco_name(b))
             radius = r * thick * body_h * rng.uniform(0.85, 1.2)
+            if tinted and slot in (1, 2):  # slots 8-11: left sleeve, right sleeve, left leg, right leg
+                slot = 8 + 2 * (slot - 1) + (a[0] == "r")
             parts.append((px[ia], px[ib], depth[ia], depth[ib], radius, slot, (ia, ib)))
         sh, hp = (px[5] + px[6]) / 2, (px[11] + px[12]) / 2
         dsh, dhp = (depth[5] + depth[6]) / 2, (depth[11] + depth[12]) / 2
@@ -208,6 +217,9 @@ def render_image(rng: np.random.Generator, cfg: SynthPoseConfig, poses: PoseSour
                     z = min(depth[0], depth[j]) - 0.03  # just over the head's surface (at most 0.023 in front)
                     parts.append((px[j], px[j] + 1e-3, z, z, head_r * size, slot, (j,)))
             colours += [np.array([0.08, 0.06, 0.05]), colours[0] * 0.6]
+        if tinted:
+            red, blue = colours[4], colours[5]
+            colours += [(colours[c] + side) / 2 for c in (1, 2) for side in (red, blue)]
         for k, (a, b, za, zb, r, slot, joints) in enumerate(parts):
             dist, t = _capsule(yy, xx, a, b, max(r, 0.8))
             inside = dist < 1

@@ -109,7 +109,7 @@ class SSLStudySection:
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
     synthpose_train: int = 0  # > 0: write SynthPose into <out>/synthpose (else data.* name a dataset)
     synthpose_val: int = 200
-    synthpose_version: int = checked(1, choices=VERSIONS)  # 2, 3: figures for which COCO AP ranks (data/synthpose.py)
+    synthpose_version: int = checked(1, choices=VERSIONS)  # 2-4: figures for which COCO AP ranks (data/synthpose.py)
     labeled: list[int] = field(default_factory=lambda: [100])
     # each may add +jc, +ra (VARIANTS); ema_teacher is left out by default (DualPose's collapsing set-up)
     methods: list[str] = field(default_factory=lambda: [m for m in METHODS if m != "ema_teacher"])

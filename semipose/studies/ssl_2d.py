@@ -34,15 +34,17 @@ PRESETS = {
         "train.epochs=10",
         "train.eval_every=0",
     ],
-    # SynthPose version 3 (figures for which COCO AP ranks, a drawn face) at 96x96 crops of 192-pixel
-    # images, no mirrored crops (they would undo its colour cue for left and right), three labeled budgets,
-    # the papers' rows with and without Joint Cutout, 800 unlabeled, 30 epochs, 3 seeds (cost and results
-    # in docs/ssl2d.md; the study resumes, finished runs are read back). The first runs of docs/ssl2d.md
-    # used version 2 with mirrored crops: add study.synthpose_version=2 data.augmentation=weak
+    # SynthPose version 4 (figures for which COCO AP ranks: a drawn face, every limb tinted by its side) at
+    # 96x128 crops (w x h, a person's shape) of 256-pixel images, no mirrored crops (they would undo the colour
+    # cue for left and right), three labeled budgets, the papers' rows with and without Joint Cutout, 800
+    # unlabeled, 30 epochs, 3 seeds (cost and results in docs/ssl2d.md; the study resumes, finished runs are
+    # read back). Earlier runs of docs/ssl2d.md: version 3 at 96x96 (add study.synthpose_version=3
+    # data.input_size=[96,96]) and version 2 with mirrored crops (and study.synthpose_version=2
+    # data.augmentation=weak)
     "medium": [
-        "study.synthpose_version=3",
+        "study.synthpose_version=4",
         "study.synthpose_train=1500",
-        "data.input_size=[96,96]",
+        "data.input_size=[96,128]",
         "data.sigma=2.0",
         "data.augmentation=weak_noflip",
         "study.labeled=[50,100,400]",

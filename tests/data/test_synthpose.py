@@ -110,3 +110,26 @@ def test_version_3_is_version_2_with_eyes_and_ears_drawn(tmp_path):
             dist = np.linalg.norm(np.stack([xs, ys], 1)[:, None] - near[None], axis=-1).min(1)
             assert dist.max() < 8
     assert changed > 50
+
+
+def test_version_4_is_version_3_with_sleeves_and_legs_tinted_by_side(tmp_path):
+    paths = {v: write_synthpose(tmp_path / f"v{v}", 12, seed=5, split="val", cfg=SynthPoseConfig(256, version=v))
+             for v in (3, 4)}  # fmt: skip
+    docs = {v: json.loads(p.read_text()) for v, p in paths.items()}
+    assert len(docs[3]["annotations"]) == len(docs[4]["annotations"]) > 10
+    for a3, a4 in zip(docs[3]["annotations"], docs[4]["annotations"]):  # the same people, poses and boxes
+        assert a3["keypoints"] == a4["keypoints"] and a3["bbox"] == a4["bbox"] and a3["area"] == a4["area"]
+    # halfway along a visible upper arm or thigh, version 4 is redder than version 3 on the left side and
+    # bluer on the right (the mix moves red minus blue towards the side's colour)
+    shifts = {True: [], False: []}
+    for a in docs[4]["annotations"]:
+        kp = np.reshape(a["keypoints"], (17, 3))
+        i3, i4 = (np.asarray(Image.open(tmp_path / f"v{v}" / "val" / f"{a['image_id'] - 1:06d}.png"), np.float64)
+                  for v in (3, 4))  # fmt: skip
+        for top, end, left in ((5, 7, True), (11, 13, True), (6, 8, False), (12, 14, False)):
+            if kp[top, 2] == 2 and kp[end, 2] == 2:
+                x, y = ((kp[top, :2] + kp[end, :2]) / 2).astype(int)
+                (r3, _, b3), (r4, _, b4) = i3[y, x], i4[y, x]
+                shifts[left].append((r4 - b4) - (r3 - b3))
+    assert len(shifts[True]) > 5 and len(shifts[False]) > 5
+    assert np.median(shifts[True]) > 20 and np.median(shifts[False]) < -20

@@ -17,16 +17,22 @@ def test_every_preset_loads(name):
 
 def test_2d_medium_presets():
     ssl = get_study("ssl-2d").load(config_path("synthpose_ssl"), "medium", [])
-    assert ssl.study.labeled == [50, 100, 400] and ssl.study.synthpose_version == 3
-    assert ssl.data.augmentation == "weak_noflip" and not ssl.train.test_flip  # no mirrored crops on SynthPose v3
+    assert ssl.study.labeled == [50, 100, 400] and ssl.study.synthpose_version == 4
+    assert ssl.data.augmentation == "weak_noflip" and not ssl.train.test_flip  # no mirrored crops on SynthPose v4
+    v3 = get_study("ssl-2d").load(
+        config_path("synthpose_ssl"), "medium", ["study.synthpose_version=3", "data.input_size=[96,96]"]
+    )  # the preset of the version-3 runs in docs/ssl2d.md
+    assert v3.study.synthpose_version == 3 and v3.data.input_size == [96, 96]
     earlier = get_study("ssl-2d").load(
-        config_path("synthpose_ssl"), "medium", ["study.synthpose_version=2", "data.augmentation=weak"]
+        config_path("synthpose_ssl"),
+        "medium",
+        ["study.synthpose_version=2", "data.input_size=[96,96]", "data.augmentation=weak"],
     )  # the preset of the first runs in docs/ssl2d.md
     assert earlier.study.synthpose_version == 2 and earlier.data.augmentation == "weak"
     assert ssl.study.methods == [
         "supervised", "pseudo_label", "posecons", "posecons+jc", "posedual", "posedual+jc", "denoised"
     ]  # fmt: skip
-    assert ssl.data.input_size == [96, 96] and ssl.train.epochs == 30 and ssl.study.seeds == [0, 1, 2]
+    assert ssl.data.input_size == [96, 128] and ssl.train.epochs == 30 and ssl.study.seeds == [0, 1, 2]
     ablation = get_study("denoise-ablation").load(config_path("synthpose_ssl"), "medium", [])
     assert ablation.study.tables == ["components"] and ablation.train.epochs == 30
     hg = get_study("hourglass-variants").load(config_path("synthpose"), "medium", [])
