@@ -21,8 +21,9 @@ from ..pose2d_ssl import SSL2DConfig, train_ssl2d
 
 def ensure_synthpose(data, out_dir: Path, n_train: int, n_val: int, version: int = 1) -> None:
     """Write ``n_train`` / ``n_val`` SynthPose images (seeds 0 / 1) into ``<out>/synthpose`` unless there,
-    and point ``data`` (a Pose2DDataConfig) at them: version 1 at the input's size, versions 2 and 3 at
-    twice it (their figures fill the image, so person crops keep their detail). ``n_train <= 0`` leaves ``data``."""
+    and point ``data`` (a Pose2DDataConfig) at them: version 1 at the input's longer side, versions 2-4 at
+    twice it (their figures fill the image, so person crops keep their detail). ``n_train <= 0`` leaves
+    ``data``."""
     if n_train <= 0:
         return
     root = out_dir / "synthpose"
