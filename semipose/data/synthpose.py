@@ -191,7 +191,7 @@ def render_image(rng: np.random.Generator, cfg: SynthPoseConfig, poses: PoseSour
             ia, ib = COCO17.joints.index(_coco_name(a)), COCO17.joints.index(_coco_name(b))
             radius = r * thick * body_h * rng.uniform(0.85, 1.2)
             if tinted and slot in (1, 2):  # slots 8-11: left sleeve, right sleeve, left leg, right leg
-                slot = 8 + 2 * (slot - 1) + (a[0] == "r")
+                slot = 8 + 2 * (slot - 1) + int(a[0] == "r")
             parts.append((px[ia], px[ib], depth[ia], depth[ib], radius, slot, (ia, ib)))
         sh, hp = (px[5] + px[6]) / 2, (px[11] + px[12]) / 2
         dsh, dhp = (depth[5] + depth[6]) / 2, (depth[11] + depth[12]) / 2
