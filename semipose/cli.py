@@ -19,6 +19,7 @@ from pathlib import Path
 
 from .config import ConfigError, config_path
 from .data.errors import DataError
+from .data.synthpose import VERSIONS
 from .reports import lifting_markdown, write_lifting_metrics
 from .studies import STUDIES, get_study
 
@@ -617,7 +618,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument(
         "--version",
         type=int,
-        choices=[1, 2, 3, 4],
+        choices=list(VERSIONS),
         default=1,
         help="2: large full-bodied figures, left/right cue; 3: and eyes and ears drawn; 4: and side-tinted sleeves and legs",
     )
