@@ -196,15 +196,22 @@ def load_trained(run_dir: Path, overrides: list[str] | None = None) -> tuple[tor
     the one ``model.pt`` describes (its pretrained backbone file is not read again; of a PoseDual or
     denoised run, the first network)."""
     cfg = load_run_config(run_dir / "config.yaml", overrides)
-    path = run_dir / "model.pt"
-    saved = read_model(path, "pose2d", lambda: dataclasses.asdict(cfg.model))
+    model, skeleton = load_model_file(run_dir / "model.pt", cfg.model)
+    return model.to(resolve_device(cfg.train.device)), cfg, skeleton
+
+
+def load_model_file(path: str | Path, fallback: Pose2DModelConfig) -> tuple[torch.nn.Module, Skeleton]:
+    """The 2D model a ``model.pt`` describes (on the CPU; its pretrained backbone file is not read again) and
+    its skeleton; ``fallback`` is the model config of files written before models carried their own."""
+    path = Path(path)
+    saved = read_model(path, "pose2d", lambda: dataclasses.asdict(fallback))
     try:
         model_cfg = from_dict(Pose2DModelConfig, {**saved["model_config"], "pretrained": None}, "model")
         model = build_heatmap_net(model_cfg, saved["skeleton"].num_joints)
         model.load_state_dict(saved["model"])
     except (ConfigError, RuntimeError) as e:
         raise CheckpointError(f"{path}: the weights do not fit the model it describes ({str(e)[:200]})") from None
-    return model.to(resolve_device(cfg.train.device)), cfg, saved["skeleton"]
+    return model, saved["skeleton"]
 
 
 def evaluate_run(run_dir: Path, overrides: list[str] | None = None, flip_test: bool | None = None) -> dict[str, Any]:

@@ -27,7 +27,7 @@ from .data.crops import CropDataset, SemiBatches
 from .data.npz3d import expand_path
 from .engine import fit_run, prepare_run_dir, resolve_device, set_threads
 from .engine.precision import precision_for_run
-from .engine.saved import model_record, read_model
+from .engine.saved import model_record
 from .io import atomic_torch_save, atomic_write_json
 from .methods.base import Schedule
 from .methods.pseudo_pose2d import pseudo_label_people
@@ -35,7 +35,8 @@ from .methods.ssl2d import CollapseConfig, MethodConfig, SemiSupervisedPose2D
 from .models.heatmap_net import build_heatmap_net
 from .models.profile import count_parameters, describe
 from .plots import plot_collapse
-from .pose2d import Pose2DConfig, evaluate_pose2d, image_example, load_people, make_codec
+from .pose2d import Pose2DConfig, evaluate_pose2d, image_example, load_model_file, load_people, make_codec
+from .skeletons import Skeleton
 
 
 @dataclass
@@ -88,6 +89,25 @@ def split_protocol(cfg: SSL2DConfig) -> tuple[list[PersonInstance], list[PersonI
     return labeled, unlabeled, skel
 
 
+def _teacher(cfg: SSL2DConfig, run_dir: Path, skeleton: Skeleton, progress: bool) -> torch.nn.Module:
+    """The pseudo-label teacher: ``method.teacher``'s model, else a supervised run of this config trained
+    (or resumed, or read back) in ``<run>/teacher``."""
+    path = cfg.method.teacher
+    if path is None:
+        teacher_dir = run_dir / "teacher"
+        if not (teacher_dir / "model.pt").is_file():
+            teacher_cfg = dataclasses.replace(cfg, method=dataclasses.replace(cfg.method, name="supervised"))
+            train_ssl2d(teacher_cfg, teacher_dir, resume=True, progress=progress)
+        path = str(teacher_dir / "model.pt")
+    model, teacher_skeleton = load_model_file(path, cfg.model)
+    if teacher_skeleton.joints != skeleton.joints:
+        raise ConfigError(
+            f"method.teacher={path}: its model predicts the joints of skeleton {teacher_skeleton.name!r} "
+            f"({teacher_skeleton.num_joints}); the data has {skeleton.name!r} ({skeleton.num_joints})"
+        )
+    return model
+
+
 def train_ssl2d(
     cfg: SSL2DConfig, run_dir: str | Path, resume: bool = False, progress: bool | None = None
 ) -> dict[str, Any]:
@@ -112,12 +132,7 @@ def train_ssl2d(
     }
     pseudo = None
     if m.name == "pseudo_label":
-        teacher_cfg = dataclasses.replace(cfg, method=dataclasses.replace(m, name="supervised"))
-        teacher_dir = run_dir / "teacher"
-        if not (teacher_dir / "model.pt").is_file():
-            train_ssl2d(teacher_cfg, teacher_dir, resume=True, progress=progress)
-        teacher = build_heatmap_net(cfg.model, skel.num_joints).to(device)
-        teacher.load_state_dict(read_model(teacher_dir / "model.pt", "pose2d")["model"])
+        teacher = _teacher(cfg, run_dir, skel, progress).to(device)
         people, stats = pseudo_label_people(teacher, unlabeled, m.pseudo_threshold, t.test_flip)
         pseudo = CropDataset(people, skel, codec, d.augmentation)
         info.update(stats)

@@ -86,6 +86,9 @@ class MethodConfig:
     margin: float = 0.0
     # pseudo_label: keep a teacher's joint where its maximum response exceeds this
     pseudo_threshold: float = checked(0.5, ge=0, lt=1)
+    # pseudo_label: a trained 2D model's model.pt to label with (any architecture, same skeleton); None
+    # trains a supervised teacher of this config first, in <run>/teacher
+    teacher: str | None = None
     # ema_teacher: the teacher's weights follow the student's as teacher = d * teacher + (1 - d) * student
     ema_decay: float = checked(0.999, ge=0, lt=1)
 

@@ -4,6 +4,7 @@ report their ensemble (averaged heatmaps), fixed in advance; each network's figu
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -78,7 +79,7 @@ def run(cfg, out_dir: Path, progress: bool = True) -> dict[str, Any]:
     arms = {
         f"{m}-n{n}": [*method_overrides(m), f"ssl.labeled={n}"] for n in cfg.study.labeled for m in cfg.study.methods
     }
-    results = run_arms(arms, cfg.study.seeds, out_dir, train_arm(cfg, progress))
+    results = run_arms(arms, cfg.study.seeds, out_dir, supervised_teachers(train_arm(cfg, progress), out_dir))
     rows = []
     for name, runs in results.items():
         method, n = name.rsplit("-n", 1)
@@ -107,6 +108,24 @@ def run(cfg, out_dir: Path, progress: bool = True) -> dict[str, Any]:
     result = {"rows": rows, "runs": results}
     atomic_write_json(out_dir / f"{TABLE}.json", result)
     return result
+
+
+def supervised_teachers(
+    train_one: Callable[[list[str], Path], dict[str, Any]], out_dir: Path
+) -> Callable[[list[str], Path], dict[str, Any]]:
+    """``train_one`` with pseudo-label runs taught by the study's supervised run of their budget and seed when
+    that run has finished: their own teacher would be that very model (a supervised run of the same config and
+    seed), so it is trained once instead of twice. A run whose own teacher exists keeps it."""
+
+    def train(overrides: list[str], run_dir: Path) -> dict[str, Any]:
+        if "method.name=pseudo_label" in overrides and not (run_dir / "teacher" / "model.pt").is_file():
+            labeled = next(o.split("=", 1)[1] for o in overrides if o.startswith("ssl.labeled="))
+            model = out_dir / f"supervised-n{labeled}" / run_dir.name / "model.pt"
+            if model.is_file():
+                overrides = [*overrides, f"method.teacher={model}"]
+        return train_one(overrides, run_dir)
+
+    return train
 
 
 def _delta_cell(runs: list[dict[str, Any]], baseline: list[dict[str, Any]] | None, key: str, show: bool = True) -> str:

@@ -121,3 +121,40 @@ def test_denoise_ablation_one_table(tmp_path, capsys):
     assert not (out / "views.md").exists() and len(list((out / "runs").iterdir())) == 4
     assert main(["study", "denoise-ablation", "-o", str(tmp_path / "b"), "study.tables=[component]"]) == 2
     assert "study.tables: ['component']" in capsys.readouterr().err
+
+
+def test_pseudo_labels_are_taught_by_the_supervised_run_of_their_budget_and_seed(tmp_path):
+    """The study hands a pseudo-label run the supervised run of its budget and seed as teacher; trained
+    on its own, the run's teacher comes out the very same model (same weights, same pseudo-labels)."""
+    import torch
+
+    from semipose.engine.saved import read_model
+
+    shared, alone = tmp_path / "shared", tmp_path / "alone"
+    args = [*TOY, "study.labeled=[8]", "study.seeds=[0]"]
+    assert main(["study", "ssl-2d", "-o", str(shared), *args, "study.methods=[supervised,pseudo_label]"]) == 0
+    teacher = shared / "supervised-n8" / "seed0" / "model.pt"
+    run = shared / "pseudo_label-n8" / "seed0"
+    assert f"teacher: {teacher}" in (run / "config.yaml").read_text() and not (run / "teacher").exists()
+    assert main(["study", "ssl-2d", "-o", str(alone), *args, "study.methods=[pseudo_label]"]) == 0
+    own = read_model(alone / "pseudo_label-n8" / "seed0" / "teacher" / "model.pt", "pose2d")["model"]
+    reused = read_model(teacher, "pose2d")["model"]
+    assert own.keys() == reused.keys() and all(torch.equal(own[k], reused[k]) for k in own)
+    a, b = (json.loads((d / "pseudo_label-n8" / "seed0" / "metrics.json").read_text()) for d in (shared, alone))
+    assert a["pseudo_joints_kept"] == b["pseudo_joints_kept"] and a["pck@0.2"] == b["pck@0.2"]
+
+
+def test_a_teacher_of_another_skeleton_is_refused(tmp_path, capsys):
+    from semipose.engine.saved import model_record
+    from semipose.io import atomic_torch_save
+    from semipose.models.heatmap_net import Pose2DModelConfig, build_heatmap_net
+    from semipose.skeletons import MPII16
+
+    cfg = Pose2DModelConfig(width=8)
+    path = tmp_path / "mpii.pt"
+    atomic_torch_save(model_record("pose2d", build_heatmap_net(cfg, 16).state_dict(), vars(cfg), MPII16), path)
+    out = tmp_path / "s"
+    args = [*TOY, "study.labeled=[8]", "study.seeds=[0]", "study.methods=[pseudo_label]", f"method.teacher={path}"]
+    assert main(["study", "ssl-2d", "-o", str(out), *args]) == 2
+    err = capsys.readouterr().err
+    assert f"method.teacher={path}" in err and "'mpii16' (16)" in err and "'coco17' (17)" in err
