@@ -53,6 +53,9 @@ def test_ssl_2d_study(tmp_path, capsys):
     by_hand = np.mean([a["coco_AP"] - b["coco_AP"] for a, b in zip(runs["posecons+jc-n8"], runs["posecons-n8"])])
     assert rows[2]["AP vs without variant (paired)"].startswith(f"{by_hand:+.4f}")
     assert "/2 ahead)" in rows[2]["pck@0.2 vs without variant (paired)"]
+    seeds = runs["denoised-n8"]
+    pck, ap = [f"{r['pck@0.2']:.3f}" for r in seeds], [f"{r['coco_AP']:.3f}" for r in seeds]
+    assert rows[3]["per seed pck@0.2 (AP)"] == f"{pck[0]}, {pck[1]} ({ap[0]}, {ap[1]})"
 
 
 def test_paired_delta_by_hand():
