@@ -20,6 +20,7 @@ from pathlib import Path
 from .config import ConfigError, config_path
 from .data.errors import DataError
 from .data.synthpose import VERSIONS
+from .processes import RunsFailed
 from .reports import lifting_markdown, write_lifting_metrics
 from .studies import STUDIES, get_study
 
@@ -659,6 +660,11 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"semipose: error: {e}", file=sys.stderr)  # bad input: one line naming file, field, expectation
         return 2
+    except RunsFailed as e:
+        if debug:
+            raise
+        print(f"semipose: error: {e}", file=sys.stderr)
+        return 1
     except PermissionError as e:
         if debug:
             raise

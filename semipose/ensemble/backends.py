@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
-import traceback
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 from typing import Protocol
 
+from ..processes import exit_with_parent, format_exception
 from .member import MemberResult, MemberTask, TrainingData, train_member
 
 
@@ -40,25 +40,6 @@ class Backend(Protocol):
 
     def threads_per_member(self, num_tasks: int) -> int: ...
     def run(self, tasks: list[MemberTask], data: TrainingData, on_result: OnResult) -> list[MemberFailure]: ...
-
-
-def _exit_with_parent(parent_pid: int, poll_s: float = 1.0) -> None:
-    """Pool initializer: a worker whose parent died (killed, even by SIGKILL) exits within ``poll_s``
-    instead of waiting forever for work; its member resumes from its checkpoint on ``--resume``."""
-    import threading
-    import time
-
-    def watch() -> None:
-        while True:
-            time.sleep(poll_s)
-            if os.getppid() != parent_pid:
-                os._exit(1)
-
-    threading.Thread(target=watch, name="semipose-parent-watch", daemon=True).start()
-
-
-def _format(e: BaseException) -> str:
-    return "".join(traceback.format_exception(type(e), e, e.__traceback__))
 
 
 class LocalBackend:
@@ -92,7 +73,9 @@ class LocalBackend:
                     break
                 except Exception as e:
                     if attempt == self.max_retries:
-                        failures.append(MemberFailure(task.index, f"{type(e).__name__}: {e}", _format(e), attempt + 1))
+                        failures.append(
+                            MemberFailure(task.index, f"{type(e).__name__}: {e}", format_exception(e), attempt + 1)
+                        )
         return failures
 
     def _run_pool(self, tasks, data, on_result) -> list[MemberFailure]:
@@ -100,7 +83,7 @@ class LocalBackend:
         queue = [(t, 0) for t in tasks]
         while queue:
             with ProcessPoolExecutor(
-                self.workers, mp_context=mp.get_context("spawn"), initializer=_exit_with_parent, initargs=(os.getpid(),)
+                self.workers, mp_context=mp.get_context("spawn"), initializer=exit_with_parent, initargs=(os.getpid(),)
             ) as pool:
                 running: dict[Future, tuple[MemberTask, int]] = {
                     pool.submit(train_member, replace(t, attempt=a), data): (t, a) for t, a in queue
@@ -130,7 +113,9 @@ class LocalBackend:
                         else:
                             assert err is not None
                             failures.append(
-                                MemberFailure(task.index, f"{type(err).__name__}: {err}", _format(err), attempt + 1)
+                                MemberFailure(
+                                    task.index, f"{type(err).__name__}: {err}", format_exception(err), attempt + 1
+                                )
                             )
         return failures
 

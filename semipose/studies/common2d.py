@@ -4,19 +4,24 @@
 from __future__ import annotations
 
 import json
+import multiprocessing as mp
+import os
 from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import yaml
+from tqdm import tqdm
 
-from ..config import ConfigError, checked, dump_yaml, load_config
+from ..config import POSITIVE, ConfigError, checked, dump_yaml, load_config
 from ..data.synthpose import VERSIONS, SynthPoseConfig, image_scale, write_synthpose
 from ..engine import prepare_run_dir
 from ..methods.ssl2d import METHODS
 from ..pose2d_ssl import SSL2DConfig, train_ssl2d
+from ..processes import RunsFailed, exit_with_parent, format_exception
 
 
 def ensure_synthpose(data, out_dir: Path, n_train: int, n_val: int, version: int = 1) -> None:
@@ -35,29 +40,101 @@ def ensure_synthpose(data, out_dir: Path, n_train: int, n_val: int, version: int
     data.val_ann, data.val_images = str(root / "annotations/person_keypoints_val.json"), str(root / "val")
 
 
+Prepare = Callable[[list[str], Path], list[str]]
+
+
 def run_arms(
-    arms: dict[str, list[str]], seeds: list[int], out_dir: Path, train_one: Callable[[list[str], Path], dict[str, Any]]
+    arms: dict[str, list[str]],
+    seeds: list[int],
+    out_dir: Path,
+    cfg: Any,
+    progress: bool = True,
+    prepare: Prepare | None = None,
 ) -> dict[str, list[dict[str, Any]]]:
-    """Train every arm (name: overrides) once per seed in ``<out>/<arm>/seed<k>``; a run whose
-    ``metrics.json`` exists is read back, an interrupted one resumes. Arms with identical overrides
-    share their runs (the first name's folder)."""
-    results: dict[str, list[dict[str, Any]]] = {}
-    done: dict[tuple, str] = {}
+    """Train every arm (name: overrides of ``cfg``, an SSLStudyConfig) once per seed in ``<out>/<arm>/seed<k>``
+    and return each arm's metrics by seed. A run whose ``metrics.json`` exists is read back, an interrupted
+    one resumes; arms with identical overrides share their runs (the first name's folder). ``prepare`` may
+    add overrides to a run as it starts (it sees the runs finished by then).
+
+    ``study.workers`` > 1 trains that many runs at once in spawned processes, each with the cores shared
+    out (``train.threads``, unless set); a failing run does not stop the others, and the study fails at the
+    end naming every failed run (its traceback in ``<run>/failed.txt``)."""
+    base = {k: v for k, v in yaml.safe_load(dump_yaml(cfg)).items() if k != "study"}
+    results: dict[str, list[dict[str, Any] | None]] = {}
+    first: dict[tuple, str] = {}
+    todo: list[tuple[str, int, list[str], Path]] = []
     for name, overrides in arms.items():
         key = tuple(sorted(overrides))
-        if key in done:
-            results[name] = results[done[key]]
+        if key in first:
+            results[name] = results[first[key]]  # the same list: filled in once
             continue
-        done[key] = name
-        results[name] = []
-        for seed in seeds:
+        first[key], results[name] = name, []
+        for i, seed in enumerate(seeds):
             run_dir = out_dir / name / f"seed{seed}"
             metrics_file = run_dir / "metrics.json"
-            if metrics_file.is_file():
-                results[name].append(json.loads(metrics_file.read_text()))
-            else:
-                results[name].append(train_one(list(overrides) + [f"train.seed={seed}"], run_dir))
-    return results
+            results[name].append(json.loads(metrics_file.read_text()) if metrics_file.is_file() else None)
+            if results[name][i] is None:
+                todo.append((name, i, [*overrides, f"train.seed={seed}"], run_dir))
+
+    def start(overrides: list[str], run_dir: Path) -> list[str]:
+        return prepare(overrides, run_dir) if prepare is not None else overrides
+
+    workers = min(cfg.study.workers, len(todo))
+    if workers <= 1:
+        for name, i, overrides, run_dir in todo:
+            results[name][i] = train_study_run(base, start(overrides, run_dir), run_dir, progress)
+    else:
+        threads = cfg.train.threads or max(1, (os.cpu_count() or 1) // workers)
+        failed = _run_in_pool(todo, results, base, workers, threads, start, progress)
+        if failed:
+            raise RunsFailed(
+                f"{len(failed)} of {len(todo)} runs failed (the others are kept; --resume retries the failed): "
+                + "; ".join(failed)
+            )
+    return {name: [r for r in runs if r is not None] for name, runs in results.items()}
+
+
+def train_study_run(base: dict[str, Any], overrides: list[str], run_dir: Path, progress: bool) -> dict[str, Any]:
+    """One run of a study: the study's config (``base``, without its study section) with ``overrides``."""
+    run_cfg = load_config(SSL2DConfig, None, overrides, base=base)
+    return train_ssl2d(run_cfg, run_dir, resume=True, progress=progress)
+
+
+def _run_in_pool(todo, results, base, workers: int, threads: int, start: Prepare, progress: bool) -> list[str]:
+    """Train ``todo`` with at most ``workers`` runs at once, each started only when a worker is free (so that
+    ``start`` sees the runs finished before it); fills ``results`` and returns the failed runs' summaries."""
+    failed: list[str] = []
+    queue = list(todo)
+    bar = tqdm(total=len(todo), desc=f"runs ({workers} at once)", unit="run", disable=not progress)
+    with ProcessPoolExecutor(
+        workers, mp_context=mp.get_context("spawn"), initializer=exit_with_parent, initargs=(os.getpid(),)
+    ) as pool:
+        running: dict[Future, tuple[str, int, list[str], Path]] = {}
+
+        def submit() -> None:
+            if queue:
+                name, i, overrides, run_dir = job = queue.pop(0)
+                overrides = [*start(overrides, run_dir), f"train.threads={threads}"]
+                running[pool.submit(train_study_run, base, overrides, run_dir, False)] = job
+
+        for _ in range(workers):
+            submit()
+        while running:
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                name, i, _, run_dir = running.pop(future)
+                try:
+                    results[name][i] = future.result()
+                    bar.write(f"{run_dir}: done")
+                except Exception as e:
+                    run_dir.mkdir(parents=True, exist_ok=True)
+                    (run_dir / "failed.txt").write_text(format_exception(e))
+                    failed.append(f"{run_dir}: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
+                    bar.write(f"{run_dir}: failed ({type(e).__name__}; traceback in {run_dir / 'failed.txt'})")
+                bar.update()
+                submit()
+    bar.close()
+    return failed
 
 
 def mean_std(runs: list[dict[str, Any]], key: str) -> tuple[float, float]:
@@ -114,6 +191,9 @@ class SSLStudySection:
     labeled: list[int] = field(default_factory=lambda: [100])
     # each may add +jc, +ra (VARIANTS); ema_teacher is left out by default (DualPose's collapsing set-up)
     methods: list[str] = field(default_factory=lambda: [m for m in METHODS if m != "ema_teacher"])
+    # runs trained at once, each in a process of its own with the cores shared out (small 2D networks use
+    # many threads poorly; docs/ssl2d.md)
+    workers: int = checked(1, **POSITIVE)
 
     def validate(self) -> None:
         for name in self.methods:
@@ -138,14 +218,3 @@ def start_study(cfg, out_dir: Path, name: str) -> Path:
     prepare_run_dir(out_dir, dump_yaml(cfg), cfg.train.seed, {"study": name})
     ensure_synthpose(cfg.data, out_dir, cfg.study.synthpose_train, cfg.study.synthpose_val, cfg.study.synthpose_version)
     return out_dir
-
-
-def train_arm(cfg, progress: bool) -> Callable[[list[str], Path], dict[str, Any]]:
-    """A function training one run of ``cfg`` (an SSLStudyConfig) with extra overrides."""
-    base = {k: v for k, v in yaml.safe_load(dump_yaml(cfg)).items() if k != "study"}
-
-    def train_one(overrides: list[str], run_dir: Path) -> dict[str, Any]:
-        run_cfg = load_config(SSL2DConfig, None, overrides, base=base)
-        return train_ssl2d(run_cfg, run_dir, resume=True, progress=progress)
-
-    return train_one

@@ -19,7 +19,7 @@ from ..config import ConfigError, load_config
 from ..io import atomic_write_json
 from ..plots import _pyplot, save_figure
 from ..reports import write_table
-from .common2d import SSLStudyConfig, SSLStudySection, pm, run_arms, start_study, summary_row, train_arm
+from .common2d import SSLStudyConfig, SSLStudySection, pm, run_arms, start_study, summary_row
 
 TABLE = "components"
 TABLES = ("components", "aggregation", "threshold", "views")
@@ -134,7 +134,7 @@ def run(cfg, out_dir: Path, progress: bool = True) -> dict[str, Any]:
                 key = f"arm{len(arms):02d}"
                 arms[key] = overrides
             names[table, label] = key
-    results = run_arms(arms, cfg.study.seeds, out_dir / "runs", train_arm(cfg, progress))
+    results = run_arms(arms, cfg.study.seeds, out_dir / "runs", cfg, progress)
     out: dict[str, Any] = {"tables": {}, "arms": arms}
     for table, rows in spec.items():
         table_rows = []

@@ -13,7 +13,7 @@ from ..config import load_config
 from ..io import atomic_write_json
 from ..plots import _pyplot, save_figure
 from ..reports import write_table
-from .common2d import SSLStudyConfig, pm, run_arms, start_study, summary_row, train_arm
+from .common2d import SSLStudyConfig, pm, run_arms, start_study, summary_row
 
 TABLE = "easy_hard"
 BASE_CONFIG = "synthpose_ssl"
@@ -66,7 +66,7 @@ def load(config, preset: str, overrides: list[str]):
 def run(cfg, out_dir: Path, progress: bool = True) -> dict[str, Any]:
     out_dir = start_study(cfg, out_dir, "easy-hard")
     arms = {f"pair{i}": ["method.name=posecons", *o] for i, o in enumerate(PAIRS.values())}
-    results = run_arms(arms, cfg.study.seeds, out_dir, train_arm(cfg, progress))
+    results = run_arms(arms, cfg.study.seeds, out_dir, cfg, progress)
     rows, curves = [], {}
     for (label, _), (arm, runs) in zip(PAIRS.items(), results.items()):
         s = summary_row(runs)

@@ -20,7 +20,6 @@ from .common2d import (
     run_arms,
     start_study,
     summary_row,
-    train_arm,
 )
 
 TABLE = "ssl_2d"
@@ -79,7 +78,7 @@ def run(cfg, out_dir: Path, progress: bool = True) -> dict[str, Any]:
     arms = {
         f"{m}-n{n}": [*method_overrides(m), f"ssl.labeled={n}"] for n in cfg.study.labeled for m in cfg.study.methods
     }
-    results = run_arms(arms, cfg.study.seeds, out_dir, supervised_teachers(train_arm(cfg, progress), out_dir))
+    results = run_arms(arms, cfg.study.seeds, out_dir, cfg, progress, supervised_teachers(out_dir))
     rows = []
     for name, runs in results.items():
         method, n = name.rsplit("-n", 1)
@@ -111,22 +110,21 @@ def run(cfg, out_dir: Path, progress: bool = True) -> dict[str, Any]:
     return result
 
 
-def supervised_teachers(
-    train_one: Callable[[list[str], Path], dict[str, Any]], out_dir: Path
-) -> Callable[[list[str], Path], dict[str, Any]]:
-    """``train_one`` with pseudo-label runs taught by the study's supervised run of their budget and seed when
-    that run has finished: their own teacher would be that very model (a supervised run of the same config and
-    seed), so it is trained once instead of twice. A run whose own teacher exists keeps it."""
+def supervised_teachers(out_dir: Path) -> Callable[[list[str], Path], list[str]]:
+    """A run's extra overrides as it starts: a pseudo-label run is taught by the study's supervised run of its
+    budget and seed when that run has finished; its own teacher would be that very model (a supervised run
+    of the same config and seed), so it is trained once instead of twice. A run whose own teacher exists
+    keeps it."""
 
-    def train(overrides: list[str], run_dir: Path) -> dict[str, Any]:
+    def prepare(overrides: list[str], run_dir: Path) -> list[str]:
         if "method.name=pseudo_label" in overrides and not (run_dir / "teacher" / "model.pt").is_file():
             labeled = next(o.split("=", 1)[1] for o in overrides if o.startswith("ssl.labeled="))
             model = out_dir / f"supervised-n{labeled}" / run_dir.name / "model.pt"
             if model.is_file():
-                overrides = [*overrides, f"method.teacher={model}"]
-        return train_one(overrides, run_dir)
+                return [*overrides, f"method.teacher={model}"]
+        return overrides
 
-    return train
+    return prepare
 
 
 def _per_seed(runs: list[dict[str, Any]]) -> str:

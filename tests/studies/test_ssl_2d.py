@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from semipose.cli import main
 from semipose.studies.common2d import method_overrides, paired_delta
@@ -161,3 +162,28 @@ def test_a_teacher_of_another_skeleton_is_refused(tmp_path, capsys):
     assert main(["study", "ssl-2d", "-o", str(out), *args]) == 2
     err = capsys.readouterr().err
     assert f"method.teacher={path}" in err and "'mpii16' (16)" in err and "'coco17' (17)" in err
+
+
+def test_workers_train_runs_side_by_side_with_the_same_results(tmp_path):
+    """study.workers=2 trains two runs at once (one thread each) and gets what one after the other gets."""
+    args = [*TOY, "study.labeled=[8]", "study.methods=[supervised,pseudo_label]", "train.threads=1"]
+    assert main(["study", "ssl-2d", "-o", str(tmp_path / "one"), *args]) == 0
+    assert main(["study", "ssl-2d", "-o", str(tmp_path / "two"), *args, "study.workers=2"]) == 0
+    one, two = (json.loads((tmp_path / d / "ssl_2d.json").read_text())["runs"] for d in ("one", "two"))
+    for arm in ("supervised-n8", "pseudo_label-n8"):
+        assert [r["pck@0.2"] for r in one[arm]] == [r["pck@0.2"] for r in two[arm]]
+        assert [r["coco_AP"] for r in one[arm]] == [r["coco_AP"] for r in two[arm]]
+
+
+def test_a_failing_run_leaves_the_others_and_is_named(tmp_path):
+    from semipose.processes import RunsFailed
+    from semipose.studies import ssl_2d
+    from semipose.studies.common2d import run_arms, start_study
+
+    cfg = ssl_2d.load(None, "quick", [*TOY, "study.workers=2", "study.seeds=[0]"])
+    out = start_study(cfg, tmp_path / "s", "ssl-2d")
+    arms = {"good": ["method.name=supervised"], "bad": ["method.name=supervised", "data.sigma=-1"]}
+    with pytest.raises(RunsFailed, match=r"1 of 2 runs failed .*bad/seed0: ConfigError: .*data.sigma"):
+        run_arms(arms, cfg.study.seeds, out, cfg, progress=False)
+    assert (out / "good" / "seed0" / "metrics.json").is_file()
+    assert "ConfigError" in (out / "bad" / "seed0" / "failed.txt").read_text()
