@@ -6,7 +6,7 @@ from pathlib import Path
 import semipose
 
 ROOT = Path(semipose.__file__).parent
-UTILITIES = {"config", "io", "skeletons", "plots", "reports", ""}
+UTILITIES = {"config", "io", "skeletons", "plots", "reports", "processes", ""}
 LAYERS = ["data", "codecs", "models", "metrics", "methods", "engine",
           "lift|lift_ssl|lift_stream|pose2d|pose2d_ssl|pose2d_predict|export|render", "ensemble", "studies", "cli|demo"]  # fmt: skip
 
