@@ -8,6 +8,7 @@ import multiprocessing as mp
 import os
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from tqdm import tqdm
 from ..config import POSITIVE, ConfigError, checked, dump_yaml, load_config
 from ..data.synthpose import VERSIONS, SynthPoseConfig, image_scale, write_synthpose
 from ..engine import prepare_run_dir
+from ..io import atomic_write_text
 from ..methods.ssl2d import METHODS
 from ..pose2d_ssl import SSL2DConfig, train_ssl2d
 from ..processes import RunsFailed, exit_with_parent, format_exception
@@ -83,6 +85,7 @@ def run_arms(
     if workers <= 1:
         for name, i, overrides, run_dir in todo:
             results[name][i] = train_study_run(base, start(overrides, run_dir), run_dir, progress)
+            (run_dir / "failed.txt").unlink(missing_ok=True)  # an earlier attempt's
     else:
         threads = cfg.train.threads or max(1, (os.cpu_count() or 1) // workers)
         failed = _run_in_pool(todo, results, base, workers, threads, start, progress)
@@ -111,11 +114,21 @@ def _run_in_pool(todo, results, base, workers: int, threads: int, start: Prepare
     ) as pool:
         running: dict[Future, tuple[str, int, list[str], Path]] = {}
 
+        def fail(run_dir: Path, e: BaseException) -> None:
+            atomic_write_text(run_dir / "failed.txt", format_exception(e))
+            failed.append(f"{run_dir}: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
+            bar.write(f"{run_dir}: failed ({type(e).__name__}; traceback in {run_dir / 'failed.txt'})")
+            bar.update()
+
         def submit() -> None:
-            if queue:
+            while queue:
                 name, i, overrides, run_dir = job = queue.pop(0)
                 overrides = [*start(overrides, run_dir), f"train.threads={threads}"]
-                running[pool.submit(train_study_run, base, overrides, run_dir, False)] = job
+                try:
+                    running[pool.submit(train_study_run, base, overrides, run_dir, False)] = job
+                    return
+                except BrokenProcessPool as e:  # a worker died (e.g. killed for memory): nothing more starts
+                    fail(run_dir, e)
 
         for _ in range(workers):
             submit()
@@ -125,13 +138,12 @@ def _run_in_pool(todo, results, base, workers: int, threads: int, start: Prepare
                 name, i, _, run_dir = running.pop(future)
                 try:
                     results[name][i] = future.result()
-                    bar.write(f"{run_dir}: done")
                 except Exception as e:
-                    run_dir.mkdir(parents=True, exist_ok=True)
-                    (run_dir / "failed.txt").write_text(format_exception(e))
-                    failed.append(f"{run_dir}: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
-                    bar.write(f"{run_dir}: failed ({type(e).__name__}; traceback in {run_dir / 'failed.txt'})")
-                bar.update()
+                    fail(run_dir, e)
+                else:
+                    (run_dir / "failed.txt").unlink(missing_ok=True)  # an earlier attempt's
+                    bar.write(f"{run_dir}: done")
+                    bar.update()
                 submit()
     bar.close()
     return failed

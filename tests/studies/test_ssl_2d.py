@@ -187,3 +187,7 @@ def test_a_failing_run_leaves_the_others_and_is_named(tmp_path):
         run_arms(arms, cfg.study.seeds, out, cfg, progress=False)
     assert (out / "good" / "seed0" / "metrics.json").is_file()
     assert "ConfigError" in (out / "bad" / "seed0" / "failed.txt").read_text()
+    # mended, the run trains (the finished one is read back) and its failure record goes
+    arms["bad"] = ["method.name=supervised", "data.sigma=1.5"]
+    results = run_arms(arms, cfg.study.seeds, out, cfg, progress=False)
+    assert [len(r) for r in results.values()] == [1, 1] and not (out / "bad" / "seed0" / "failed.txt").exists()
