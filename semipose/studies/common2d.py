@@ -117,7 +117,8 @@ def _run_in_pool(todo, results, base, workers: int, threads: int, start: Prepare
         def fail(run_dir: Path, e: BaseException) -> None:
             atomic_write_text(run_dir / "failed.txt", format_exception(e))
             failed.append(f"{run_dir}: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
-            bar.write(f"{run_dir}: failed ({type(e).__name__}; traceback in {run_dir / 'failed.txt'})")
+            if progress:
+                bar.write(f"{run_dir}: failed ({type(e).__name__}; traceback in {run_dir / 'failed.txt'})")
             bar.update()
 
         def submit() -> None:
@@ -142,7 +143,8 @@ def _run_in_pool(todo, results, base, workers: int, threads: int, start: Prepare
                     fail(run_dir, e)
                 else:
                     (run_dir / "failed.txt").unlink(missing_ok=True)  # an earlier attempt's
-                    bar.write(f"{run_dir}: done")
+                    if progress:
+                        bar.write(f"{run_dir}: done")
                     bar.update()
                 submit()
     bar.close()
