@@ -7,7 +7,7 @@ side should finish sooner; this measures by how much on this machine.
 
 The runs: ``--runs`` supervised SynthPose runs (seeds 0..runs-1) of the ssl-2d quick preset's setting
 (64x64, width 32, 100 labeled people) for ``--epochs`` epochs; workers = cores unless ``--workers``.
-Each way writes its own SynthPose set and run folders under ``--tmp`` (deleted afterwards).
+The SynthPose set and the run folders go under ``--tmp`` (deleted afterwards).
 """
 
 from __future__ import annotations
@@ -37,10 +37,11 @@ def timed_study(root: Path, runs: int, epochs: int, workers: int, threads: int) 
         "study.methods=[supervised]",
     ]
     cfg = ssl_2d.load(config_path(ssl_2d.BASE_CONFIG), "quick", overrides)
-    out = start_study(cfg, root, "ssl-2d")
+    out = start_study(cfg, root, "ssl-2d")  # the SynthPose set is written once, by the first way
+    arm = f"supervised-{workers}x{threads}"
     t0 = time.perf_counter()
-    results = run_arms({"supervised": ["method.name=supervised"]}, cfg.study.seeds, out, cfg, progress=False)
-    return time.perf_counter() - t0, [r["pck@0.2"] for r in results["supervised"]]
+    results = run_arms({arm: ["method.name=supervised"]}, cfg.study.seeds, out, cfg, progress=False)
+    return time.perf_counter() - t0, [r["pck@0.2"] for r in results[arm]]
 
 
 def main() -> None:
@@ -56,7 +57,7 @@ def main() -> None:
     try:
         rows = []
         for workers, threads in ((1, cores), (args.workers, max(1, cores // args.workers))):
-            seconds, pck = timed_study(tmp / f"w{workers}", args.runs, args.epochs, workers, threads)
+            seconds, pck = timed_study(tmp, args.runs, args.epochs, workers, threads)
             rows.append({"workers": workers, "threads_per_run": threads, "wall_s": seconds, "pck@0.2": pck})
             print(f"{workers} at once x {threads} threads: {args.runs} runs in {seconds:.1f} s (PCK@0.2 {pck})")
     finally:
