@@ -78,7 +78,8 @@ def run(cfg, out_dir: Path, progress: bool = True) -> dict[str, Any]:
     arms = {
         f"{m}-n{n}": [*method_overrides(m), f"ssl.labeled={n}"] for n in cfg.study.labeled for m in cfg.study.methods
     }
-    results = run_arms(arms, cfg.study.seeds, out_dir, cfg, progress, supervised_teachers(out_dir))
+    teachers = supervised_teachers(out_dir) if cfg.method.teacher is None else None  # else the user's teacher
+    results = run_arms(arms, cfg.study.seeds, out_dir, cfg, progress, teachers)
     rows = []
     for name, runs in results.items():
         method, n = name.rsplit("-n", 1)

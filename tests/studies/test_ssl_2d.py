@@ -158,10 +158,13 @@ def test_a_teacher_of_another_skeleton_is_refused(tmp_path, capsys):
     path = tmp_path / "mpii.pt"
     atomic_torch_save(model_record("pose2d", build_heatmap_net(cfg, 16).state_dict(), vars(cfg), MPII16), path)
     out = tmp_path / "s"
-    args = [*TOY, "study.labeled=[8]", "study.seeds=[0]", "study.methods=[pseudo_label]", f"method.teacher={path}"]
+    # the user's teacher is used even where the study has a supervised run to teach with
+    methods = "study.methods=[supervised,pseudo_label]"
+    args = [*TOY, "study.labeled=[8]", "study.seeds=[0]", methods, f"method.teacher={path}"]
     assert main(["study", "ssl-2d", "-o", str(out), *args]) == 2
     err = capsys.readouterr().err
     assert f"method.teacher={path}" in err and "'mpii16' (16)" in err and "'coco17' (17)" in err
+    assert (out / "supervised-n8" / "seed0" / "model.pt").is_file()
 
 
 def test_workers_train_runs_side_by_side_with_the_same_results(tmp_path):
