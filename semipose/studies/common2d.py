@@ -78,9 +78,7 @@ def run_arms(
             if results[name][i] is None:
                 todo.append((name, i, [*overrides, f"train.seed={seed}"], run_dir))
 
-    def start(overrides: list[str], run_dir: Path) -> list[str]:
-        return prepare(overrides, run_dir) if prepare is not None else overrides
-
+    start: Prepare = prepare or (lambda overrides, run_dir: overrides)
     workers = min(cfg.study.workers, len(todo))
     if workers <= 1:
         for name, i, overrides, run_dir in todo:
