@@ -8,7 +8,8 @@ Each setting runs ``--warmup`` steps, then as many timed steps as fit in ``--sec
 ``--min-steps``). The device is ``--device`` (cpu, cuda or auto), so the same script times a GPU.
 ``--precisions`` (default fp32,bf16) are timed in turn; each row also says what
 ``train.precision=auto`` picks, and a precision that a short probe measures more than 5x slower
-than the other is skipped with a note instead of spending minutes on it.
+than the other is skipped with a note instead of spending minutes on it. ``--memory-formats`` (default
+contiguous,channels_last) times each setting with the weights in each layout (``train.memory_format``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import time
 
 import torch
 
+from semipose.engine.memory_format import TORCH_FORMATS
 from semipose.engine.precision import benchmark_plan
 from semipose.engine.runtime import environment_info
 from semipose.io import atomic_write_json
@@ -28,6 +30,7 @@ from semipose.models.heatmap_net import Pose2DModelConfig, build_heatmap_net
 from semipose.models.profile import count_flops, count_parameters
 
 MODELS = {  # name: Pose2DModelConfig fields
+    "hourglass-1-residual-w32": dict(name="hourglass", stacks=1, width=32, unit="residual"),  # the 2D SSL studies'
     "hourglass-1-residual-w64": dict(name="hourglass", stacks=1, width=64, unit="residual"),
     "hourglass-1-hru-w64": dict(name="hourglass", stacks=1, width=64, unit="hru"),
     "hourglass-2-residual-w64": dict(name="hourglass", stacks=2, width=64, unit="residual"),
@@ -36,7 +39,7 @@ MODELS = {  # name: Pose2DModelConfig fields
     "simplebaseline-resnet18": dict(name="simplebaseline", resnet_depth=18),
     "simplebaseline-resnet50": dict(name="simplebaseline", resnet_depth=50),
 }
-SIZES = {"64x64": (64, 64), "128x128": (128, 128), "256x192": (192, 256)}  # name: (w, h)
+SIZES = {"64x64": (64, 64), "96x128": (96, 128), "128x128": (128, 128), "256x192": (192, 256)}  # name: (w, h)
 
 
 def _sync(device: torch.device) -> None:
@@ -63,12 +66,13 @@ def measure(
     batch: int,
     device: torch.device,
     precision: str,
+    layout: str,
     warmup: int,
     seconds: float,
     min_steps: int,
 ) -> dict:
     torch.manual_seed(0)
-    model = build_heatmap_net(Pose2DModelConfig(**spec), 17).to(device)
+    model = build_heatmap_net(Pose2DModelConfig(**spec), 17).to(device, memory_format=TORCH_FORMATS[layout])
     w, h = size
     x = torch.randn(batch, 3, h, w, device=device)
     target = torch.rand(batch, 17, h // 4, w // 4, device=device)
@@ -102,6 +106,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--precisions", default="fp32,bf16")
+    ap.add_argument("--memory-formats", default="contiguous,channels_last")
     ap.add_argument("--models", default=",".join(MODELS))
     ap.add_argument("--sizes", default=",".join(SIZES))
     ap.add_argument("--warmup", type=int, default=1)
@@ -112,7 +117,7 @@ def main() -> None:
     device = resolve_device(args.device)
     results = []
     print(
-        f"{'model':28s} {'input':>8s} {'params':>8s} {'GFLOPs':>7s} {'prec':>5s} {'train img/s':>12s} "
+        f"{'model':28s} {'input':>8s} {'params':>8s} {'GFLOPs':>7s} {'prec':>5s} {'layout':>13s} {'train img/s':>12s} "
         f"{'infer img/s':>12s}  auto"
     )
     for name in args.models.split(","):
@@ -134,17 +139,18 @@ def main() -> None:
                     results.append({**base, "precision": precision, "skipped": skipped[precision]})
                     print(f"{name:28s} {size_name:>8s} {precision:>5s}: {skipped[precision]}", flush=True)
                     continue
-                row = {
-                    **base,
-                    "precision": precision,
-                    **measure(spec, (w, h), args.batch, device, precision, args.warmup, args.seconds, args.min_steps),
-                }
-                results.append(row)
-                print(
-                    f"{name:28s} {size_name:>8s} {row['parameters'] / 1e6:7.2f}M {row['gflops']:7.2f} "
-                    f"{precision:>5s} {row['train_img_s']:12.1f} {row['infer_img_s']:12.1f}  {choice.used}",
-                    flush=True,
-                )
+                for layout in args.memory_formats.split(","):
+                    timing = measure(
+                        spec, (w, h), args.batch, device, precision, layout, args.warmup, args.seconds, args.min_steps
+                    )
+                    row = {**base, "precision": precision, "memory_format": layout, **timing}
+                    results.append(row)
+                    print(
+                        f"{name:28s} {size_name:>8s} {row['parameters'] / 1e6:7.2f}M {row['gflops']:7.2f} "
+                        f"{precision:>5s} {layout:>13s} {row['train_img_s']:12.1f} {row['infer_img_s']:12.1f}  "
+                        f"{choice.used}",
+                        flush=True,
+                    )
     atomic_write_json(
         args.out,
         {
@@ -152,6 +158,7 @@ def main() -> None:
             "threads": args.threads,
             "batch": args.batch,
             "precisions": args.precisions,
+            "memory_formats": args.memory_formats,
             "results": results,
             "environment": environment_info(),
         },

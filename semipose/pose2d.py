@@ -20,6 +20,7 @@ from .data.crops import CropDataset
 from .data.npz3d import expand_path
 from .data.transforms2d import AUGMENTATIONS
 from .engine import CheckpointError, TrainConfig, fit_run, prepare_run_dir, resolve_device, set_threads
+from .engine.memory_format import MEMORY_FORMATS, memory_format_for_run
 from .engine.precision import precision_for_run
 from .engine.saved import model_record, read_model
 from .io import atomic_torch_save, atomic_write_json
@@ -63,6 +64,8 @@ class Pose2DTrainConfig(TrainConfig):
     batch_size: int = checked(32, **POSITIVE)
     lr_final: float | None = checked(1e-5, **POSITIVE)
     amsgrad: bool = False
+    # the weights' layout: auto measures contiguous against channels_last here (engine/memory_format.py)
+    memory_format: str = checked("auto", choices=MEMORY_FORMATS)
 
 
 @dataclass
@@ -146,7 +149,9 @@ def train_pose2d(cfg: Pose2DConfig, run_dir: str | Path, resume: bool = False) -
     model = build_heatmap_net(cfg.model, skel.num_joints)
     epochs = t.epochs_for(len(train_data))
     schedule = Schedule.from_train(t, epochs)
-    choice = precision_for_run(t.precision, device, model, image_example(d, t.batch_size), t.progress)
+    example = image_example(d, t.batch_size)
+    choice = precision_for_run(t.precision, device, model, example, t.progress)
+    layout = memory_format_for_run(t.memory_format, device, [model], example, choice.used, t.progress)
     recipe = SupervisedPose2D(
         model,
         train_data,
@@ -169,6 +174,7 @@ def train_pose2d(cfg: Pose2DConfig, run_dir: str | Path, resume: bool = False) -
             "device": str(device),
             "torch_threads": torch.get_num_threads(),
             "precision": choice.record(),
+            "memory_format": layout.record(),
         },
     )
     if t.progress:

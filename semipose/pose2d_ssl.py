@@ -26,6 +26,7 @@ from .data.coco import PersonInstance, load_coco_keypoints
 from .data.crops import CropDataset, SemiBatches
 from .data.npz3d import expand_path
 from .engine import fit_run, prepare_run_dir, resolve_device, set_threads
+from .engine.memory_format import memory_format_for_run
 from .engine.precision import precision_for_run
 from .engine.saved import model_record
 from .io import atomic_torch_save, atomic_write_json
@@ -140,7 +141,9 @@ def train_ssl2d(
     nets = [build_heatmap_net(cfg.model, skel.num_joints) for _ in range(2 if m.dual else 1)]
     batches = SemiBatches(labeled, unlabeled, m.unlabeled_views(), t.batch_size, pseudo)
     epochs = t.epochs_for(len(batches))
-    choice = precision_for_run(t.precision, device, nets[0], image_example(d, t.batch_size), progress)
+    example = image_example(d, t.batch_size)
+    choice = precision_for_run(t.precision, device, nets[0], example, progress)
+    layout = memory_format_for_run(t.memory_format, device, nets, example, choice.used, progress)
     recipe = SemiSupervisedPose2D(
         nets,
         m,
@@ -157,7 +160,11 @@ def train_ssl2d(
         t.amsgrad,
     )
     prepare_run_dir(
-        run_dir, dump_yaml(cfg), t.seed, info | {"parameters": count_parameters(nets[0]), "precision": choice.record()}
+        run_dir,
+        dump_yaml(cfg),
+        t.seed,
+        info
+        | {"parameters": count_parameters(nets[0]), "precision": choice.record(), "memory_format": layout.record()},
     )
     if progress:
         print(f"{len(nets)} x {describe(nets[0], (1, 3, d.input_size[1], d.input_size[0]))}")

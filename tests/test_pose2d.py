@@ -97,8 +97,10 @@ def test_cli_pose2d_resume_equals_an_uninterrupted_run_and_refuses_a_corrupt_che
         "train.progress=false",
         "train.precision=fp32",
         "train.threads=1",
+        "train.memory_format=channels_last",  # checkpoints of channels-last weights resume exactly too
     ]
     assert main(["pose2d", "train", "-o", str(tmp_path / "full"), "train.epochs=2", *common]) == 0
+    assert json.loads((tmp_path / "full" / "run_info.json").read_text())["memory_format"]["used"] == "channels_last"
     assert main(["pose2d", "train", "-o", str(tmp_path / "cut"), "train.epochs=1", *common]) == 0
     assert main(["pose2d", "train", "-o", str(tmp_path / "cut"), "--resume", "train.epochs=2"]) == 0
     a = torch.load(tmp_path / "full" / "model.pt", weights_only=True)["model"]

@@ -128,8 +128,9 @@ def _cache_path() -> Path:
     return Path(root) / "precision.json"
 
 
-def probe_key(model: torch.nn.Module, example: torch.Tensor, device: torch.device) -> str:
-    """What a measurement depends on: machine, torch, threads, model and batch shape."""
+def probe_key(model: torch.nn.Module, example: torch.Tensor, device: torch.device, **more: str) -> str:
+    """What a measurement depends on: machine, torch, threads, model and batch shape (and ``more``: what
+    else a probe holds fixed, e.g. the precision of a memory-layout probe)."""
     machine = (
         torch.cuda.get_device_name(device)
         if device.type == "cuda"
@@ -144,12 +145,19 @@ def probe_key(model: torch.nn.Module, example: torch.Tensor, device: torch.devic
         "model": type(model).__name__,
         "parameters": sum(p.numel() for p in model.parameters()),
         "input": list(example.shape),
+        **more,
     }
     return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:20]
 
 
-def cached_rates(key: str, measure: Callable[[], dict[str, float]], cache: Path | None = None) -> dict[str, float]:
-    """Rates from the cache file, or measured now and added to it (an unreadable cache is rebuilt)."""
+def cached_rates(
+    key: str,
+    measure: Callable[[], dict[str, float]],
+    cache: Path | None = None,
+    names: tuple[str, ...] = ("fp32", "bf16"),
+) -> dict[str, float]:
+    """Rates of ``names`` from the cache file, or measured now and added to it (an unreadable cache is
+    rebuilt)."""
     cache = cache or _cache_path()
     try:
         table = json.loads(cache.read_text())
@@ -161,7 +169,7 @@ def cached_rates(key: str, measure: Callable[[], dict[str, float]], cache: Path 
     if (
         isinstance(hit, dict)
         and all(isinstance(v, (int, float)) for v in hit.get("rates", {}).values())
-        and {"fp32", "bf16"} <= set(hit.get("rates", {}))
+        and set(names) <= set(hit.get("rates", {}))
     ):
         return {k: float(v) for k, v in hit["rates"].items()}
     rates = measure()
