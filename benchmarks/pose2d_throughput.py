@@ -1,6 +1,7 @@
 """2D heatmap models' throughput: training images/s (forward, heatmap loss with intermediate
-supervision, backward, Adam step) and inference images/s, for every model at 64x64, 128x128 and
-256x192 inputs (random images: the models' cost does not depend on the pixels).
+supervision, backward, Adam step), teacher images/s (a forward pass without gradient in training mode, as the
+2D semi-supervised methods' teachers run) and inference images/s, for every model at 64x64, 96x128, 128x128
+and 256x192 inputs (random images: the models' cost does not depend on the pixels).
 
     python benchmarks/pose2d_throughput.py --out benchmarks/results/pose2d_throughput.json
 
@@ -94,9 +95,10 @@ def measure(
 
     model.train()
     train_s = _timed(train_step, warmup, seconds, min_steps, device)
+    teach_s = _timed(infer_step, warmup, seconds, min_steps, device)  # the 2D SSL methods' teachers: train mode
     model.eval()
     infer_s = _timed(infer_step, warmup, seconds, min_steps, device)
-    return {"train_img_s": batch / train_s, "infer_img_s": batch / infer_s}
+    return {"train_img_s": batch / train_s, "teach_img_s": batch / teach_s, "infer_img_s": batch / infer_s}
 
 
 def main() -> None:
@@ -118,7 +120,7 @@ def main() -> None:
     results = []
     print(
         f"{'model':28s} {'input':>8s} {'params':>8s} {'GFLOPs':>7s} {'prec':>5s} {'layout':>13s} {'train img/s':>12s} "
-        f"{'infer img/s':>12s}  auto"
+        f"{'teach img/s':>12s} {'infer img/s':>12s}  auto"
     )
     for name in args.models.split(","):
         spec = MODELS[name]
@@ -147,7 +149,7 @@ def main() -> None:
                     results.append(row)
                     print(
                         f"{name:28s} {size_name:>8s} {row['parameters'] / 1e6:7.2f}M {row['gflops']:7.2f} "
-                        f"{precision:>5s} {layout:>13s} {row['train_img_s']:12.1f} {row['infer_img_s']:12.1f}  "
+                        f"{precision:>5s} {layout:>13s} {row['train_img_s']:12.1f} {row['teach_img_s']:12.1f} {row['infer_img_s']:12.1f}  "
                         f"{choice.used}",
                         flush=True,
                     )
