@@ -107,10 +107,10 @@ def measure_rates(
     with torch.random.fork_rng(devices=devices):
         for precision in precisions:
             t0 = time.perf_counter()
-            step(precision)  # warm-up: kernels chosen, memory allocated
+            warmup = step(precision)  # warm-up: kernels chosen, memory allocated
             sync()
             if time.perf_counter() - t0 > max_seconds:  # one step alone took the whole allowance
-                rates[precision] = 1.0 / (time.perf_counter() - t0)
+                rates[precision] = warmup / (time.perf_counter() - t0)
                 continue
             samples, t0 = 0, time.perf_counter()
             while True:

@@ -1,6 +1,7 @@
 """precision: auto picks bf16 only where the hardware does it natively and it measures faster."""
 
 import json
+import time
 
 import pytest
 import torch
@@ -131,3 +132,12 @@ def test_benchmark_plan_skips_a_precision_far_slower(monkeypatch, tmp_path, cpu)
     monkeypatch.setattr(P, "measure_rates", lambda *a, **k: {"fp32": 1216.0, "bf16": 3329.0})
     choice, run, skipped = P.benchmark_plan(torch.nn.Linear(4, 5), torch.zeros(8, 4), cpu)
     assert choice.used == "bf16" and run == ["fp32", "bf16"] and skipped == {}
+
+
+def test_a_step_slower_than_the_allowance_is_rated_by_its_samples(cpu):
+    def slow(precision):  # 8 samples in 20 ms: 400 samples/s, whatever the allowance
+        time.sleep(0.02)
+        return 8
+
+    rates = P.measure_rates(slow, ("fp32",), cpu, min_seconds=0.001, max_seconds=0.005)
+    assert 200 < rates["fp32"] <= 400
