@@ -20,7 +20,7 @@ import time
 
 import torch
 
-from semipose.engine.memory_format import TORCH_FORMATS
+from semipose.engine.memory_format import set_layout
 from semipose.engine.precision import benchmark_plan
 from semipose.engine.runtime import environment_info
 from semipose.io import atomic_write_json
@@ -73,7 +73,7 @@ def measure(
     min_steps: int,
 ) -> dict:
     torch.manual_seed(0)
-    model = build_heatmap_net(Pose2DModelConfig(**spec), 17).to(device, memory_format=TORCH_FORMATS[layout])
+    model = set_layout(build_heatmap_net(Pose2DModelConfig(**spec), 17).to(device), layout)
     w, h = size
     x = torch.randn(batch, 3, h, w, device=device)
     target = torch.rand(batch, 17, h // 4, w // 4, device=device)
