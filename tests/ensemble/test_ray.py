@@ -26,8 +26,9 @@ def local_ray():
 
 
 def test_ray_members_equal_local_members(tmp_path, local_ray):
-    cfg_ray, data = tiny_ensemble(tmp_path, "ensemble.backend=ray", "ensemble.num_cpus=1")
-    cfg_local, _ = tiny_ensemble(tmp_path, "ensemble.workers=2")
+    # fp32: train.precision=auto measures in each worker, at once, and a near tie could differ between them
+    cfg_ray, data = tiny_ensemble(tmp_path, "ensemble.backend=ray", "ensemble.num_cpus=1", "train.precision=fp32")
+    cfg_local, _ = tiny_ensemble(tmp_path, "ensemble.workers=2", "train.precision=fp32")
     s_ray = train_ensemble(cfg_ray, tmp_path / "ray", data, progress=False)
     s_local = train_ensemble(cfg_local, tmp_path / "local", data, progress=False)
     assert s_ray["backend"] == "ray" and [m["status"] for m in s_ray["members"]] == ["done"] * 3

@@ -23,6 +23,7 @@ def test_hourglass_variants_study(tmp_path, capsys):
         "study.stacks=[1,2]",
         "train.progress=false",
         "train.precision=fp32",
+        "train.memory_format=contiguous",
     ]
     assert main(args) == 0
     table = json.loads((out / "hourglass_variants.json").read_text())["rows"]

@@ -19,6 +19,7 @@ TOY = [
     "ssl.max_unlabeled=12",
     "train.progress=false",
     "train.precision=fp32",
+    "train.memory_format=contiguous",  # auto measures in each run, side by side: fixed, so results compare exactly
     "study.seeds=[0,1]",
     "method.strong_views=1",
 ]
