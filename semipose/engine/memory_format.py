@@ -13,7 +13,6 @@ meaning.
 
 from __future__ import annotations
 
-import copy
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -21,8 +20,7 @@ from typing import Any, cast
 
 import torch
 
-from ..methods.base import autocast
-from .precision import CPU_PROBE_BATCH, StepFn, cached_rates, measure_rates, probe_key
+from .precision import StepFn, cached_rates, measure_rates, probe_key, step_probe
 
 MEMORY_FORMATS = ("auto", "contiguous", "channels_last")
 MARGIN = 1.1
@@ -50,18 +48,12 @@ class LayoutChoice:
 
 def layout_probe(model: torch.nn.Module, example: torch.Tensor, device: torch.device, precision: str) -> StepFn:
     """One forward and backward pass of a copy of ``model`` in the given layout (the run's model untouched)."""
-    probe = copy.deepcopy(model).to(device).train()
-    x = (example[:CPU_PROBE_BATCH] if device.type == "cpu" else example).to(device)
 
-    def step(layout: str) -> int:
+    def configure(probe: torch.nn.Module, layout: str) -> str:
         set_layout(probe, layout)
-        with autocast(device, precision):
-            out = probe(x)
-        out.float().square().mean().backward()
-        probe.zero_grad(set_to_none=True)
-        return int(x.shape[0])
+        return precision
 
-    return step
+    return step_probe(model, example, device, configure)
 
 
 def resolve_memory_format(

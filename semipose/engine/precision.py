@@ -75,16 +75,24 @@ def native_bf16(device: torch.device) -> tuple[bool, str]:
 StepFn = Callable[[str], int]  # runs one training step in the given precision, returns its samples
 
 
-def step_probe(model: torch.nn.Module, example: torch.Tensor, device: torch.device) -> StepFn:
+def step_probe(
+    model: torch.nn.Module,
+    example: torch.Tensor,
+    device: torch.device,
+    configure: Callable[[torch.nn.Module, str], str] | None = None,
+) -> StepFn:
     """One forward and backward pass of a copy of ``model`` on ``example`` (the run's batch shape).
 
     The copy leaves the run's weights, BatchNorm statistics and gradients untouched. On a CPU the
     batch is cut to ``CPU_PROBE_BATCH``: emulated bf16 can take seconds a sample, and the ratio of
-    the two precisions, which is all the choice needs, hardly depends on the batch there."""
+    the two precisions, which is all the choice needs, hardly depends on the batch there. A step is
+    named by its precision, or, with ``configure``, by a setting that ``configure(copy, name)`` applies to
+    the copy before it returns the precision to train in (the memory-layout probe)."""
     probe = copy.deepcopy(model).to(device).train()
     x = (example[:CPU_PROBE_BATCH] if device.type == "cpu" else example).to(device)
 
-    def step(precision: str) -> int:
+    def step(name: str) -> int:
+        precision = configure(probe, name) if configure is not None else name
         with autocast(device, precision):
             out = probe(x)
         out.float().square().mean().backward()
