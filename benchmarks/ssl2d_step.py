@@ -18,13 +18,12 @@ import tempfile
 from pathlib import Path
 
 import torch
-import yaml
 
-from semipose.config import config_path, dump_yaml
+from semipose.config import config_path
 from semipose.engine.runtime import environment_info
 from semipose.io import atomic_write_json
 from semipose.studies import ssl_2d
-from semipose.studies.common2d import method_overrides, start_study, train_study_run
+from semipose.studies.common2d import method_overrides, run_base, start_study, train_study_run
 
 LABELED = 50
 
@@ -45,7 +44,7 @@ def main() -> None:
     rows = []
     try:
         out = start_study(cfg, tmp, "ssl-2d")  # writes the SynthPose set
-        base = {k: v for k, v in yaml.safe_load(dump_yaml(cfg)).items() if k != "study"}
+        base = run_base(cfg)
         print(f"{'method':12s} {'layout':>14s} {'s/step':>8s}")
         for method in args.methods.split(","):
             for layout in args.layouts.split(","):

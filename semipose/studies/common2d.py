@@ -61,7 +61,7 @@ def run_arms(
     ``study.workers`` > 1 trains that many runs at once in spawned processes, each with the cores shared
     out (``train.threads``, unless set); a failing run does not stop the others, and the study fails at the
     end naming every failed run (its traceback in ``<run>/failed.txt``)."""
-    base = {k: v for k, v in yaml.safe_load(dump_yaml(cfg)).items() if k != "study"}
+    base = run_base(cfg)
     results: dict[str, list[dict[str, Any] | None]] = {}
     first: dict[tuple, str] = {}
     todo: list[tuple[str, int, list[str], Path]] = []
@@ -93,6 +93,11 @@ def run_arms(
                 + "; ".join(failed)
             )
     return {name: [r for r in runs if r is not None] for name, runs in results.items()}
+
+
+def run_base(cfg: Any) -> dict[str, Any]:
+    """A study config (an SSLStudyConfig) as the plain dict its runs start from: without its study section."""
+    return {k: v for k, v in yaml.safe_load(dump_yaml(cfg)).items() if k != "study"}
 
 
 def train_study_run(base: dict[str, Any], overrides: list[str], run_dir: Path, progress: bool) -> dict[str, Any]:
