@@ -49,18 +49,46 @@ def view_uncertainty(views: torch.Tensor) -> torch.Tensor:
 
 
 def threshold_and_refine(
-    heatmaps: torch.Tensor, tau: float, refine: bool, sigma: float
+    heatmaps: torch.Tensor, tau: float, refine: bool, sigma: float, subpixel: bool = False
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Joints whose maximum response exceeds ``tau`` are kept (weight 1), the others dropped (weight 0);
-    with ``refine`` a kept heatmap becomes a Gaussian (peak 1) at its maximum. ``tau <= 0`` keeps all."""
+    with ``refine`` a kept heatmap becomes a Gaussian (peak 1) at its maximum (``subpixel``: see
+    :func:`sharpen_heatmaps`). ``tau <= 0`` keeps all."""
     peak = max_response(heatmaps)
     weights = (peak > tau).to(heatmaps.dtype) if tau > 0 else torch.ones_like(peak)
     if not refine:
         return heatmaps, weights
-    h, w = heatmaps.shape[-2:]
-    refined = gaussian_heatmaps(argmax_coords(heatmaps), (w, h), sigma)
     keep = (peak > tau)[..., None, None]
-    return torch.where(keep, refined, heatmaps), weights
+    return torch.where(keep, sharpen_heatmaps(heatmaps, sigma, subpixel), heatmaps), weights
+
+
+def sharpen_heatmaps(heatmaps: torch.Tensor, sigma: float, subpixel: bool = False) -> torch.Tensor:
+    """Every heatmap redrawn as a Gaussian of ``sigma`` (peak 1) at its maximum: the shape of a labeled
+    target, whatever blur the prediction or a bilinear warp gave it. At the maximum pixel, or with
+    ``subpixel`` a quarter pixel from it towards the higher neighbour (where the codec's argmax decoding
+    reads the keypoint), so that the redrawn target decodes where the heatmap did."""
+    h, w = heatmaps.shape[-2:]
+    centers = subpixel_argmax(heatmaps) if subpixel else argmax_coords(heatmaps)
+    return gaussian_heatmaps(centers, (w, h), sigma)
+
+
+def subpixel_argmax(heatmaps: torch.Tensor) -> torch.Tensor:
+    """(B, J, 2) maxima shifted a quarter pixel towards the higher neighbour in x and in y, away from
+    the border (the reference code's decoding, as :meth:`HeatmapCodec.decode` with ``argmax``)."""
+    h, w = heatmaps.shape[-2:]
+    xy = argmax_coords(heatmaps)
+    x, y = xy[..., 0].long(), xy[..., 1].long()
+    inside = (x > 1) & (x < w - 1) & (y > 1) & (y < h - 1)
+    xc, yc = x.clamp(1, w - 2), y.clamp(1, h - 2)
+    flat = heatmaps.flatten(2)
+
+    def at(yy: torch.Tensor, xx: torch.Tensor) -> torch.Tensor:
+        return flat.gather(2, (yy * w + xx)[..., None])[..., 0]
+
+    dx = at(yc, xc + 1) - at(yc, xc - 1)
+    dy = at(yc + 1, xc) - at(yc - 1, xc)
+    shift = torch.stack([torch.sign(dx), torch.sign(dy)], dim=-1) * 0.25
+    return xy + shift * inside[..., None].to(xy.dtype)
 
 
 def select_targets(

@@ -82,6 +82,14 @@ class MethodConfig:
     aggregate: str = "max"
     threshold: float = checked(0.1, ge=0, lt=1)
     refine: bool = True
+    # refine at the maximum shifted a quarter pixel towards its higher neighbour, where decoding reads the
+    # keypoint (at the maximum pixel, a perfect teacher's warped targets lose AP 0.815 -> 0.738 on
+    # SynthPose v4 at 96x128; quarter-pixel 0.801: benchmarks/warped_targets.py)
+    refine_subpixel: bool = False
+    # posecons / posedual / ema_teacher: their warped easy-view targets go through threshold-and-refine
+    # as the denoised method's (method.threshold, refine, refine_subpixel): confident, sharp targets, as
+    # the pseudo-label method's, made on the fly
+    consistency_refine: bool = False
     select: bool = True
     margin: float = 0.0
     # pseudo_label: keep a teacher's joint where its maximum response exceeds this
@@ -327,6 +335,15 @@ class SemiSupervisedPose2D(RecipeBase):
     def _to_hard(self, heatmaps: torch.Tensor, maps: torch.Tensor) -> torch.Tensor:
         return warp_heatmaps(heatmaps, maps)
 
+    def _consistency_target(self, easy: torch.Tensor, easy_to_hard: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """An easy-view prediction warped into the hard view as its target, and the (B, J) joint weights:
+        all 1, or with ``method.consistency_refine`` thresholded and refined as the denoised method's."""
+        m = self.method
+        target = self._to_hard(easy, easy_to_hard)
+        if m.consistency_refine:
+            return threshold_and_refine(target.detach(), m.threshold, m.refine, self.sigma, m.refine_subpixel)
+        return target, torch.ones(target.shape[:2], device=target.device)
+
     def _cutout(self, hard: torch.Tensor, teacher_hm_in_hard: torch.Tensor) -> torch.Tensor:
         m = self.method
         if not m.joint_cutout:
@@ -355,21 +372,20 @@ def _posecons(recipe: SemiSupervisedPose2D, u: dict[str, Any]) -> torch.Tensor:
     net = recipe.nets[0]
     easy = recipe._teach(net, u["easy"]) if recipe.method.stop_gradient else recipe._forward(net, u["easy"])[:, -1]
     recipe.monitor.update(max_response(easy.detach()))
-    target = recipe._to_hard(easy, u["easy_to_hard"])
+    target, weights = recipe._consistency_target(easy, u["easy_to_hard"])
     hard = recipe._cutout(u["hard"], target)
-    ones = torch.ones(target.shape[:2], device=target.device)
-    return heatmap_loss(recipe._forward(net, hard), target, ones)
+    return heatmap_loss(recipe._forward(net, hard), target, weights)
 
 
 def _posedual(recipe: SemiSupervisedPose2D, u: dict[str, Any]) -> torch.Tensor:
     a, b = recipe.nets
-    targets = [recipe._to_hard(recipe._teach(n, u["easy"]), u["easy_to_hard"]) for n in (a, b)]
-    recipe.monitor.update(max_response(targets[0]))
-    ones = torch.ones(targets[0].shape[:2], device=targets[0].device)
-    loss = torch.zeros((), device=ones.device)
-    for student, teacher_target in ((a, targets[1]), (b, targets[0])):
+    easy = [recipe._teach(n, u["easy"]) for n in (a, b)]
+    recipe.monitor.update(max_response(easy[0]))
+    targets = [recipe._consistency_target(e, u["easy_to_hard"]) for e in easy]
+    loss = torch.zeros((), device=u["easy"].device)
+    for student, (teacher_target, weights) in ((a, targets[1]), (b, targets[0])):
         hard = recipe._cutout(u["hard"], teacher_target)
-        loss = loss + heatmap_loss(recipe._forward(student, hard), teacher_target, ones)
+        loss = loss + heatmap_loss(recipe._forward(student, hard), teacher_target, weights)
     return loss
 
 
@@ -388,7 +404,7 @@ def _denoised(recipe: SemiSupervisedPose2D, u: dict[str, Any]) -> torch.Tensor:
             winner = hm.amax(dim=(-2, -1)).argmax(dim=0)  # (B, K): the view with the highest peak
             recipe.step_stats = {"strong_share": float((winner >= m.weak_views).float().mean())}
         agg = aggregate_views(hm, m.aggregate)
-        target, w = threshold_and_refine(agg, m.threshold, m.refine, recipe.sigma)
+        target, w = threshold_and_refine(agg, m.threshold, m.refine, recipe.sigma, m.refine_subpixel)
         pseudo.append(target)
         weights.append(w)
         uncertainty.append(view_uncertainty(hm))
@@ -421,10 +437,9 @@ def _ema_teacher(recipe: SemiSupervisedPose2D, u: dict[str, Any]) -> torch.Tenso
     assert recipe.teacher is not None  # made for this method
     easy = recipe._teach(recipe.teacher, u["easy"])
     recipe.monitor.update(max_response(easy))
-    target = recipe._to_hard(easy, u["easy_to_hard"])
+    target, weights = recipe._consistency_target(easy, u["easy_to_hard"])
     hard = recipe._cutout(u["hard"], target)
-    ones = torch.ones(target.shape[:2], device=target.device)
-    return heatmap_loss(recipe._forward(recipe.nets[0], hard), target, ones)
+    return heatmap_loss(recipe._forward(recipe.nets[0], hard), target, weights)
 
 
 UNSUPERVISED: dict[str, Callable[[SemiSupervisedPose2D, dict[str, Any]], torch.Tensor]] = {

@@ -190,6 +190,14 @@ def pm(row: dict[str, Any], key: str, digits: int = 3) -> str:
 VARIANTS: dict[str, list[str]] = {
     "jc": ["method.joint_cutout=true"],
     "ra": ["method.randaugment=true"],
+    # refined targets: consistency targets thresholded at 0.2 (the pseudo-label threshold of the 2D
+    # studies) and redrawn as Gaussians at their quarter-pixel maxima
+    "rt": [
+        "method.consistency_refine=true",
+        "method.threshold=0.2",
+        "method.refine=true",
+        "method.refine_subpixel=true",
+    ],
 }
 
 
@@ -206,7 +214,7 @@ class SSLStudySection:
     synthpose_val: int = 200
     synthpose_version: int = checked(1, choices=VERSIONS)  # 2-4: figures for which COCO AP ranks (data/synthpose.py)
     labeled: list[int] = field(default_factory=lambda: [100])
-    # each may add +jc, +ra (VARIANTS); ema_teacher is left out by default (DualPose's collapsing set-up)
+    # each may add +jc, +ra, +rt (VARIANTS); ema_teacher is left out by default (DualPose's collapsing set-up)
     methods: list[str] = field(default_factory=lambda: [m for m in METHODS if m != "ema_teacher"])
     # runs trained at once, each in a process of its own with the cores shared out (small 2D networks use
     # many threads poorly; docs/ssl2d.md)

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import torch
 
-from semipose.codecs.heatmap import gaussian_heatmaps
+from semipose.codecs.heatmap import HeatmapCodec, gaussian_heatmaps
 from semipose.data.transforms2d import View, affine_matrix, view_to_view, warp_heatmaps
 from semipose.methods.heatmap_ops import (
     aggregate_views,
@@ -14,6 +14,8 @@ from semipose.methods.heatmap_ops import (
     heatmap_loss,
     max_response,
     select_targets,
+    sharpen_heatmaps,
+    subpixel_argmax,
     threshold_and_refine,
     view_uncertainty,
 )
@@ -43,6 +45,24 @@ def test_threshold_and_refine_by_hand():
     raw, w0 = threshold_and_refine(hm, tau=0.1, refine=False, sigma=1.0)
     assert torch.equal(raw, hm) and w0.tolist() == [[1.0, 0.0]]
     assert threshold_and_refine(hm, tau=0.0, refine=False, sigma=1.0)[1].tolist() == [[1.0, 1.0]]
+
+
+def test_subpixel_maximum_and_sharpening_by_hand():
+    hm = torch.zeros(1, 3, 6, 6)
+    hm[0, 0, 3, 2], hm[0, 0, 3, 3], hm[0, 0, 2, 2] = 0.8, 0.5, 0.1  # right neighbour and upper one higher
+    hm[0, 1, 0, 4] = 0.9  # on the border: no shift
+    hm[0, 2, 2, 3] = 0.7  # neighbours equal: no shift
+    xy = subpixel_argmax(hm)
+    assert xy.tolist() == [[[2.25, 2.75], [4.0, 0.0], [3.0, 2.0]]]
+    sharp = sharpen_heatmaps(hm, sigma=1.0, subpixel=True)
+    # a Gaussian of sigma 1 centred at (2.25, 2.75): at pixel (2, 3) both offsets are 0.25
+    assert math.isclose(float(sharp[0, 0, 3, 2]), math.exp(-(0.25**2 + 0.25**2) / 2), rel_tol=1e-6)
+    assert float(sharp[0, 1, 0, 4]) == 1.0 and float(sharp[0, 2, 2, 3]) == 1.0
+    # the codec's argmax decoding reads the redrawn heatmap where it read the original one
+    codec = HeatmapCodec((24, 24), (6, 6), sigma=1.0)
+    for k in range(3):
+        assert np.allclose(codec.decode(sharp[0].numpy())[0][k], codec.decode(hm[0].numpy())[0][k])
+    assert sharpen_heatmaps(hm, sigma=1.0)[0, 0, 3, 2] == 1.0  # without subpixel: at the maximum pixel
 
 
 def test_selection_rule_by_hand():

@@ -46,6 +46,7 @@ def _coco_cfg(coco, method, extra=()):
         ("pseudo_label", ["method.pseudo_threshold=0.05"]),
         ("posecons", ["method.joint_cutout=true"]),
         ("posedual", ["method.randaugment=true"]),
+        ("posedual", ["method.consistency_refine=true", "method.refine_subpixel=true", "method.threshold=0.05"]),
         ("denoised", ["method.joint_cutout=true"]),
         ("ema_teacher", ["method.ema_decay=0.9"]),
     ],
@@ -208,3 +209,52 @@ def test_ema_update_by_hand():
     assert torch.equal(teacher.running_mean, student.running_mean) and torch.equal(
         student.weight, torch.full((2,), 3.0)
     )
+
+
+class _FixedHeatmaps(torch.nn.Module):
+    """A 'network' whose (B, 1, J, h, w) output is a fixed heatmap stack plus a learnable offset."""
+
+    def __init__(self, heatmaps):
+        super().__init__()
+        self.heatmaps = heatmaps
+        self.offset = torch.nn.Parameter(torch.zeros(()))
+
+    def forward(self, x):
+        return (self.heatmaps + self.offset).expand(x.shape[0], *self.heatmaps.shape)[:, None]
+
+
+def _posedual_loss(teacher_maps, student_maps, extra):
+    from semipose.methods.base import Schedule
+    from semipose.methods.ssl2d import UNSUPERVISED, MethodConfig, SemiSupervisedPose2D
+
+    method = dataclasses.replace(MethodConfig(name="posedual"), **extra)
+    nets = [_FixedHeatmaps(student_maps), _FixedHeatmaps(teacher_maps)]
+    recipe = SemiSupervisedPose2D(
+        nets, method, CollapseConfig(), Schedule(epochs=1), None, 1, None, torch.device("cpu"), 1.0, (24, 24)
+    )
+    identity = torch.tensor([[[1.0, 0, 0], [0, 1.0, 0]]])
+    u = {"easy": torch.zeros(1, 3, 24, 24), "hard": torch.zeros(1, 3, 24, 24), "easy_to_hard": identity}
+    return float(UNSUPERVISED["posedual"](recipe, u).detach())
+
+
+def test_posedual_refined_targets_drop_unsure_joints_and_sharpen_the_rest():
+    from semipose.methods.heatmap_ops import heatmap_loss, sharpen_heatmaps
+
+    teacher = torch.zeros(2, 6, 6)
+    teacher[0, 3, 2], teacher[0, 3, 3] = 0.6, 0.3  # sure: peak 0.6 > 0.2, a quarter pixel right of x=2
+    teacher[1, 1, 1] = 0.1  # unsure: 0.1 < 0.2, dropped
+    refine = {"consistency_refine": True, "threshold": 0.2, "refine": True, "refine_subpixel": True}
+    student = torch.zeros(2, 6, 6)
+    moved = student.clone()
+    moved[1] = 0.15  # the student's output on the dropped joint alone changes (still below tau as a teacher)
+    assert _posedual_loss(teacher, student, refine) == _posedual_loss(teacher, moved, refine)
+    assert _posedual_loss(teacher, student, {}) != _posedual_loss(teacher, moved, {})
+    # the sure joint's target is a sigma-1 Gaussian at (2.25, 3), one of the two cross-teaching terms; the
+    # other (the teacher net taught by the all-zero student: both joints below tau) has weight 0
+    target = sharpen_heatmaps(teacher[None], 1.0, subpixel=True)
+    expected = heatmap_loss(student[None, None], target, torch.tensor([[1.0, 0.0]]))
+    assert _posedual_loss(teacher, student, refine) == pytest.approx(float(expected), rel=1e-6)
+    # without refinement the target is the teacher's heatmap itself, every joint weighted
+    plain = heatmap_loss(student[None, None], teacher[None], torch.ones(1, 2))
+    plain = plain + heatmap_loss(teacher[None, None], student[None], torch.ones(1, 2))
+    assert _posedual_loss(teacher, student, {}) == pytest.approx(float(plain), rel=1e-6)
