@@ -341,7 +341,7 @@ class SemiSupervisedPose2D(RecipeBase):
         m = self.method
         target = self._to_hard(easy, easy_to_hard)
         if m.consistency_refine:
-            return threshold_and_refine(target.detach(), m.threshold, m.refine, self.sigma, m.refine_subpixel)
+            return threshold_and_refine(target, m.threshold, m.refine, self.sigma, m.refine_subpixel)
         return target, torch.ones(target.shape[:2], device=target.device)
 
     def _cutout(self, hard: torch.Tensor, teacher_hm_in_hard: torch.Tensor) -> torch.Tensor:
