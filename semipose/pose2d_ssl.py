@@ -158,6 +158,7 @@ def train_ssl2d(
         choice.used,
         t.seed,
         t.amsgrad,
+        skel.flip_permutation().tolist(),
     )
     prepare_run_dir(
         run_dir,

@@ -91,6 +91,17 @@ def subpixel_argmax(heatmaps: torch.Tensor) -> torch.Tensor:
     return xy + shift * inside[..., None].to(xy.dtype)
 
 
+def mirror_weights(heatmaps: torch.Tensor, flip_permutation: torch.Tensor, radius: float) -> torch.Tensor:
+    """(B, J) weights: 0 for a left or right joint whose mirror joint (``flip_permutation``) peaks within
+    ``radius`` heatmap pixels of it, both put on one limb (the left/right confusion), else 1. Joints
+    that are their own mirror (nose, pelvis) keep weight 1."""
+    xy = argmax_coords(heatmaps)
+    perm = flip_permutation.to(heatmaps.device).long()
+    near = (xy - xy[:, perm]).norm(dim=-1) <= radius
+    paired = perm != torch.arange(len(perm), device=perm.device)
+    return (~(near & paired)).to(heatmaps.dtype)
+
+
 def select_targets(
     own: torch.Tensor,
     other: torch.Tensor,

@@ -44,6 +44,7 @@ from .heatmap_ops import (
     cutout_boxes,
     heatmap_loss,
     max_response,
+    mirror_weights,
     select_targets,
     threshold_and_refine,
     view_uncertainty,
@@ -90,6 +91,10 @@ class MethodConfig:
     # as the denoised method's (method.threshold, refine, refine_subpixel): confident, sharp targets, as
     # the pseudo-label method's, made on the fly
     consistency_refine: bool = False
+    # posecons / posedual / ema_teacher: a left or right joint whose mirror joint's target peaks within
+    # this many heatmap pixels of its own gets weight 0 (the network put both on one limb; trained on,
+    # that confusion spreads: docs/ssl2d.md); 0 keeps every joint
+    mirror_radius: float = checked(0.0, ge=0)
     select: bool = True
     margin: float = 0.0
     # pseudo_label: keep a teacher's joint where its maximum response exceeds this
@@ -238,6 +243,7 @@ class SemiSupervisedPose2D(RecipeBase):
         precision: str = "fp32",
         seed: int = 0,
         amsgrad: bool = False,
+        flip_permutation: list[int] | None = None,
     ):
         super().__init__({f"net{i + 1}": n for i, n in enumerate(nets)}, schedule, evaluate_fn, device, amsgrad)
         self.nets = list(self.modules.values())
@@ -246,6 +252,10 @@ class SemiSupervisedPose2D(RecipeBase):
         self.monitor = CollapseMonitor(collapse)
         self.generator = torch.Generator().manual_seed(seed)
         self.stop_requested = False
+        # the skeleton's left/right pairing, for method.mirror_radius
+        self.flip_permutation = None if flip_permutation is None else torch.as_tensor(flip_permutation)
+        if method.mirror_radius > 0 and self.flip_permutation is None:
+            raise ConfigError("method.mirror_radius needs the skeleton's flip permutation")
         self.unsup_weight = method.unsup_weight
         self.step_stats: dict[str, float] = {}  # a method's statistics of the last step, for the log
         # ema_teacher: a copy of the student whose weights trail the student's (Mean Teacher); not optimised
@@ -337,12 +347,18 @@ class SemiSupervisedPose2D(RecipeBase):
 
     def _consistency_target(self, easy: torch.Tensor, easy_to_hard: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """An easy-view prediction warped into the hard view as its target, and the (B, J) joint weights:
-        all 1, or with ``method.consistency_refine`` thresholded and refined as the denoised method's."""
+        all 1, or with ``method.consistency_refine`` thresholded and refined as the denoised method's; with
+        ``method.mirror_radius`` joints found on their mirror joint's spot get 0."""
         m = self.method
         target = self._to_hard(easy, easy_to_hard)
         if m.consistency_refine:
-            return threshold_and_refine(target, m.threshold, m.refine, self.sigma, m.refine_subpixel)
-        return target, torch.ones(target.shape[:2], device=target.device)
+            target, weights = threshold_and_refine(target, m.threshold, m.refine, self.sigma, m.refine_subpixel)
+        else:
+            weights = torch.ones(target.shape[:2], device=target.device)
+        if m.mirror_radius > 0:
+            assert self.flip_permutation is not None  # checked when made
+            weights = weights * mirror_weights(target.detach(), self.flip_permutation, m.mirror_radius)
+        return target, weights
 
     def _cutout(self, hard: torch.Tensor, teacher_hm_in_hard: torch.Tensor) -> torch.Tensor:
         m = self.method

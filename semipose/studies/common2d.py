@@ -198,6 +198,9 @@ VARIANTS: dict[str, list[str]] = {
         "method.refine=true",
         "method.refine_subpixel=true",
     ],
+    # mirror rejection: no consistency target for a left/right joint that its teacher put within 2 heatmap
+    # pixels of its mirror joint
+    "mr": ["method.mirror_radius=2"],
 }
 
 
@@ -214,7 +217,7 @@ class SSLStudySection:
     synthpose_val: int = 200
     synthpose_version: int = checked(1, choices=VERSIONS)  # 2-4: figures for which COCO AP ranks (data/synthpose.py)
     labeled: list[int] = field(default_factory=lambda: [100])
-    # each may add +jc, +ra, +rt (VARIANTS); ema_teacher is left out by default (DualPose's collapsing set-up)
+    # each may add +jc, +ra, +rt, +mr (VARIANTS); ema_teacher is left out by default (DualPose's collapsing set-up)
     methods: list[str] = field(default_factory=lambda: [m for m in METHODS if m != "ema_teacher"])
     # runs trained at once, each in a process of its own with the cores shared out (small 2D networks use
     # many threads poorly; docs/ssl2d.md)

@@ -13,6 +13,7 @@ from semipose.methods.heatmap_ops import (
     cutout_boxes,
     heatmap_loss,
     max_response,
+    mirror_weights,
     select_targets,
     sharpen_heatmaps,
     subpixel_argmax,
@@ -63,6 +64,18 @@ def test_subpixel_maximum_and_sharpening_by_hand():
     for k in range(3):
         assert np.allclose(codec.decode(sharp[0].numpy())[0][k], codec.decode(hm[0].numpy())[0][k])
     assert sharpen_heatmaps(hm, sigma=1.0)[0, 0, 3, 2] == 1.0  # without subpixel: at the maximum pixel
+
+
+def test_mirror_weights_drop_pairs_on_one_spot_by_hand():
+    # joints: 0 nose (its own mirror), 1 left and 2 right wrist, 3 left and 4 right knee
+    perm = torch.tensor([0, 2, 1, 4, 3])
+    hm = torch.zeros(1, 5, 8, 8)
+    peaks = [(4, 4), (1, 1), (2, 2), (1, 6), (6, 6)]  # (x, y): wrists 1.41 px apart, knees 5 px apart
+    for j, (x, y) in enumerate(peaks):
+        hm[0, j, y, x] = 1.0
+    assert mirror_weights(hm, perm, radius=1.5).tolist() == [[1.0, 0.0, 0.0, 1.0, 1.0]]
+    assert mirror_weights(hm, perm, radius=5.0).tolist() == [[1.0, 0.0, 0.0, 0.0, 0.0]]
+    assert mirror_weights(hm, perm, radius=1.0).tolist() == [[1.0] * 5]
 
 
 def test_selection_rule_by_hand():

@@ -47,6 +47,7 @@ def _coco_cfg(coco, method, extra=()):
         ("posecons", ["method.joint_cutout=true"]),
         ("posedual", ["method.randaugment=true"]),
         ("posedual", ["method.consistency_refine=true", "method.refine_subpixel=true", "method.threshold=0.05"]),
+        ("posecons", ["method.mirror_radius=2"]),
         ("denoised", ["method.joint_cutout=true"]),
         ("ema_teacher", ["method.ema_decay=0.9"]),
     ],
@@ -223,15 +224,16 @@ class _FixedHeatmaps(torch.nn.Module):
         return (self.heatmaps + self.offset).expand(x.shape[0], *self.heatmaps.shape)[:, None]
 
 
-def _posedual_loss(teacher_maps, student_maps, extra):
+def _posedual_loss(teacher_maps, student_maps, extra, flip_permutation=None):
     from semipose.methods.base import Schedule
     from semipose.methods.ssl2d import UNSUPERVISED, MethodConfig, SemiSupervisedPose2D
 
     method = dataclasses.replace(MethodConfig(name="posedual"), **extra)
     nets = [_FixedHeatmaps(student_maps), _FixedHeatmaps(teacher_maps)]
     recipe = SemiSupervisedPose2D(
-        nets, method, CollapseConfig(), Schedule(epochs=1), None, 1, None, torch.device("cpu"), 1.0, (24, 24)
-    )
+        nets, method, CollapseConfig(), Schedule(epochs=1), None, 1, None, torch.device("cpu"), 1.0, (24, 24),
+        flip_permutation=flip_permutation,
+    )  # fmt: skip
     identity = torch.tensor([[[1.0, 0, 0], [0, 1.0, 0]]])
     u = {"easy": torch.zeros(1, 3, 24, 24), "hard": torch.zeros(1, 3, 24, 24), "easy_to_hard": identity}
     return float(UNSUPERVISED["posedual"](recipe, u).detach())
@@ -258,3 +260,21 @@ def test_posedual_refined_targets_drop_unsure_joints_and_sharpen_the_rest():
     plain = heatmap_loss(student[None, None], teacher[None], torch.ones(1, 2))
     plain = plain + heatmap_loss(teacher[None, None], student[None], torch.ones(1, 2))
     assert _posedual_loss(teacher, student, {}) == pytest.approx(float(plain), rel=1e-6)
+
+
+def test_posedual_mirror_radius_drops_a_pair_its_teacher_put_on_one_spot():
+    teacher = torch.zeros(2, 6, 6)
+    teacher[0, 2, 2], teacher[1, 2, 3] = 0.6, 0.5  # a left/right pair one pixel apart
+    student = torch.zeros(2, 6, 6)
+    moved = student.clone()
+    moved[:, 4, 4] = 0.05  # the student's output changes on both joints of the pair
+    perm = [1, 0]
+    extra = {"mirror_radius": 1.5}
+    assert _posedual_loss(teacher, student, extra, perm) == _posedual_loss(teacher, moved, extra, perm)
+    assert _posedual_loss(teacher, student, {"mirror_radius": 0.5}, perm) != _posedual_loss(
+        teacher, moved, {"mirror_radius": 0.5}, perm
+    )
+    from semipose.config import ConfigError
+
+    with pytest.raises(ConfigError, match="flip permutation"):
+        _posedual_loss(teacher, student, extra)

@@ -105,6 +105,7 @@ def test_method_variants_and_their_checks(tmp_path, capsys):
     assert method_overrides("posedual+rt")[1:] == [
         "method.consistency_refine=true", "method.threshold=0.2", "method.refine=true", "method.refine_subpixel=true"
     ]  # fmt: skip
+    assert method_overrides("posecons+mr") == ["method.name=posecons", "method.mirror_radius=2"]
     assert main(["study", "ssl-2d", "-o", str(tmp_path / "s"), "study.methods=[posedual+xx]"]) == 2
     assert "'posedual+xx' is not a method" in capsys.readouterr().err and not (tmp_path / "s").exists()
 
