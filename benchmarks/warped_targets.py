@@ -5,7 +5,8 @@ lost is the warp's alone: every validation person's keypoints are encoded as tar
 warped into a hard view, decoded there and mapped back to the image, and scored with COCO AP beside the
 same keypoints encoded in the hard view directly (the labeled targets' ceiling) and beside the warped
 heatmaps redrawn as Gaussians at their maximum pixel (the denoised method's refine step) or a quarter
-pixel from it where decoding reads the keypoint (``method.refine_subpixel``). Also printed: the mean peak of the targets and the mean decoded error in input pixels.
+pixel from it where decoding reads the keypoint (``method.refine_subpixel``). Also printed: the mean
+peak of the targets and the mean decoded error in input pixels.
 
     python benchmarks/warped_targets.py --data runs/v4/synthpose --out benchmarks/results/warped_targets.json
 
