@@ -389,6 +389,7 @@ def _posecons(recipe: SemiSupervisedPose2D, u: dict[str, Any]) -> torch.Tensor:
     easy = recipe._teach(net, u["easy"]) if recipe.method.stop_gradient else recipe._forward(net, u["easy"])[:, -1]
     recipe.monitor.update(max_response(easy.detach()))
     target, weights = recipe._consistency_target(easy, u["easy_to_hard"])
+    recipe.step_stats = {"target_kept": float(weights.mean())}
     hard = recipe._cutout(u["hard"], target)
     return heatmap_loss(recipe._forward(net, hard), target, weights)
 
@@ -398,6 +399,7 @@ def _posedual(recipe: SemiSupervisedPose2D, u: dict[str, Any]) -> torch.Tensor:
     easy = [recipe._teach(n, u["easy"]) for n in (a, b)]
     recipe.monitor.update(max_response(easy[0]))
     targets = [recipe._consistency_target(e, u["easy_to_hard"]) for e in easy]
+    recipe.step_stats = {"target_kept": float(sum(w.mean() for _, w in targets)) / len(targets)}
     loss = torch.zeros((), device=u["easy"].device)
     for student, (teacher_target, weights) in ((a, targets[1]), (b, targets[0])):
         hard = recipe._cutout(u["hard"], teacher_target)
@@ -454,6 +456,7 @@ def _ema_teacher(recipe: SemiSupervisedPose2D, u: dict[str, Any]) -> torch.Tenso
     easy = recipe._teach(recipe.teacher, u["easy"])
     recipe.monitor.update(max_response(easy))
     target, weights = recipe._consistency_target(easy, u["easy_to_hard"])
+    recipe.step_stats = {"target_kept": float(weights.mean())}
     hard = recipe._cutout(u["hard"], target)
     return heatmap_loss(recipe._forward(recipe.nets[0], hard), target, weights)
 

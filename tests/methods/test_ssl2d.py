@@ -81,6 +81,12 @@ def test_methods_run_on_real_coco_and_loss_falls(shared_data, tmp_path, method, 
         assert (tmp_path / method / "teacher" / "model.pt").is_file() and 0 < metrics["pseudo_joints_kept"] <= 1
     if method == "denoised":  # the share of targets whose highest peak came from a strong view
         assert all(0.0 <= float(r["strong_share"]) <= 1.0 for r in log)
+    if method in ("posecons", "posedual", "ema_teacher"):  # the share of consistency targets trained on
+        kept = [float(r["target_kept"]) for r in log]
+        if any("mirror_radius" in o or "consistency_refine" in o for o in extra):
+            assert all(0.0 <= k <= 1.0 for k in kept)
+        else:
+            assert kept == [1.0] * len(kept)
 
 
 def test_a_run_config_reader_knows_every_semi_supervised_section():
@@ -224,7 +230,7 @@ class _FixedHeatmaps(torch.nn.Module):
         return (self.heatmaps + self.offset).expand(x.shape[0], *self.heatmaps.shape)[:, None]
 
 
-def _posedual_loss(teacher_maps, student_maps, extra, flip_permutation=None):
+def _posedual_loss(teacher_maps, student_maps, extra, flip_permutation=None, stats=None):
     from semipose.methods.base import Schedule
     from semipose.methods.ssl2d import UNSUPERVISED, MethodConfig, SemiSupervisedPose2D
 
@@ -236,7 +242,10 @@ def _posedual_loss(teacher_maps, student_maps, extra, flip_permutation=None):
     )  # fmt: skip
     identity = torch.tensor([[[1.0, 0, 0], [0, 1.0, 0]]])
     u = {"easy": torch.zeros(1, 3, 24, 24), "hard": torch.zeros(1, 3, 24, 24), "easy_to_hard": identity}
-    return float(UNSUPERVISED["posedual"](recipe, u).detach())
+    loss = float(UNSUPERVISED["posedual"](recipe, u).detach())
+    if stats is not None:
+        stats.update(recipe.step_stats)
+    return loss
 
 
 def test_posedual_refined_targets_drop_unsure_joints_and_sharpen_the_rest():
@@ -249,7 +258,9 @@ def test_posedual_refined_targets_drop_unsure_joints_and_sharpen_the_rest():
     student = torch.zeros(2, 6, 6)
     moved = student.clone()
     moved[1] = 0.15  # the student's output on the dropped joint alone changes (still below tau as a teacher)
-    assert _posedual_loss(teacher, student, refine) == _posedual_loss(teacher, moved, refine)
+    stats: dict[str, float] = {}
+    assert _posedual_loss(teacher, student, refine, stats=stats) == _posedual_loss(teacher, moved, refine)
+    assert stats["target_kept"] == 0.25  # the teacher net's targets keep 1 joint of 2, the student's 0 of 2
     assert _posedual_loss(teacher, student, {}) != _posedual_loss(teacher, moved, {})
     # the sure joint's target is a sigma-1 Gaussian at (2.25, 3), one of the two cross-teaching terms; the
     # other (the teacher net taught by the all-zero student: both joints below tau) has weight 0
