@@ -28,7 +28,7 @@ from ..processes import RunsFailed, exit_with_parent, format_exception
 
 def ensure_synthpose(data, out_dir: Path, n_train: int, n_val: int, version: int = 1) -> None:
     """Write ``n_train`` / ``n_val`` SynthPose images (seeds 0 / 1) into ``<out>/synthpose`` unless there,
-    and point ``data`` (a Pose2DDataConfig) at them: version 1 at the input's longer side, versions 2-4 at
+    and point ``data`` (a Pose2DDataConfig) at them: version 1 at the input's longer side, versions 2-5 at
     twice it (their figures fill the image, so person crops keep their detail). ``n_train <= 0`` leaves
     ``data``."""
     if n_train <= 0:
@@ -215,7 +215,7 @@ class SSLStudySection:
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
     synthpose_train: int = 0  # > 0: write SynthPose into <out>/synthpose (else data.* name a dataset)
     synthpose_val: int = 200
-    synthpose_version: int = checked(1, choices=VERSIONS)  # 2-4: figures for which COCO AP ranks (data/synthpose.py)
+    synthpose_version: int = checked(1, choices=VERSIONS)  # 2-5: figures for which COCO AP ranks (data/synthpose.py)
     labeled: list[int] = field(default_factory=lambda: [100])
     # each may add +jc, +ra, +rt, +mr (VARIANTS); ema_teacher is left out by default (DualPose's collapsing set-up)
     methods: list[str] = field(default_factory=lambda: [m for m in METHODS if m != "ema_teacher"])

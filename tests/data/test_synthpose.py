@@ -133,3 +133,30 @@ def test_version_4_is_version_3_with_sleeves_and_legs_tinted_by_side(tmp_path):
                 shifts[left].append((r4 - b4) - (r3 - b3))
     assert len(shifts[True]) > 5 and len(shifts[False]) > 5
     assert np.median(shifts[True]) > 20 and np.median(shifts[False]) < -20
+
+
+def test_version_5_is_version_4_with_the_torso_two_toned_by_side(tmp_path):
+    paths = {v: write_synthpose(tmp_path / f"v{v}", 12, seed=5, split="val", cfg=SynthPoseConfig(256, version=v))
+             for v in (4, 5)}  # fmt: skip
+    docs = {v: json.loads(p.read_text()) for v, p in paths.items()}
+    assert len(docs[4]["annotations"]) == len(docs[5]["annotations"]) > 10
+    for a4, a5 in zip(docs[4]["annotations"], docs[5]["annotations"]):  # the same people, poses and boxes
+        assert a4["keypoints"] == a5["keypoints"] and a4["bbox"] == a5["bbox"] and a4["area"] == a5["area"]
+    # two thirds of the way from the shoulders' midpoint to a visible shoulder, or from the hips' to a hip,
+    # version 5 is redder than version 4 on the left and bluer on the right
+    shifts = {True: [], False: []}
+    for a in docs[5]["annotations"]:
+        kp = np.reshape(a["keypoints"], (17, 3))
+        i4, i5 = (np.asarray(Image.open(tmp_path / f"v{v}" / "val" / f"{a['image_id'] - 1:06d}.png"), np.float64)
+                  for v in (4, 5))  # fmt: skip
+        for joint, mirror, left in ((5, 6, True), (11, 12, True), (6, 5, False), (12, 11, False)):
+            if kp[joint, 2] == 2 and kp[mirror, 2] > 0 and np.linalg.norm(kp[joint, :2] - kp[mirror, :2]) > 12:
+                mid = (kp[joint, :2] + kp[mirror, :2]) / 2
+                x, y = (mid + (kp[joint, :2] - mid) * 2 / 3).astype(int)
+                (r4, _, b4), (r5, _, b5) = i4[y, x], i5[y, x]
+                shifts[left].append((r5 - b5) - (r4 - b4))
+    # (where a limb lies over the point its colour is version 4's, a shift of 0)
+    left, right = (np.array([d for d in shifts[side] if abs(d) > 5]) for side in (True, False))
+    assert len(left) > 5 and len(right) > 5
+    assert (left > 0).mean() >= 0.9 and (right < 0).mean() >= 0.9
+    assert np.median(left) > 20 and np.median(right) < -20
