@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import multiprocessing as mp
 import os
+import sys
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -60,7 +61,9 @@ def run_arms(
 
     ``study.workers`` > 1 trains that many runs at once in spawned processes, each with the cores shared
     out (``train.threads``, unless set); a failing run does not stop the others, and the study fails at the
-    end naming every failed run (its traceback in ``<run>/failed.txt``)."""
+    end naming every failed run (its traceback in ``<run>/failed.txt``). ``study.report_only`` trains
+    nothing: the runs finished so far make the tables (a long study's partial results). Each returned
+    metrics dict carries its ``seed``, so that partial arms pair by seed."""
     base = run_base(cfg)
     results: dict[str, list[dict[str, Any] | None]] = {}
     first: dict[tuple, str] = {}
@@ -78,6 +81,11 @@ def run_arms(
             if results[name][i] is None:
                 todo.append((name, i, [*overrides, f"train.seed={seed}"], run_dir))
 
+    if cfg.study.report_only:
+        if todo:
+            print(f"study.report_only: {len(todo)} runs not finished, left out: "
+                  + ", ".join(f"{name}/seed{seeds[i]}" for name, i, _, _ in todo), file=sys.stderr)  # fmt: skip
+        todo = []
     start: Prepare = prepare or (lambda overrides, run_dir: overrides)
     workers = min(cfg.study.workers, len(todo))
     if workers <= 1:
@@ -92,7 +100,9 @@ def run_arms(
                 f"{len(failed)} of {len(todo)} runs failed (the others are kept; --resume retries the failed): "
                 + "; ".join(failed)
             )
-    return {name: [r for r in runs if r is not None] for name, runs in results.items()}
+    return {
+        name: [{**r, "seed": seeds[i]} for i, r in enumerate(runs) if r is not None] for name, runs in results.items()
+    }
 
 
 def run_base(cfg: Any) -> dict[str, Any]:
@@ -176,8 +186,12 @@ def summary_row(
 def paired_delta(runs: list[dict[str, Any]], baseline: list[dict[str, Any]], key: str) -> dict[str, Any]:
     """Per-seed differences ``runs - baseline`` of ``key`` (the runs of one seed share their first
     network's initialisation, so pairing removes most of the seeds' spread): mean, std and how many
-    seeds came out ahead."""
-    d = np.array([float(r[key]) - float(b[key]) for r, b in zip(runs, baseline, strict=True)])
+    seeds came out ahead. Runs pair by their ``seed`` (by position without one); unpaired runs are left out."""
+    by_seed = {b.get("seed", i): b for i, b in enumerate(baseline)}
+    pairs = [(r, by_seed[r.get("seed", i)]) for i, r in enumerate(runs) if r.get("seed", i) in by_seed]
+    if not pairs:
+        return {f"{key}_mean": float("nan"), f"{key}_std": float("nan"), "ahead": 0, "seeds": 0}
+    d = np.array([float(r[key]) - float(b[key]) for r, b in pairs])
     return {f"{key}_mean": float(d.mean()), f"{key}_std": float(d.std()), "ahead": int((d > 0).sum()), "seeds": len(d)}
 
 
@@ -222,6 +236,8 @@ class SSLStudySection:
     # runs trained at once, each in a process of its own with the cores shared out (small 2D networks use
     # many threads poorly; docs/ssl2d.md)
     workers: int = checked(1, **POSITIVE)
+    # true: train nothing, write the tables from the runs finished in the study's folder (with --resume)
+    report_only: bool = False
 
     def validate(self) -> None:
         for name in self.methods:

@@ -82,6 +82,8 @@ def run(cfg, out_dir: Path, progress: bool = True) -> dict[str, Any]:
     results = run_arms(arms, cfg.study.seeds, out_dir, cfg, progress, teachers)
     rows = []
     for name, runs in results.items():
+        if not runs:  # study.report_only: none of its runs has finished
+            continue
         method, n = name.rsplit("-n", 1)
         s = summary_row(runs, KEYS)
         base = results.get(f"supervised-n{n}")
@@ -129,18 +131,23 @@ def supervised_teachers(out_dir: Path) -> Callable[[list[str], Path], list[str]]
 
 
 def _per_seed(runs: list[dict[str, Any]]) -> str:
-    """Each seed's PCK@0.2 and, in brackets, its AP: ``0.758, 0.791 (0.016, 0.021)``."""
+    """Each seed's PCK@0.2 and, in brackets, its AP: ``0.758, 0.791 (0.016, 0.021)``; the seeds are named
+    where they are not 0, 1, ... (``study.report_only`` on a partial study)."""
     pck = ", ".join(f"{r['pck@0.2']:.3f}" for r in runs)
     ap = ", ".join(f"{r['coco_AP']:.3f}" for r in runs)
-    return f"{pck} ({ap})"
+    seeds = [r.get("seed", i) for i, r in enumerate(runs)]
+    named = "" if seeds == list(range(len(runs))) else f"seeds {', '.join(map(str, seeds))}: "
+    return f"{named}{pck} ({ap})"
 
 
 def _delta_cell(runs: list[dict[str, Any]], baseline: list[dict[str, Any]] | None, key: str, show: bool = True) -> str:
     """``mean ± std (k/n ahead)`` of the per-seed differences from ``baseline``; empty without one.
     AP differences are printed with four digits: at these budgets AP differences are small."""
-    if baseline is None or not show:
+    if not baseline or not show:
         return ""
     d = paired_delta(runs, baseline, key)
+    if not d["seeds"]:
+        return ""
     digits = 4 if key.startswith("coco_") else 3
     return f"{d[f'{key}_mean']:+.{digits}f} ± {d[f'{key}_std']:.{digits}f} ({d['ahead']}/{d['seeds']} ahead)"
 
@@ -155,12 +162,12 @@ def plot(rows: list[dict[str, Any]], out_png: Path) -> Path:
     width = 0.8 / len(methods)
     for ax, key, label in ((axes[0], "coco_AP", "COCO AP"), (axes[1], "pck@0.2", "PCK@0.2")):
         for i, m in enumerate(methods):
-            pts = [next(r for r in rows if r["method"] == m and r["labeled"] == b) for b in budgets]
-            ax.bar(
+            pts = [next((r for r in rows if r["method"] == m and r["labeled"] == b), None) for b in budgets]
+            ax.bar(  # a budget a method has no finished run at (study.report_only) gets no bar
                 [j + i * width for j in range(len(budgets))],
-                [p[f"_{key}_mean"] for p in pts],
+                [p[f"_{key}_mean"] if p else float("nan") for p in pts],
                 width,
-                yerr=[p[f"_{key}_std"] for p in pts],
+                yerr=[p[f"_{key}_std"] if p else float("nan") for p in pts],
                 capsize=3,
                 label=m,
             )

@@ -199,3 +199,29 @@ def test_a_failing_run_leaves_the_others_and_is_named(tmp_path):
     arms["bad"] = ["method.name=supervised", "data.sigma=1.5"]
     results = run_arms(arms, cfg.study.seeds, out, cfg, progress=False)
     assert [len(r) for r in results.values()] == [1, 1] and not (out / "bad" / "seed0" / "failed.txt").exists()
+
+
+def test_paired_delta_pairs_runs_by_seed():
+    runs = [{"seed": 2, "coco_AP": 0.5}, {"seed": 0, "coco_AP": 0.1}]
+    base = [{"seed": 0, "coco_AP": 0.2}, {"seed": 1, "coco_AP": 0.9}, {"seed": 2, "coco_AP": 0.25}]
+    d = paired_delta(runs, base, "coco_AP")  # seed 2: +0.25, seed 0: -0.1
+    assert d["seeds"] == 2 and d["ahead"] == 1 and d["coco_AP_mean"] == pytest.approx(0.075)
+    assert paired_delta(runs, [{"seed": 1, "coco_AP": 0.0}], "coco_AP")["seeds"] == 0
+
+
+def test_report_only_writes_the_table_of_the_finished_runs_and_trains_nothing(tmp_path, capsys):
+    out = tmp_path / "s"
+    base = ["study", "ssl-2d", "-o", str(out), *TOY, "study.labeled=[8]"]
+    assert main([*base, "study.methods=[supervised]"]) == 0
+    assert main([*base, "--resume", "study.methods=[posecons]", "study.seeds=[1]"]) == 0
+    capsys.readouterr()
+    assert main([*base, "--resume", "study.methods=[supervised,posecons]", "study.report_only=true"]) == 0
+    assert "1 runs not finished, left out: posecons-n8/seed0" in capsys.readouterr().err
+    assert not (out / "posecons-n8" / "seed0" / "metrics.json").exists()
+    report = json.loads((out / "ssl_2d.json").read_text())
+    rows, runs = report["rows"], report["runs"]
+    assert [r["method"] for r in rows] == ["supervised", "posecons"]
+    assert rows[1]["per seed pck@0.2 (AP)"].startswith("seeds 1: ")
+    by_hand = runs["posecons-n8"][0]["pck@0.2"] - runs["supervised-n8"][1]["pck@0.2"]
+    assert rows[1]["pck@0.2 vs supervised (paired)"].startswith(f"{by_hand:+.3f} ± 0.000 (")
+    assert rows[1]["pck@0.2 vs supervised (paired)"].endswith("/1 ahead)")
