@@ -112,49 +112,48 @@ def test_version_3_is_version_2_with_eyes_and_ears_drawn(tmp_path):
     assert changed > 50
 
 
-def test_version_4_is_version_3_with_sleeves_and_legs_tinted_by_side(tmp_path):
+def _side_shifts(tmp_path, old: int, new: int, points) -> dict[bool, list[float]]:
+    """Versions ``old`` and ``new`` of the same draws: checks that they hold the same people, poses, boxes and
+    areas, and returns the change of red minus blue from ``old`` to ``new`` at the image points that
+    ``points(keypoints)`` gives as ``(x, y, on the left side)``."""
     paths = {v: write_synthpose(tmp_path / f"v{v}", 12, seed=5, split="val", cfg=SynthPoseConfig(256, version=v))
-             for v in (3, 4)}  # fmt: skip
+             for v in (old, new)}  # fmt: skip
     docs = {v: json.loads(p.read_text()) for v, p in paths.items()}
-    assert len(docs[3]["annotations"]) == len(docs[4]["annotations"]) > 10
-    for a3, a4 in zip(docs[3]["annotations"], docs[4]["annotations"]):  # the same people, poses and boxes
-        assert a3["keypoints"] == a4["keypoints"] and a3["bbox"] == a4["bbox"] and a3["area"] == a4["area"]
+    assert len(docs[old]["annotations"]) == len(docs[new]["annotations"]) > 10
+    shifts: dict[bool, list[float]] = {True: [], False: []}
+    for a_old, a in zip(docs[old]["annotations"], docs[new]["annotations"]):
+        assert a_old["keypoints"] == a["keypoints"] and a_old["bbox"] == a["bbox"] and a_old["area"] == a["area"]
+        i_old, i_new = (np.asarray(Image.open(tmp_path / f"v{v}" / "val" / f"{a['image_id'] - 1:06d}.png"), np.float64)
+                        for v in (old, new))  # fmt: skip
+        for x, y, left in points(np.reshape(a["keypoints"], (17, 3))):
+            (r0, _, b0), (r1, _, b1) = i_old[y, x], i_new[y, x]
+            shifts[left].append((r1 - b1) - (r0 - b0))
+    return shifts
+
+
+def test_version_4_is_version_3_with_sleeves_and_legs_tinted_by_side(tmp_path):
     # halfway along a visible upper arm or thigh, version 4 is redder than version 3 on the left side and
     # bluer on the right (the mix moves red minus blue towards the side's colour)
-    shifts = {True: [], False: []}
-    for a in docs[4]["annotations"]:
-        kp = np.reshape(a["keypoints"], (17, 3))
-        i3, i4 = (np.asarray(Image.open(tmp_path / f"v{v}" / "val" / f"{a['image_id'] - 1:06d}.png"), np.float64)
-                  for v in (3, 4))  # fmt: skip
+    def midpoints(kp):
         for top, end, left in ((5, 7, True), (11, 13, True), (6, 8, False), (12, 14, False)):
             if kp[top, 2] == 2 and kp[end, 2] == 2:
-                x, y = ((kp[top, :2] + kp[end, :2]) / 2).astype(int)
-                (r3, _, b3), (r4, _, b4) = i3[y, x], i4[y, x]
-                shifts[left].append((r4 - b4) - (r3 - b3))
+                yield (*((kp[top, :2] + kp[end, :2]) / 2).astype(int), left)
+
+    shifts = _side_shifts(tmp_path, 3, 4, midpoints)
     assert len(shifts[True]) > 5 and len(shifts[False]) > 5
     assert np.median(shifts[True]) > 20 and np.median(shifts[False]) < -20
 
 
 def test_version_5_is_version_4_with_the_torso_two_toned_by_side(tmp_path):
-    paths = {v: write_synthpose(tmp_path / f"v{v}", 12, seed=5, split="val", cfg=SynthPoseConfig(256, version=v))
-             for v in (4, 5)}  # fmt: skip
-    docs = {v: json.loads(p.read_text()) for v, p in paths.items()}
-    assert len(docs[4]["annotations"]) == len(docs[5]["annotations"]) > 10
-    for a4, a5 in zip(docs[4]["annotations"], docs[5]["annotations"]):  # the same people, poses and boxes
-        assert a4["keypoints"] == a5["keypoints"] and a4["bbox"] == a5["bbox"] and a4["area"] == a5["area"]
     # two thirds of the way from the shoulders' midpoint to a visible shoulder, or from the hips' to a hip,
     # version 5 is redder than version 4 on the left and bluer on the right
-    shifts = {True: [], False: []}
-    for a in docs[5]["annotations"]:
-        kp = np.reshape(a["keypoints"], (17, 3))
-        i4, i5 = (np.asarray(Image.open(tmp_path / f"v{v}" / "val" / f"{a['image_id'] - 1:06d}.png"), np.float64)
-                  for v in (4, 5))  # fmt: skip
+    def torso_points(kp):
         for joint, mirror, left in ((5, 6, True), (11, 12, True), (6, 5, False), (12, 11, False)):
             if kp[joint, 2] == 2 and kp[mirror, 2] > 0 and np.linalg.norm(kp[joint, :2] - kp[mirror, :2]) > 12:
                 mid = (kp[joint, :2] + kp[mirror, :2]) / 2
-                x, y = (mid + (kp[joint, :2] - mid) * 2 / 3).astype(int)
-                (r4, _, b4), (r5, _, b5) = i4[y, x], i5[y, x]
-                shifts[left].append((r5 - b5) - (r4 - b4))
+                yield (*(mid + (kp[joint, :2] - mid) * 2 / 3).astype(int), left)
+
+    shifts = _side_shifts(tmp_path, 4, 5, torso_points)
     # (where a limb lies over the point its colour is version 4's, a shift of 0)
     left, right = (np.array([d for d in shifts[side] if abs(d) > 5]) for side in (True, False))
     assert len(left) > 5 and len(right) > 5
