@@ -1,6 +1,7 @@
 """Stacked Hourglass variants: the original residual unit against the HRU, and the HRU with transposed-
 convolution upsampling, at several stack counts (the hourglass-variants study compared these on MPII;
-here on SynthPose). Writes validation PCK per epoch (CSV, PNG curves) and the models' sizes.
+here on SynthPose). Writes COCO AP and PCK per variant (mean ± std over seeds, and per seed the difference
+from the first variant), validation AP and PCK per epoch (CSV, PNG curves) and the models' sizes.
 
 Each variant is an ordinary ``pose2d train`` run in ``<out>/<variant>-s<stacks>/``, so an interrupted
 study resumes where it stopped: finished variants are read back, the unfinished one resumes from its
@@ -29,7 +30,7 @@ from ..models.profile import count_flops, count_parameters
 from ..plots import _pyplot, save_figure
 from ..pose2d import Pose2DConfig, train_pose2d
 from ..reports import csv_text, write_table
-from .common2d import ensure_synthpose, summary_row
+from .common2d import ensure_synthpose, paired_delta, summary_row
 
 TABLE = "hourglass_variants"
 BASE_CONFIG = "synthpose"
@@ -85,6 +86,26 @@ PRESETS = {
     # 15 epochs at 1 and 2 stacks over 3 seeds: whether the units' differences stand beyond the seeds'
     # spread (cost in docs/pose2d.md)
     "medium": [*SMALL, "train.epochs=15", "study.stacks=[1,2]", "study.seeds=[0,1,2]"],
+    # the medium comparison where COCO AP ranks: SynthPose version 5 (a drawn face, limbs and torso tinted by
+    # side) at 96x128 person crops of 256-pixel images, no mirrored crops (they would undo the side cue), one
+    # stack, 15 epochs, 3 seeds (cost in docs/pose2d.md)
+    "medium-ap": [
+        "data.input_size=[96,128]",
+        "data.sigma=2.0",
+        "data.augmentation=weak_noflip",
+        "train.test_flip=false",
+        "model.width=32",
+        "train.batch_size=32",
+        "train.lr=2e-3",
+        "train.lr_final=1e-4",
+        "train.eval_every=1",
+        "train.epochs=15",
+        "study.synthpose_version=5",
+        "study.synthpose_train=1000",
+        "study.synthpose_val=200",
+        "study.stacks=[1]",
+        "study.seeds=[0,1,2]",
+    ],
     # 128x128, width 64, 2,000 images, 30 epochs: the SynthPose recipe of docs/pose2d.md for every variant
     "full": [
         "model.width=64",
@@ -100,10 +121,15 @@ def load(config, preset: str, overrides: list[str]) -> HourglassStudyConfig:
     return load_config(HourglassStudyConfig, config, PRESETS[preset] + list(overrides))
 
 
-def _epoch_pck(log_csv: Path) -> list[tuple[int, float, float]]:
+Curve = list[tuple[int, float, float, float]]  # (epoch, PCK@0.2, elapsed seconds, COCO AP) per validation
+
+
+def _epoch_curve(log_csv: Path) -> Curve:
     with open(log_csv) as f:
         return [
-            (int(r["epoch"]), float(r["pck@0.2"]), float(r["elapsed_s"])) for r in csv.DictReader(f) if r.get("pck@0.2")
+            (int(r["epoch"]), float(r["pck@0.2"]), float(r["elapsed_s"]), float(r.get("coco_AP") or "nan"))
+            for r in csv.DictReader(f)
+            if r.get("pck@0.2")
         ]
 
 
@@ -138,6 +164,7 @@ def run(cfg: HourglassStudyConfig, out_dir: Path, progress: bool = True) -> dict
     w, h = cfg.data.input_size
     rows, curves = [], {}
     for stacks in cfg.study.stacks:
+        baseline: list[dict[str, Any]] = []  # the first variant's runs of this stack count, seed by seed
         for name in cfg.study.variants:
             runs = []
             seeds = cfg.study.seeds or [cfg.train.seed]
@@ -145,27 +172,39 @@ def run(cfg: HourglassStudyConfig, out_dir: Path, progress: bool = True) -> dict
                 # the first seed's folder keeps the single-seed study's name, so older studies resume
                 run_dir = out_dir / (f"{name}-s{stacks}" if seed == seeds[0] else f"{name}-s{stacks}-seed{seed}")
                 metrics = _train_variant(cfg, name, stacks, seed, run_dir)
-                curve = _epoch_pck(run_dir / "log.csv")
+                curve = _epoch_curve(run_dir / "log.csv")
                 curves[run_dir.name] = curve
-                runs.append({**metrics, "best_pck@0.2": max(p for _, p, _ in curve)})
+                runs.append({**metrics, "seed": seed, "best_pck@0.2": max(c[1] for c in curve)})
+            baseline = baseline or runs
             model = build_heatmap_net(_variant_model(cfg, name, stacks), 17)
-            s = summary_row(runs, ("pck@0.2", "pck@0.1", "best_pck@0.2", "coco_AP", "coco_AP50"))
-            rows.append(
-                {
-                    "variant": name,
-                    "stacks": stacks,
-                    "parameters": count_parameters(model),
-                    "bytes": state_dict_bytes(model),
-                    "gflops": count_flops(model, (1, 3, h, w)) / 1e9,
-                    "seeds": len(runs),
-                    **{k: s[f"{k}_mean"] for k in ("pck@0.2", "pck@0.1", "best_pck@0.2", "coco_AP", "coco_AP50")},
-                    # " std", not "_std": the Markdown writer shows *_std columns to 0.1 (millimetres)
-                    **{f"{k} std": s[f"{k}_std"] for k in ("pck@0.2", "coco_AP")},
-                    "train_min": s["train_min"],
-                }
-            )
+            keys = ("coco_AP", "coco_AP50", "pck@0.2", "pck@0.1", "best_pck@0.2")
+            s = summary_row(runs, keys)
+            row = {
+                "variant": name,
+                "stacks": stacks,
+                "parameters": count_parameters(model),
+                "bytes": state_dict_bytes(model),
+                "gflops": count_flops(model, (1, 3, h, w)) / 1e9,
+                "seeds": len(runs),
+                **{k: s[f"{k}_mean"] for k in keys},
+                # " std", not "_std": the Markdown writer shows *_std columns to 0.1 (millimetres)
+                **{f"{k} std": s[f"{k}_std"] for k in ("coco_AP", "pck@0.2")},
+            }
+            first = cfg.study.variants[0]
+            for k in ("coco_AP", "pck@0.2"):  # paired by seed against the first variant: same seeds, same batches
+                d = paired_delta(runs, baseline, k)
+                own = runs is baseline
+                row[f"{k} minus {first}"] = "" if own else d[f"{k}_mean"]
+                row[f"{k} minus {first} ahead"] = "" if own else f"{d['ahead']}/{d['seeds']}"
+            row["per seed AP"] = ", ".join(f"{r['coco_AP']:.3f}" for r in runs)
+            row["per seed PCK@0.2"] = ", ".join(f"{r['pck@0.2']:.3f}" for r in runs)
+            rows.append({**row, "train_min": s["train_min"]})
     write_table(rows, out_dir / TABLE)
-    per_epoch = [{"run": k, "epoch": e, "pck@0.2": p, "elapsed_s": t} for k, c in curves.items() for e, p, t in c]
+    per_epoch = [
+        {"run": k, "epoch": e, "pck@0.2": p, "coco_AP": ap, "elapsed_s": t}
+        for k, c in curves.items()
+        for e, p, t, ap in c
+    ]
     atomic_write_text(out_dir / "pck_per_epoch.csv", csv_text(per_epoch))
     plot(curves, out_dir / "pck_per_epoch.png")
     result = {"rows": rows, "curves": curves}
@@ -173,26 +212,30 @@ def run(cfg: HourglassStudyConfig, out_dir: Path, progress: bool = True) -> dict
     return result
 
 
-def plot(curves: dict[str, list[tuple[int, float, float]]], out_png: Path) -> Path:
-    """Validation PCK@0.2 per epoch, one panel per stack count, one line per variant (mean over seeds)."""
+def plot(curves: dict[str, Curve], out_png: Path) -> Path:
+    """Validation COCO AP (top) and PCK@0.2 (bottom) per epoch, one column per stack count, one line per
+    variant (mean over seeds)."""
     plt = _pyplot()
-    groups: dict[tuple[str, int], list[list[tuple[int, float, float]]]] = {}
+    groups: dict[tuple[str, int], list[Curve]] = {}
     for run_name, curve in curves.items():
         m = RUN_NAME.match(run_name)
         assert m is not None, run_name
         groups.setdefault((m["variant"], int(m["stacks"])), []).append(curve)
     stacks = sorted({s for _, s in groups})
-    fig, axes = plt.subplots(1, len(stacks), figsize=(4.2 * len(stacks), 3.6), squeeze=False, sharey=True)
-    for ax, s in zip(axes[0], stacks):
-        for (variant, n), seed_curves in groups.items():
-            if n == s:
-                length = min(len(c) for c in seed_curves)
-                mean = [sum(c[i][1] for c in seed_curves) / len(seed_curves) for i in range(length)]
-                ax.plot([e for e, _, _ in seed_curves[0][:length]], mean, marker="o", ms=3, label=variant)
-        title = f"{s} stack{'s' if s > 1 else ''}"
-        ax.set(title=title, xlabel="epoch", ylabel="validation PCK@0.2 (mean over seeds)")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+    fig, axes = plt.subplots(2, len(stacks), figsize=(4.2 * len(stacks), 6.6), squeeze=False, sharex="col")
+    for col, s in enumerate(stacks):
+        for row, (index, label) in enumerate(((3, "COCO AP"), (1, "PCK@0.2"))):
+            ax = axes[row][col]
+            for (variant, n), seed_curves in groups.items():
+                if n == s:
+                    length = min(len(c) for c in seed_curves)
+                    mean = [sum(c[i][index] for c in seed_curves) / len(seed_curves) for i in range(length)]
+                    ax.plot([c[0] for c in seed_curves[0][:length]], mean, marker="o", ms=3, label=variant)
+            ax.set(ylabel=f"validation {label} (mean over seeds)")
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize=8)
+        axes[0][col].set_title(f"{s} stack{'s' if s > 1 else ''}")
+        axes[1][col].set_xlabel("epoch")
     return save_figure(fig, out_png)
 
 

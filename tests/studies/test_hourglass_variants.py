@@ -36,6 +36,7 @@ def test_hourglass_variants_study(tmp_path, capsys):
     with open(out / "pck_per_epoch.csv") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 6 * 2 and all(0.0 <= float(r["pck@0.2"]) <= 1.0 for r in rows)
+    assert all(0.0 <= float(r["coco_AP"]) <= 1.0 for r in rows)
     assert (out / "pck_per_epoch.png").stat().st_size > 0 and (out / "hourglass_variants.md").is_file()
     assert "hru-deconv" in capsys.readouterr().out
     # without study.seeds, one run per variant with the config's own train.seed, as before seeds existed
@@ -67,3 +68,22 @@ def test_hourglass_variants_over_seeds(tmp_path):
     assert abs(row["pck@0.2 std"] - abs(values[0] - values[1]) / 2) < 1e-12
     assert f"{row['pck@0.2 std']:.3g}" in (out / "hourglass_variants.md").read_text()
     assert row["coco_AP"] >= 0.0
+
+
+def test_hourglass_variants_paired_by_seed(tmp_path):
+    """Each variant's AP and PCK minus the first variant's, seed by seed, with how many seeds came out ahead."""
+    out = tmp_path / "study"
+    args = ["study", "hourglass-variants", "-o", str(out), "model.width=8", "train.epochs=1", "train.batch_size=8"]
+    args += ["study.synthpose_train=12", "study.synthpose_val=6", "study.stacks=[1]", "study.variants=[residual,hru]"]
+    assert main(args + ["train.progress=false", "train.precision=fp32", "study.seeds=[0,1]"]) == 0
+    rows = json.loads((out / "hourglass_variants.json").read_text())["rows"]
+    assert [r["variant"] for r in rows] == ["residual", "hru"] and rows[0]["pck@0.2 minus residual"] == ""
+    for key in ("coco_AP", "pck@0.2"):
+        base = [json.loads((out / d / "metrics.json").read_text())[key] for d in ("residual-s1", "residual-s1-seed1")]
+        hru = [json.loads((out / d / "metrics.json").read_text())[key] for d in ("hru-s1", "hru-s1-seed1")]
+        deltas = [a - b for a, b in zip(hru, base)]
+        assert abs(rows[1][f"{key} minus residual"] - sum(deltas) / 2) < 1e-12
+        assert rows[1][f"{key} minus residual ahead"] == f"{sum(d > 0 for d in deltas)}/2"
+    assert rows[1]["per seed PCK@0.2"] == ", ".join(f"{v:.3f}" for v in hru)
+    with open(out / "pck_per_epoch.csv") as f:
+        assert {"coco_AP", "pck@0.2"} <= set(next(csv.DictReader(f)))

@@ -37,3 +37,6 @@ def test_2d_medium_presets():
     assert ablation.study.tables == ["components"] and ablation.train.epochs == 30
     hg = get_study("hourglass-variants").load(config_path("synthpose"), "medium", [])
     assert hg.study.stacks == [1, 2] and hg.study.seeds == [0, 1, 2] and hg.train.epochs == 15
+    hg_ap = get_study("hourglass-variants").load(config_path("synthpose"), "medium-ap", [])
+    assert hg_ap.study.synthpose_version == 5 and hg_ap.data.input_size == [96, 128]  # where COCO AP ranks
+    assert hg_ap.data.augmentation == "weak_noflip" and not hg_ap.train.test_flip and hg_ap.study.stacks == [1]
