@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ..io import atomic_write_text
+from ..io import atomic_write, atomic_write_text
 from ..skeletons import COCO17, MPII16, Skeleton
 from .errors import DataError
 from .synthetic import ACTIONS, generate_motion
@@ -300,7 +300,9 @@ def write_synthpose(out_dir: str | Path, num_images: int, seed: int = 0, split: 
     for i in range(num_images):
         img, anns = render_image(rng, cfg, poses)
         name = f"{i:06d}.png"
-        Image.fromarray(img).save(out_dir / split / name, optimize=False, compress_level=1)
+        # temporary file, then rename: two studies writing the same folder side by side (their images are
+        # identical) never show a reader half an image
+        atomic_write(out_dir / split / name, lambda f, im=img: Image.fromarray(im).save(f, format="PNG", compress_level=1))
         images.append({"id": i + 1, "file_name": name, "width": cfg.image_size, "height": cfg.image_size})
         for a in anns:
             kp = a["keypoints"]

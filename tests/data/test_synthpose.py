@@ -1,6 +1,7 @@
 """SynthPose: deterministic, readable by the COCO tools, labels where the figures are."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
@@ -159,3 +160,29 @@ def test_version_5_is_version_4_with_the_torso_two_toned_by_side(tmp_path):
     assert len(left) > 5 and len(right) > 5
     assert (left > 0).mean() >= 0.9 and (right < 0).mean() >= 0.9
     assert np.median(left) > 20 and np.median(right) < -20
+
+
+def test_an_interrupted_render_leaves_no_partial_image(tmp_path, monkeypatch):
+    """Images go through a temporary file and a rename: a render that fails halfway through an image
+    (or a second study rewriting the same folder) never leaves a truncated PNG under the image's name."""
+    write_synthpose(tmp_path, 2, seed=3)
+    before = (tmp_path / "train/000001.png").read_bytes()
+
+    def save_half_then_fail(self, fp, *args, **kwargs):
+        half = b"\x89PNG\r\n\x1a\n"  # what a reader sees of an image that is being written
+        if isinstance(fp, (str, Path)):
+            Path(fp).write_bytes(half)
+        else:
+            fp.write(half)
+        raise OSError("disk full")
+
+    monkeypatch.setattr(Image.Image, "save", save_half_then_fail)
+    try:
+        write_synthpose(tmp_path, 2, seed=3)
+    except OSError:
+        pass
+    else:
+        raise AssertionError("the failing save was not called")
+    assert (tmp_path / "train/000001.png").read_bytes() == before  # the earlier complete image is kept
+    assert Image.open(tmp_path / "train/000000.png").size == (128, 128)
+    assert not list((tmp_path / "train").glob(".*.tmp"))  # no temporary file left behind
