@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import yaml
 
 from ..config import ConfigError, dump_yaml, load_config
 from ..data.synthpose import VERSIONS
@@ -149,7 +150,18 @@ def _variant_model(cfg: HourglassStudyConfig, name: str, stacks: int):
 
 
 def _train_variant(cfg: HourglassStudyConfig, name: str, stacks: int, seed: int, run_dir: Path) -> dict[str, Any]:
-    """One variant's run (read back when finished, resumed when interrupted)."""
+    """One variant's run (read back when finished, resumed when interrupted). A folder holding another
+    seed's run (the first seed's folder has no seed in its name, so ``study.seeds=[1,2]`` puts seed 1 where
+    ``[0,1,2]`` expects seed 0) is refused rather than read back as this seed."""
+    saved = run_dir / "config.yaml"
+    if saved.is_file():
+        saved_seed = (yaml.safe_load(saved.read_text()) or {}).get("train", {}).get("seed")
+        if saved_seed != seed:
+            raise ConfigError(
+                f"{saved}: train.seed is {saved_seed}, but this study expects seed {seed} in {run_dir.name}/ "
+                f"(study.seeds lists the first seed in a folder without a seed suffix); keep study.seeds as the "
+                f"study was started, or use another -o"
+            )
     if (run_dir / "metrics.json").is_file() and (run_dir / "log.csv").is_file():
         return json.loads((run_dir / "metrics.json").read_text())
     run_cfg = Pose2DConfig(copy.deepcopy(cfg.data), _variant_model(cfg, name, stacks), copy.deepcopy(cfg.train))

@@ -87,3 +87,17 @@ def test_hourglass_variants_paired_by_seed(tmp_path):
     assert rows[1]["per seed PCK@0.2"] == ", ".join(f"{v:.3f}" for v in hru)
     with open(out / "pck_per_epoch.csv") as f:
         assert {"coco_AP", "pck@0.2"} <= set(next(csv.DictReader(f)))
+
+
+def test_hourglass_variants_refuse_another_seeds_folder(tmp_path, capsys):
+    """study.seeds=[1] puts seed 1 in residual-s1/, where study.seeds=[0,1] expects seed 0: resuming with
+    the longer list is refused with the folder named, not read back as seed 0."""
+    out = tmp_path / "study"
+    args = ["study", "hourglass-variants", "-o", str(out), "model.width=8", "train.epochs=1", "train.batch_size=8"]
+    args += ["study.synthpose_train=8", "study.synthpose_val=4", "study.stacks=[1]", "study.variants=[residual]"]
+    args += ["train.progress=false", "train.precision=fp32", "train.memory_format=contiguous"]
+    assert main(args + ["study.seeds=[1]"]) == 0
+    assert main(args + ["study.seeds=[0,1]", "--resume"]) == 2
+    err = capsys.readouterr().err
+    assert "residual-s1" in err and "train.seed is 1" in err and "expects seed 0" in err
+    assert not (out / "residual-s1-seed1").exists()
