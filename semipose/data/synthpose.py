@@ -31,6 +31,7 @@ as before.
 """
 from __future__ import annotations
 
+import io
 import json
 from typing import Any
 from dataclasses import dataclass
@@ -39,7 +40,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ..io import atomic_write, atomic_write_text
+from ..io import atomic_write_bytes, atomic_write_text
 from ..skeletons import COCO17, MPII16, Skeleton
 from .errors import DataError
 from .synthetic import ACTIONS, generate_motion
@@ -302,7 +303,9 @@ def write_synthpose(out_dir: str | Path, num_images: int, seed: int = 0, split: 
         name = f"{i:06d}.png"
         # temporary file, then rename: two studies writing the same folder side by side (their images are
         # identical) never show a reader half an image
-        atomic_write(out_dir / split / name, lambda f, im=img: Image.fromarray(im).save(f, format="PNG", compress_level=1))
+        png = io.BytesIO()
+        Image.fromarray(img).save(png, format="PNG", compress_level=1)
+        atomic_write_bytes(out_dir / split / name, png.getvalue())
         images.append({"id": i + 1, "file_name": name, "width": cfg.image_size, "height": cfg.image_size})
         for a in anns:
             kp = a["keypoints"]

@@ -93,13 +93,16 @@ def run_arms(
             results[name][i] = train_study_run(base, start(overrides, run_dir), run_dir, progress)
             (run_dir / "failed.txt").unlink(missing_ok=True)  # an earlier attempt's
     else:
-        threads = cfg.train.threads or max(1, (os.cpu_count() or 1) // workers)
-        failed = _run_in_pool(todo, results, base, workers, threads, start, progress)
-        if failed:
-            raise RunsFailed(
-                f"{len(failed)} of {len(todo)} runs failed (the others are kept; --resume retries the failed): "
-                + "; ".join(failed)
-            )
+        threads = pool_threads(cfg.train.threads, workers)
+
+        def call(i: int) -> tuple[Callable[..., dict[str, Any]], tuple]:
+            _, _, overrides, run_dir = todo[i]
+            return train_study_run, (base, [*start(overrides, run_dir), f"train.threads={threads}"], run_dir, False)
+
+        done = run_in_pool([job[3] for job in todo], call, workers, progress)
+        for i, metrics in done.items():
+            name, k, _, _ = todo[i]
+            results[name][k] = metrics
     return {
         name: [{**r, "seed": seeds[i]} for i, r in enumerate(runs) if r is not None] for name, runs in results.items()
     }
@@ -116,16 +119,30 @@ def train_study_run(base: dict[str, Any], overrides: list[str], run_dir: Path, p
     return train_ssl2d(run_cfg, run_dir, resume=True, progress=progress)
 
 
-def _run_in_pool(todo, results, base, workers: int, threads: int, start: Prepare, progress: bool) -> list[str]:
-    """Train ``todo`` with at most ``workers`` runs at once, each started only when a worker is free (so that
-    ``start`` sees the runs finished before it); fills ``results`` and returns the failed runs' summaries."""
+def pool_threads(threads: int, workers: int) -> int:
+    """Threads for each of ``workers`` runs at once: ``threads`` when set, else the cores shared out."""
+    return threads or max(1, (os.cpu_count() or 1) // workers)
+
+
+def run_in_pool(
+    run_dirs: list[Path],
+    call: Callable[[int], tuple[Callable[..., dict[str, Any]], tuple]],
+    workers: int,
+    progress: bool,
+) -> dict[int, dict[str, Any]]:
+    """Run job ``i`` (its folder ``run_dirs[i]``) as ``fn(*args)`` with ``fn, args = call(i)`` in spawned
+    processes, at most ``workers`` at once; ``call`` is made only when a worker is free, so it sees the runs
+    finished before it (``fn`` must be a module-level function). Returns each finished job's result by
+    index. A failing run does not stop the others: its traceback goes to ``<run>/failed.txt`` and, once
+    every run has ended, ``RunsFailed`` names each failed run (the finished ones are on disk)."""
+    results: dict[int, dict[str, Any]] = {}
     failed: list[str] = []
-    queue = list(todo)
-    bar = tqdm(total=len(todo), desc=f"runs ({workers} at once)", unit="run", disable=not progress)
+    queue = list(range(len(run_dirs)))
+    bar = tqdm(total=len(run_dirs), desc=f"runs ({workers} at once)", unit="run", disable=not progress)
     with ProcessPoolExecutor(
         workers, mp_context=mp.get_context("spawn"), initializer=exit_with_parent, initargs=(os.getpid(),)
     ) as pool:
-        running: dict[Future, tuple[str, int, list[str], Path]] = {}
+        running: dict[Future, int] = {}
 
         def fail(run_dir: Path, e: BaseException) -> None:
             atomic_write_text(run_dir / "failed.txt", format_exception(e))
@@ -136,32 +153,37 @@ def _run_in_pool(todo, results, base, workers: int, threads: int, start: Prepare
 
         def submit() -> None:
             while queue:
-                name, i, overrides, run_dir = job = queue.pop(0)
-                overrides = [*start(overrides, run_dir), f"train.threads={threads}"]
+                i = queue.pop(0)
+                fn, args = call(i)
                 try:
-                    running[pool.submit(train_study_run, base, overrides, run_dir, False)] = job
+                    running[pool.submit(fn, *args)] = i
                     return
                 except BrokenProcessPool as e:  # a worker died (e.g. killed for memory): nothing more starts
-                    fail(run_dir, e)
+                    fail(run_dirs[i], e)
 
         for _ in range(workers):
             submit()
         while running:
             done, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in done:
-                name, i, _, run_dir = running.pop(future)
+                i = running.pop(future)
                 try:
-                    results[name][i] = future.result()
+                    results[i] = future.result()
                 except Exception as e:
-                    fail(run_dir, e)
+                    fail(run_dirs[i], e)
                 else:
-                    (run_dir / "failed.txt").unlink(missing_ok=True)  # an earlier attempt's
+                    (run_dirs[i] / "failed.txt").unlink(missing_ok=True)  # an earlier attempt's
                     if progress:
-                        bar.write(f"{run_dir}: done")
+                        bar.write(f"{run_dirs[i]}: done")
                     bar.update()
                 submit()
     bar.close()
-    return failed
+    if failed:
+        raise RunsFailed(
+            f"{len(failed)} of {len(run_dirs)} runs failed (the others are kept; --resume retries the failed): "
+            + "; ".join(failed)
+        )
+    return results
 
 
 def mean_std(runs: list[dict[str, Any]], key: str) -> tuple[float, float]:

@@ -101,3 +101,25 @@ def test_hourglass_variants_refuse_another_seeds_folder(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "residual-s1" in err and "train.seed is 1" in err and "expects seed 0" in err
     assert not (out / "residual-s1-seed1").exists()
+
+
+def test_hourglass_variants_workers_train_side_by_side_as_one_after_the_other(tmp_path, monkeypatch):
+    """study.workers=2 trains the runs in two processes; each run's figures equal those of the same run
+    trained in the study's own process (same seed, one thread each)."""
+    import semipose.studies.hourglass_variants as study
+
+    args = ["study", "hourglass-variants", "model.width=8", "train.epochs=1", "train.batch_size=8"]
+    args += ["study.synthpose_train=8", "study.synthpose_val=4", "study.stacks=[1]", "study.variants=[residual,hru]"]
+    args += ["train.progress=false", "train.precision=fp32", "train.memory_format=contiguous", "train.threads=1"]
+    assert main(args + ["-o", str(tmp_path / "one"), "study.seeds=[0,1]"]) == 0
+
+    def not_here(*a, **k):
+        raise AssertionError("trained in the study's own process, not by its workers")
+
+    monkeypatch.setattr(study, "train_pose2d", not_here)  # the spawned workers import the real one
+    assert main(args + ["-o", str(tmp_path / "two"), "study.seeds=[0,1]", "study.workers=2"]) == 0
+    for run in ("residual-s1", "residual-s1-seed1", "hru-s1", "hru-s1-seed1"):
+        one, two = (json.loads((tmp_path / d / run / "metrics.json").read_text()) for d in ("one", "two"))
+        assert one["pck@0.2"] == two["pck@0.2"] and one["coco_AP"] == two["coco_AP"], run
+    rows = [json.loads((tmp_path / d / "hourglass_variants.json").read_text())["rows"] for d in ("one", "two")]
+    assert [r["per seed AP"] for r in rows[0]] == [r["per seed AP"] for r in rows[1]]
