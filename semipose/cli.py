@@ -586,7 +586,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--preset",
         default="quick",
         help="quick (minutes), full (the documented cost) or a study's own: medium (ssl-2d, ssl-3d, "
-        "denoise-ablation, hourglass-variants), medium-v1 (ssl-2d), medium-ap (hourglass-variants)",
+        "denoise-ablation, hourglass-variants), medium-v1 (ssl-2d), medium-ap (hourglass-variants, denoise-ablation)",
     )
     st.add_argument("-c", "--config", help="base config (default: the study's own)")
     st.add_argument("-o", "--out", help="run directory (default: runs/study-<name>-<preset>-<time>-<pid>)")

@@ -35,6 +35,14 @@ def test_2d_medium_presets():
     assert ssl.data.input_size == [96, 128] and ssl.train.epochs == 30 and ssl.study.seeds == [0, 1, 2]
     ablation = get_study("denoise-ablation").load(config_path("synthpose_ssl"), "medium", [])
     assert ablation.study.tables == ["components"] and ablation.train.epochs == 30
+    ablation_ap = get_study("denoise-ablation").load(config_path("synthpose_ssl"), "medium-ap", [])
+    assert ablation_ap.study.tables == ["components"] and ablation_ap.ssl.labeled == 100  # the ssl-2d table's
+    for key in ("data", "train", "ssl"):  # setting at 100 labels: its denoised rows are comparable
+        got, want = getattr(ablation_ap, key), getattr(ssl, key)
+        assert {k: v for k, v in vars(got).items() if k != "labeled"} == {
+            k: v for k, v in vars(want).items() if k != "labeled"
+        }, key
+    assert ablation_ap.study.synthpose_version == 4 and ablation_ap.study.seeds == [0, 1, 2]
     hg = get_study("hourglass-variants").load(config_path("synthpose"), "medium", [])
     assert hg.study.stacks == [1, 2] and hg.study.seeds == [0, 1, 2] and hg.train.epochs == 15
     hg_ap = get_study("hourglass-variants").load(config_path("synthpose"), "medium-ap", [])
