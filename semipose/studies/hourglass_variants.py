@@ -5,8 +5,9 @@ from the first variant), validation AP and PCK per epoch (CSV, PNG curves) and t
 
 Each variant is an ordinary ``pose2d train`` run in ``<out>/<variant>-s<stacks>/``, so an interrupted
 study resumes where it stopped: finished variants are read back, the unfinished one resumes from its
-checkpoint. ``study.workers=2`` trains two runs at once, one process and one thread each (on 2 cores,
-1.38 times the rate of one run on both: docs/ssl2d.md).
+checkpoint. ``study.workers=2`` trains two runs at once, one process and one thread each (small networks
+use two threads poorly: two ssl-2d runs side by side trained at 1.38 times the rate of one on both cores,
+docs/ssl2d.md).
 """
 
 from __future__ import annotations
