@@ -184,8 +184,8 @@ def run(cfg: HourglassStudyConfig, out_dir: Path, progress: bool = True) -> dict
         # the first seed's folder keeps the single-seed study's name, so older studies resume
         return out_dir / (f"{name}-s{stacks}" if seed == seeds[0] else f"{name}-s{stacks}-seed{seed}")
 
-    jobs = [(n, s, seed) for s in cfg.study.stacks for n in cfg.study.variants for seed in seeds]
     if cfg.study.workers > 1:  # train the unfinished runs side by side; the loop below reads them back
+        jobs = [(n, s, seed) for s in cfg.study.stacks for n in cfg.study.variants for seed in seeds]
         todo = [job for job in jobs if not (run_dir(*job) / "metrics.json").is_file()]
         workers = min(cfg.study.workers, len(todo))
         if workers > 1:
