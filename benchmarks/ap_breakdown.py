@@ -1,7 +1,9 @@
 """Where a 2D model's COCO AP is lost: per joint, its median error in image pixels beside the distance at
 which OKS gives that joint a similarity of 0.5, its mean similarity, and, where the pair lies more than
 twice that distance apart, how often the mirror joint's position fits better (left and right confused) and
-how often both of the pair are predicted within that distance of each other (one limb found twice); then the AP as predicted, with the face's five points
+how often both of the pair are predicted within that distance of each other (one limb found twice), its
+mean signed offset in box heights (a drift: x right, y down) and the true joint its prediction most often
+lies nearest to (a joint that has slid onto another); then the AP as predicted, with the face's five points
 replaced by the ground truth, with the body's twelve replaced, and with each left/right pair taken in
 the order that fits better. Reads a finished ``pose2d train`` or ``pose2d ssl`` run (its first network)
 on its config's validation set, ground-truth boxes, no flip test unless ``--flip``.
@@ -54,11 +56,19 @@ def main() -> None:
     sim = keypoint_similarities(kp, gt, areas, sigmas)
     tol = oks_tolerance(areas, sigmas)
     mirror = skel.flip_permutation()
+    heights = np.array([p.bbox[3] for p in people], dtype=np.float64)
+    to_truth = np.linalg.norm(kp[:, :, None, :] - gt[:, None, :, :2], axis=-1)  # (N, J, J): prediction j to truth k
+    to_truth[~np.broadcast_to(labeled[:, None, :], to_truth.shape)] = np.inf
     joints = []
     for j, name in enumerate(skel.joints):
         m = labeled[:, j]
         row = {"joint": name, "labeled": int(m.sum()), "median_error_px": float(np.median(err[m, j])),
                "tolerance_px_oks05": float(np.median(tol[m, j])), "mean_similarity": float(np.nanmean(sim[:, j]))}  # fmt: skip
+        row["mean_offset_box_heights"] = [
+            round(float(v), 4) for v in ((kp[m, j] - gt[m, j, :2]) / heights[m, None]).mean(0)
+        ]
+        nearest = np.bincount(to_truth[m, j].argmin(axis=1), minlength=skel.num_joints) / max(int(m.sum()), 1)
+        row["nearest_true_joint"] = f"{skel.joints[int(nearest.argmax())]} ({nearest.max():.2f})"
         o = int(mirror[j])
         if o != j:  # only where the pair lies apart (side views put left and right on one spot)
             apart = m & labeled[:, o] & (np.linalg.norm(gt[:, j, :2] - gt[:, o, :2], axis=-1) > 2 * tol[:, j])

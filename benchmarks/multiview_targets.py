@@ -13,8 +13,11 @@ Scored per target: COCO AP of the targets decoded and mapped back to the image, 
 similarity (the terms OKS averages) and error in input pixels over the joints the target keeps, the
 share of joints kept, the mean squared difference to the ground truth's own heatmap (what the student
 is asked to regress, over kept joints), the mean peak, and the area at half the peak in heatmap pixels
-(how wide the blob the student must draw is; the ground truth's own heatmaps' is printed beside). Both
-networks teach, each on the same views, in float32.
+(how wide the blob the student must draw is; the ground truth's own heatmaps' is printed beside), and
+for the joints that are labeled but fall outside the hard view (whose labeled target is empty, weight
+0) the mean peak the target puts inside it where the target keeps the joint: what the student is told
+to see that is not there; and the mean signed offset of the kept targets from the truth in image pixels
+(a bias that self-training would compound). Both networks teach, each on the same views, in float32.
 
     python benchmarks/multiview_targets.py runs/ablation_ap/runs/arm00/seed0 --strong-views 4 \
         --out benchmarks/results/multiview_targets.json
@@ -99,6 +102,7 @@ def main() -> None:
     peak: dict[str, list[float]] = {w: [] for w in WAYS}
     width: dict[str, list[float]] = {w: [] for w in WAYS}
     truth_width: list[float] = []
+    outside_peak: dict[str, list[float]] = {w: [] for w in WAYS}  # joints labeled but outside the hard view
     truths, owners = [], []
     seen_all: list[np.ndarray] = []  # per (person, network): joints labeled and inside the hard view
     B = cfg.train.batch_size
@@ -143,6 +147,7 @@ def main() -> None:
             gt_hm, gt_w = codec.encode(truth_hard[:, :2], truth_hard[:, 2])
             to_image = invert_affine(hard[k].matrix)
             seen = gt_w.reshape(-1) > 0
+            outside = (people[i].keypoints[:, 2] > 0) & ~seen
             truth_width.extend((h >= h.max() / 2).sum() for h in gt_hm[seen])
             for n in range(len(nets)):
                 for w in WAYS:
@@ -157,6 +162,7 @@ def main() -> None:
                     mse[w].extend(((hm - gt_hm) ** 2).reshape(len(hm), -1).mean(axis=1)[good].tolist())
                     flat = hm.reshape(len(hm), -1)
                     peak[w].extend(flat.max(axis=1)[seen].tolist())
+                    outside_peak[w].extend((flat.max(axis=1) * keep)[outside].tolist())
                     width[w].extend((flat >= flat.max(axis=1, keepdims=True) / 2).sum(axis=1)[good].tolist())
                 seen_all.append(seen)
                 truths.append(people[i].keypoints)
@@ -167,6 +173,7 @@ def main() -> None:
     gt, seen = np.stack(truths), np.stack(seen_all)
     areas = np.array([people[i].area for i in owners])
     rows = []
+    per_joint: dict[str, list[float]] = {}  # mean similarity of the kept targets, joint by joint
     for w in WAYS:
         pred = np.stack(kp[w])
         sim = keypoint_similarities(pred, gt, areas, sigmas)
@@ -189,7 +196,10 @@ def main() -> None:
             "mse_to_truth_x1e3": round(1e3 * float(np.mean(mse[w])), 4),
             "mean_peak": round(float(np.mean(peak[w])), 4),
             "half_max_area": round(float(np.mean(width[w])), 2),
+            "outside_mean_peak": round(float(np.mean(outside_peak[w])), 4) if outside_peak[w] else None,
+            "mean_offset_xy_image_px": [round(float(v), 3) for v in (pred - gt[..., :2])[good].mean(axis=0)],
         }
+        per_joint[w] = [round(float(v), 4) for v in np.nanmean(np.where(good, sim, np.nan), axis=0)]
         rows.append(row)
         print(", ".join(f"{k} {v}" for k, v in row.items()), flush=True)
     atomic_write_json(
@@ -200,7 +210,10 @@ def main() -> None:
             "views": {"easy": m.easy, "hard": m.hard, "strong": m.strong},
             "people": len(owners) // len(nets),
             "truth_half_max_area": round(truth_area, 2),
+            "outside_joints": len(outside_peak[WAYS[0]]),
             "results": rows,
+            "joints": list(skel.joints),
+            "per_joint_similarity_kept": per_joint,
             "environment": environment_info(),
         },
     )
