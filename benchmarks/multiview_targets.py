@@ -111,9 +111,9 @@ def main() -> None:
         if len(idx) < 2:
             break  # BatchNorm in training mode needs two
         hard, views, maps = [], [], []
+        size = codec.input_size
         for i in idx:
             p = people[i]
-            size = codec.input_size
             v_hard = sample_view(p.center, p.scale, size, m.hard, rng)
             vs = [sample_view(p.center, p.scale, size, m.easy, rng)]
             vs += [sample_view(p.center, p.scale, size, m.strong, rng) for _ in range(K)]
@@ -158,12 +158,13 @@ def main() -> None:
                     sc[w].append(score)
                     good = seen & keep
                     kept[w].append(good)
-                    err[w].extend(np.linalg.norm(xy - truth_hard[:, :2], axis=1)[good].tolist())
-                    mse[w].extend(((hm - gt_hm) ** 2).reshape(len(hm), -1).mean(axis=1)[good].tolist())
                     flat = hm.reshape(len(hm), -1)
-                    peak[w].extend(flat.max(axis=1)[seen].tolist())
-                    outside_peak[w].extend((flat.max(axis=1) * keep)[outside].tolist())
-                    width[w].extend((flat >= flat.max(axis=1, keepdims=True) / 2).sum(axis=1)[good].tolist())
+                    top = flat.max(axis=1)
+                    err[w].extend(np.linalg.norm(xy - truth_hard[:, :2], axis=1)[good].tolist())
+                    mse[w].extend(((flat - gt_hm.reshape(len(hm), -1)) ** 2).mean(axis=1)[good].tolist())
+                    peak[w].extend(top[seen].tolist())
+                    outside_peak[w].extend((top * keep)[outside].tolist())
+                    width[w].extend((flat >= top[:, None] / 2).sum(axis=1)[good].tolist())
                 seen_all.append(seen)
                 truths.append(people[i].keypoints)
                 owners.append(i)
