@@ -18,7 +18,6 @@ With Ray, one worker means members of ``num_cpus=C`` (one at a time), two worker
 
 from __future__ import annotations
 
-import argparse
 import heapq
 import os
 import sys
@@ -26,12 +25,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from semipose import lift
+import harness
+
 from semipose.data.synthetic import write_synthetic_humaneva
-from semipose.engine.runtime import environment_info
-from semipose.ensemble.member import train_member
-from semipose.ensemble.runner import load_ensemble_config, make_tasks, train_ensemble, training_data
-from semipose.io import atomic_write_json
+from semipose.lift.data import load_split
+from semipose.lift.ensemble.member import train_member
+from semipose.lift.ensemble.runner import load_ensemble_config, make_tasks, train_ensemble, training_data
 
 
 def makespan(times: list[float], workers: int) -> float:
@@ -54,13 +53,15 @@ def alone_times(cfg, data, threads: int) -> list[float]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--out", default="benchmarks/results/ensemble_scaling.json")
+    ap = harness.parser(__doc__, "ensemble_scaling", threads=None)
     ap.add_argument("--members", type=int, default=4)
     ap.add_argument("--backends", default="local,ray")
     ap.add_argument("--workers", default="1,2")
     ap.add_argument("overrides", nargs="*", help="config overrides for the members (default: a small network)")
     args = ap.parse_args()
+    if args.smoke:  # two tiny members on the local pool, one and two workers
+        args.members, args.backends = 2, "local"
+        args.overrides = ["model.channels=16", "train.epochs=1", "train.precision=fp32", *args.overrides]
     base = [
         "model.channels=256",
         "train.epochs=4",
@@ -73,13 +74,13 @@ def main() -> None:
     ]
     cfg = load_ensemble_config(None, base + args.overrides)
     try:
-        seqs, skel = lift.load_split(cfg.data, cfg.data.subjects_train)
+        seqs, skel = load_split(cfg.data, cfg.data.subjects_train)
         data_name = "HumanEva-I Train/S1-S3, Walk/Jog/Box"
     except Exception as e:
         print(f"real data not available ({e}); using synthetic data", file=sys.stderr)
         root = write_synthetic_humaneva(Path(tempfile.mkdtemp()) / "synth", frames=600)
         cfg = load_ensemble_config(None, base + [f"data.root={root}"] + args.overrides)
-        seqs, skel = lift.load_split(cfg.data, cfg.data.subjects_train)
+        seqs, skel = load_split(cfg.data, cfg.data.subjects_train)
         data_name = "synthetic"
     data = training_data(seqs, skel)
     cores = os.cpu_count() or 1
@@ -141,8 +142,8 @@ def main() -> None:
             summary[f"ray_overhead_vs_local_{w}_workers"] = round(by[("ray", w)] / by[("local", w)] - 1, 3)
     for k, v in summary.items():
         print(f"{k}: {v}")
-    atomic_write_json(
-        args.out,
+    harness.write(
+        args,
         {
             "data": data_name,
             "members": args.members,
@@ -150,10 +151,8 @@ def main() -> None:
             "alone_s": {str(w): [round(t, 2) for t in alone[w]] for w in worker_counts},
             "results": rows,
             "summary": summary,
-            "environment": environment_info(),
         },
     )
-    print(f"written to {args.out}")
 
 
 if __name__ == "__main__":

@@ -13,20 +13,21 @@ and skips (with a note) a precision that a short probe measures more than 5x slo
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
 
+import harness
 import numpy as np
 import torch
 
-from semipose import lift
 from semipose.data.synthetic import write_synthetic_humaneva
 from semipose.data.windows import WindowSampler
 from semipose.engine.precision import benchmark_plan
-from semipose.engine.runtime import environment_info
-from semipose.io import atomic_write_json
+from semipose.lift.config import LiftConfig
+from semipose.lift.data import load_split
+from semipose.lift.evaluate import predict_sequences
+from semipose.lift.train import lift_example
 from semipose.methods.supervised_lift import Schedule, SupervisedLifting
 from semipose.models.tcn import TCNConfig, build_tcn
 
@@ -34,17 +35,17 @@ ARCHS = {27: [3, 3, 3], 81: [3, 3, 3, 3], 243: [3, 3, 3, 3, 3]}
 
 
 def load_data(tmp: Path):
-    cfg = lift.LiftConfig()
+    cfg = LiftConfig()
     try:
-        train, skel = lift.load_split(cfg.data, cfg.data.subjects_train)
-        test, _ = lift.load_split(cfg.data, cfg.data.subjects_test)
+        train, skel = load_split(cfg.data, cfg.data.subjects_train)
+        test, _ = load_split(cfg.data, cfg.data.subjects_test)
         return train, test, skel, "HumanEva-I (Train/S1-3 -> Validate/S1-3, Walk/Jog/Box, GT 2D)"
     except Exception as e:  # no real data: synthetic stands in
         print(f"real data not available ({e}); using synthetic data", file=sys.stderr)
         write_synthetic_humaneva(tmp, frames=600)
         cfg.data.root = str(tmp)
-        train, skel = lift.load_split(cfg.data, cfg.data.subjects_train)
-        test, _ = lift.load_split(cfg.data, cfg.data.subjects_test)
+        train, skel = load_split(cfg.data, cfg.data.subjects_train)
+        test, _ = load_split(cfg.data, cfg.data.subjects_test)
         return train, test, skel, "synthetic"
 
 
@@ -83,33 +84,30 @@ def inference_throughput(test, skel, widths, flip, repeats=3) -> float:
     torch.manual_seed(0)
     model = build_tcn(TCNConfig(widths), skel.num_joints).eval()
     kps = [s.keypoints_2d for s in test]
-    lift.predict_sequences(model, kps[:4], skel, flip)
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        lift.predict_sequences(model, kps, skel, flip)
-        best = min(best, time.perf_counter() - t0)
+    best = harness.timed(lambda: predict_sequences(model, kps, skel, flip), repeats)["best_s"]
     return sum(k.shape[0] for k in kps) / best
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--out", default="benchmarks/results/lift_throughput.json")
-    ap.add_argument("--threads", type=int, default=2)
+    ap = harness.parser(__doc__, "lift_throughput", threads=2)
     ap.add_argument("--steps", type=int, default=20, help="timed training steps per setting")
     ap.add_argument("--fields", default="27,81,243")
     ap.add_argument("--batches", default="128,1024")
     ap.add_argument("--precisions", default="fp32,bf16")
     args = ap.parse_args()
-    torch.set_num_threads(args.threads)
+    if args.smoke:
+        args.steps, args.fields, args.batches, args.precisions = 1, "27", "16", "fp32"
+    harness.start(args)
     train, test, skel, data_name = load_data(Path("/tmp/semipose-bench-synth"))
+    if args.smoke:
+        train, test = train[:2], test[:2]
     rows = []
     for rf in (int(x) for x in args.fields.split(",")):
         widths = ARCHS[rf]
         for batch in (int(x) for x in args.batches.split(",")):
             probe = build_tcn(TCNConfig(widths), skel.num_joints, strided=True)
             choice, run, skipped = benchmark_plan(
-                probe, lift.lift_example(probe, skel, batch), torch.device("cpu"), tuple(args.precisions.split(","))
+                probe, lift_example(probe, skel, batch), torch.device("cpu"), tuple(args.precisions.split(","))
             )
             print(f"train  rf={rf:3d} batch={batch:5d}: auto picks {choice.used} ({choice.reason})", flush=True)
             rows.append(
@@ -144,10 +142,7 @@ def main() -> None:
             fps = inference_throughput(test, skel, widths, flip)
             rows.append({"receptive_field": rf, "what": "inference", "flip": flip, "frames_per_s": round(fps, 1)})
             print(f"infer  rf={rf:3d} flip={flip!s:5}: {fps:8.0f} frames/s", flush=True)
-    atomic_write_json(
-        args.out, {"data": data_name, "threads": args.threads, "results": rows, "environment": environment_info()}
-    )
-    print(f"written to {args.out}")
+    harness.write(args, {"data": data_name, "threads": args.threads, "results": rows})
 
 
 if __name__ == "__main__":

@@ -15,16 +15,12 @@ contiguous,channels_last) times each setting with the weights in each layout (``
 
 from __future__ import annotations
 
-import argparse
-import time
-
+import harness
 import torch
 
 from semipose.engine.memory_format import set_layout
 from semipose.engine.precision import benchmark_plan
-from semipose.engine.runtime import environment_info
-from semipose.io import atomic_write_json
-from semipose.lift import resolve_device
+from semipose.engine.runtime import resolve_device
 from semipose.methods.base import autocast
 from semipose.methods.heatmap_ops import heatmap_loss
 from semipose.models.heatmap_net import Pose2DModelConfig, build_heatmap_net
@@ -43,22 +39,9 @@ MODELS = {  # name: Pose2DModelConfig fields
 SIZES = {"64x64": (64, 64), "96x128": (96, 128), "128x128": (128, 128), "256x192": (192, 256)}  # name: (w, h)
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-
-
 def _timed(step, warmup: int, seconds: float, min_steps: int, device: torch.device) -> float:
     """Seconds per step."""
-    for _ in range(warmup):
-        step()
-    _sync(device)
-    t0, n = time.perf_counter(), 0
-    while n < min_steps or time.perf_counter() - t0 < seconds:
-        step()
-        n += 1
-        _sync(device)
-    return (time.perf_counter() - t0) / n
+    return harness.timed(step, min_steps, warmup, device, seconds)["median_s"]
 
 
 def measure(
@@ -102,10 +85,7 @@ def measure(
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--out", default="benchmarks/results/pose2d_throughput.json")
-    ap.add_argument("--device", default="cpu")
-    ap.add_argument("--threads", type=int, default=2)
+    ap = harness.parser(__doc__, "pose2d_throughput", threads=2, device=True)
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--precisions", default="fp32,bf16")
     ap.add_argument("--memory-formats", default="contiguous,channels_last")
@@ -115,7 +95,10 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=3.0)
     ap.add_argument("--min-steps", type=int, default=2)
     args = ap.parse_args()
-    torch.set_num_threads(args.threads)
+    if args.smoke:
+        args.models, args.sizes, args.batch, args.precisions = "hourglass-1-residual-w32", "64x64", 2, "fp32"
+        args.memory_formats, args.seconds, args.min_steps = "contiguous", 0.0, 1
+    harness.start(args)
     device = resolve_device(args.device)
     results = []
     print(
@@ -153,8 +136,8 @@ def main() -> None:
                         f"{choice.used}",
                         flush=True,
                     )
-    atomic_write_json(
-        args.out,
+    harness.write(
+        args,
         {
             "device": str(device),
             "threads": args.threads,
@@ -162,10 +145,8 @@ def main() -> None:
             "precisions": args.precisions,
             "memory_formats": args.memory_formats,
             "results": results,
-            "environment": environment_info(),
         },
     )
-    print(f"written to {args.out}")
 
 
 if __name__ == "__main__":

@@ -12,16 +12,14 @@ update (data preparation included). Runs train ``--steps`` steps on a small Synt
 
 from __future__ import annotations
 
-import argparse
 import shutil
 import tempfile
 from pathlib import Path
 
+import harness
 import torch
 
 from semipose.config import config_path
-from semipose.engine.runtime import environment_info
-from semipose.io import atomic_write_json
 from semipose.studies import ssl_2d
 from semipose.studies.common2d import method_overrides, run_base, start_study, train_study_run
 
@@ -29,16 +27,18 @@ LABELED = 50
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--out", default="benchmarks/results/ssl2d_step.json")
+    ap = harness.parser(__doc__, "ssl2d_step", threads=1)
     ap.add_argument("--methods", default="supervised,posecons,posedual,denoised")
     ap.add_argument("--layouts", default="contiguous,channels_last")
     ap.add_argument("--steps", type=int, default=20)
-    ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--tmp", default=None, help="folder for the data and runs (default: a temporary one)")
     args = ap.parse_args()
     batch = 16
     overrides = ["study.synthpose_train=300", "study.synthpose_val=20", f"train.threads={args.threads}"]
+    if args.smoke:  # a few images, a narrow network, one step of one method
+        args.steps, args.methods, args.layouts = 1, "posedual", "contiguous"
+        overrides = ["study.synthpose_train=8", "study.synthpose_val=4", "model.width=8", "data.input_size=[32,32]",
+                     "train.threads=1", "train.precision=fp32", "study.labeled=[4]"]  # fmt: skip
     cfg = ssl_2d.load(config_path(ssl_2d.BASE_CONFIG), "medium", overrides)
     tmp = Path(tempfile.mkdtemp(dir=args.tmp))
     rows = []
@@ -50,7 +50,7 @@ def main() -> None:
             for layout in args.layouts.split(","):
                 run = [
                     *method_overrides(method),
-                    f"ssl.labeled={LABELED}",
+                    f"ssl.labeled={4 if args.smoke else LABELED}",
                     f"ssl.max_unlabeled={args.steps * batch}",
                     "train.epochs=1",
                     "train.progress=false",
@@ -62,18 +62,16 @@ def main() -> None:
                 print(f"{method:12s} {layout:>14s} {seconds:8.2f}", flush=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    atomic_write_json(
-        args.out,
+    harness.write(
+        args,
         {
             "setting": "ssl-2d --preset medium (96x128, hourglass w32), 50 labeled",
             "steps": args.steps,
             "threads": args.threads,
             "torch_threads": torch.get_num_threads(),
             "rows": rows,
-            "environment": environment_info(),
         },
     )
-    print(f"written to {args.out}")
 
 
 if __name__ == "__main__":

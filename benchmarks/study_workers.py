@@ -12,23 +12,32 @@ The SynthPose set and the run folders go under ``--tmp`` (deleted afterwards).
 
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
 import tempfile
 import time
 from pathlib import Path
 
+import harness
+
 from semipose.config import config_path
-from semipose.engine.runtime import environment_info
-from semipose.io import atomic_write_json
 from semipose.studies import ssl_2d
 from semipose.studies.common2d import run_arms, start_study
 
 
-def timed_study(root: Path, runs: int, epochs: int, workers: int, threads: int) -> tuple[float, list[float]]:
+def timed_study(
+    root: Path, runs: int, epochs: int, workers: int, threads: int, smoke: bool = False
+) -> tuple[float, list[float]]:
     """Seconds to train the runs (after writing the data), and their PCK@0.2 by seed."""
+    tiny = [
+        "study.synthpose_train=8",
+        "study.synthpose_val=4",
+        "model.width=8",
+        "ssl.labeled=4",
+        "train.precision=fp32",
+    ]
     overrides = [
+        *(tiny if smoke else []),
         f"study.seeds={list(range(runs))}",
         f"study.workers={workers}",
         f"train.threads={threads}",
@@ -45,28 +54,27 @@ def timed_study(root: Path, runs: int, epochs: int, workers: int, threads: int) 
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--out", default="benchmarks/results/study_workers.json")
+    ap = harness.parser(__doc__, "study_workers", threads=None)
     ap.add_argument("--runs", type=int, default=4)
     ap.add_argument("--epochs", type=int, default=2)
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--tmp", default=None, help="folder for the runs (default: a temporary one)")
     args = ap.parse_args()
+    if args.smoke:
+        args.runs, args.epochs, args.workers = 2, 1, 2
     cores = os.cpu_count() or 1
     tmp = Path(tempfile.mkdtemp(dir=args.tmp))
     try:
         rows = []
         for workers, threads in ((1, cores), (args.workers, max(1, cores // args.workers))):
-            seconds, pck = timed_study(tmp, args.runs, args.epochs, workers, threads)
+            seconds, pck = timed_study(tmp, args.runs, args.epochs, workers, threads, args.smoke)
             rows.append({"workers": workers, "threads_per_run": threads, "wall_s": seconds, "pck@0.2": pck})
             print(f"{workers} at once x {threads} threads: {args.runs} runs in {seconds:.1f} s (PCK@0.2 {pck})")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     speedup = rows[0]["wall_s"] / rows[1]["wall_s"]
     print(f"side by side: {speedup:.2f}x the runs' rate of one after the other")
-    result = {"runs": args.runs, "epochs": args.epochs, "rows": rows, "speedup": speedup, **environment_info()}
-    atomic_write_json(args.out, result)
-    print(f"written to {args.out}")
+    harness.write(args, {"runs": args.runs, "epochs": args.epochs, "rows": rows, "speedup": speedup})
 
 
 if __name__ == "__main__":

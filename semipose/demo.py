@@ -11,11 +11,13 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from . import lift
 from .config import config_path, dump_yaml
 from .data.synthetic import write_synthetic_humaneva
 from .engine import prepare_run_dir
-from .ensemble.pseudo_labels import load_ssl_config, run_pseudo_label_rounds
+from .lift.data import load_split
+from .lift.evaluate import predict_sequences
+from .lift.model_file import load_model
+from .lift.pseudo_labels import load_ssl_config, run_pseudo_label_rounds
 from .plots import plot_poses_3d
 from .studies.pseudo_label_rounds import plot as plot_rounds
 
@@ -48,10 +50,10 @@ def run_demo(out: Path, overrides: list[str] | None = None) -> dict:
     prepare_run_dir(out, dump_yaml(cfg), cfg.train.seed, {"demo": "semi-supervised lifting on synthetic motion"})
     result = run_pseudo_label_rounds(cfg, out, progress=cfg.train.progress)
     plot_rounds(result, out / "rounds.png")
-    model, skel = lift.load_model(out / "round_1" / "members" / "member_00.pt", cfg=cfg)
-    test, _ = lift.load_split(cfg.data, cfg.data.subjects_test)
+    model, skel = load_model(out / "round_1" / "members" / "member_00.pt", cfg=cfg)
+    test, _ = load_split(cfg.data, cfg.data.subjects_test)
     seq = max(test, key=lambda s: s.num_frames)
-    pred = lift.predict_sequences(model, [seq.keypoints_2d], skel)[0]
+    pred = predict_sequences(model, [seq.keypoints_2d], skel)[0]
     plot_poses_3d(
         pred,
         seq.root_relative_3d(),

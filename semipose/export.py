@@ -28,7 +28,8 @@ FORMATS = ("onnx", "torchscript")
 def load_for_export(path: str | Path) -> tuple[torch.nn.Module, str, dict[str, Any]]:
     """The model a lifting model file or a 2D run (directory or its ``model.pt``) holds, its kind, and
     what the export needs to know (example inputs of two shapes, names)."""
-    from . import lift, pose2d
+    from .lift.model_file import load_model
+    from .pose2d.model_file import load_run
 
     path = Path(path)
     file = path / "model.pt" if path.is_dir() else path
@@ -36,7 +37,7 @@ def load_for_export(path: str | Path) -> tuple[torch.nn.Module, str, dict[str, A
     weights = state.get("model", state)
     lifting = isinstance(weights, dict) and any(str(k).endswith("expand_conv.weight") for k in weights)
     if state.get("kind") == "pose2d" or (state.get("kind") is None and not lifting):
-        model, cfg, skel = pose2d.load_trained(file.parent)
+        model, cfg, skel = load_run(file.parent)
         w, h = cfg.data.input_size
         g = torch.Generator().manual_seed(0)
         examples = (torch.randn(2, 3, h, w, generator=g), torch.randn(3, 3, h, w, generator=g))
@@ -52,7 +53,7 @@ def load_for_export(path: str | Path) -> tuple[torch.nn.Module, str, dict[str, A
                 "input_size": [w, h],
             },
         )
-    model, skel = lift.load_model(file)
+    model, skel = load_model(file)
     rf = model.receptive_field
     g = torch.Generator().manual_seed(0)
     examples = (

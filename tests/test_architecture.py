@@ -6,9 +6,9 @@ from pathlib import Path
 import semipose
 
 ROOT = Path(semipose.__file__).parent
-UTILITIES = {"config", "io", "skeletons", "plots", "reports", "processes", ""}
-LAYERS = ["data", "codecs", "models", "metrics", "methods", "engine",
-          "lift|lift_ssl|lift_stream|pose2d|pose2d_ssl|pose2d_predict|export|render", "ensemble", "studies", "cli|demo"]  # fmt: skip
+UTILITIES = {"config", "io", "skeletons", "plots", "reports", "pool", ""}
+LAYERS = ["data", "codecs", "models", "metrics", "methods", "engine", "lift|pose2d", "export", "studies", "cli|demo"]
+TASKS = ("lift", "pose2d")  # one layer, and neither imports the other
 
 
 def _layer(module: str) -> int | None:
@@ -45,8 +45,8 @@ def _imports() -> dict[str, set[str]]:
 def test_imports_go_only_to_the_same_or_an_earlier_layer():
     graph = _imports()
     # the parser sees relative, absolute and function-level imports
-    assert {"semipose.engine", "semipose.models.tcn"} <= graph["semipose.lift"]
-    assert "semipose.lift" in graph["semipose.cli"]  # (imported inside the command functions)
+    assert {"semipose.engine", "semipose.models.tcn"} <= graph["semipose.lift.train"]
+    assert "semipose.lift.train" in graph["semipose.cli.lift"]  # (imported inside the command functions)
     wrong = []
     for module, targets in graph.items():
         here = _layer(module)
@@ -75,3 +75,25 @@ def test_no_import_cycles():
         if m not in state:
             visit(m, [m])
     assert not cycles, cycles
+
+
+def test_the_task_packages_import_nothing_of_each_other():
+    graph = _imports()
+    crossing = [
+        f"{m} -> {t}"
+        for m, targets in graph.items()
+        for t in targets
+        for a, b in (TASKS, TASKS[::-1])
+        if m.split(".")[1] == a and t.split(".")[1:2] == [b]
+    ]
+    assert not crossing, crossing
+
+
+def test_the_task_packages_have_the_same_verbs():
+    """config, train, evaluate, predict and model_file on both sides, each with its main function."""
+    import importlib
+
+    for task in TASKS:
+        for module, function in (("train", "train"), ("evaluate", "evaluate"), ("evaluate", "evaluate_model"),
+                                 ("predict", "predict"), ("model_file", "load_model")):  # fmt: skip
+            assert callable(getattr(importlib.import_module(f"semipose.{task}.{module}"), function)), (task, module)

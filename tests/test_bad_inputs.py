@@ -139,7 +139,7 @@ def test_predict_fills_missing_keypoints_and_says_how_many(trained, tmp_path, ca
 
 
 def test_fill_interpolates_linearly_by_hand():
-    from semipose.lift import fill_missing_keypoints
+    from semipose.lift.predict import fill_missing_keypoints
 
     kp = np.zeros((5, 1, 2), np.float32)
     kp[:, 0, 0] = [0, np.nan, np.nan, 6, np.nan]
@@ -289,7 +289,7 @@ def test_bad_detection_entries_name_the_entry_and_field(tmp_path, entry, message
     from PIL import Image
 
     from semipose.data.errors import DataError
-    from semipose.pose2d_predict import instances_from_detections
+    from semipose.pose2d.predict import instances_from_detections
 
     Image.new("RGB", (64, 64)).save(tmp_path / "a.png")
     (tmp_path / "info.json").write_text(json.dumps({"images": [{"id": 1, "file_name": "a.png"}]}))

@@ -1,7 +1,7 @@
 import pytest
 
 from semipose.config import ConfigError, config_path
-from semipose.lift import LiftConfig, load_lift_config
+from semipose.lift.config import LiftConfig, load_lift_config
 
 
 def test_defaults_are_videopose3d_humaneva():
@@ -47,9 +47,9 @@ def test_bad_config_names_the_key(override, message):
 def test_shipped_configs_load():
     for name in ("humaneva", "humaneva_20min", "synthetic"):
         load_lift_config(config_path(name))
-    from semipose.ensemble.pseudo_labels import load_ssl_config
-    from semipose.ensemble.runner import load_ensemble_config
-    from semipose.pose2d import load_pose2d_config
+    from semipose.lift.ensemble.runner import load_ensemble_config
+    from semipose.lift.pseudo_labels import load_ssl_config
+    from semipose.pose2d.config import load_pose2d_config
 
     load_ensemble_config(config_path("humaneva_ensemble"))
     load_ssl_config(config_path("humaneva_ssl"))
@@ -65,7 +65,7 @@ def test_shipped_configs_load():
 def test_overrides_never_reach_the_base(tmp_path):
     """Arms of a study load their configs from one shared base; one arm's override must not leak."""
     from semipose.config import load_config
-    from semipose.pose2d_ssl import SSL2DConfig
+    from semipose.pose2d.ssl import SSL2DConfig
 
     base = {"method": {"name": "posecons"}, "train": {"epochs": 3}}
     first = load_config(SSL2DConfig, None, ["method.stop_gradient=false"], base=base)
@@ -85,7 +85,7 @@ def test_overrides_never_reach_the_base(tmp_path):
     ],
 )
 def test_pose2d_config_ranges_are_checked(override, message):
-    from semipose.pose2d import load_pose2d_config
+    from semipose.pose2d.config import load_pose2d_config
 
     with pytest.raises(ConfigError, match=message):
         load_pose2d_config(None, [override])
@@ -101,7 +101,7 @@ def test_pose2d_config_ranges_are_checked(override, message):
     ],
 )
 def test_ssl3d_config_ranges_are_checked(override, message):
-    from semipose.ensemble.pseudo_labels import load_ssl_config
+    from semipose.lift.pseudo_labels import load_ssl_config
 
     with pytest.raises(ConfigError, match=message):
         load_ssl_config(None, [override])

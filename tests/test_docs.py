@@ -11,7 +11,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 LINK = re.compile(r"\]\(([^)\s]+)\)")
-RECORD = re.compile(r"\b((?:docs/results|benchmarks/results)/[\w./*+{},-]*[\w*/}])")
+RECORD = re.compile(r"\b((?:docs/results|benchmarks/results|analysis/results)/[\w./*+{},-]*[\w*/}])")
 
 
 def _missing_links(doc: Path) -> list[str]:

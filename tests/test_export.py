@@ -34,7 +34,7 @@ def test_lifter_export_matches_pytorch_on_other_shapes(lifter, tmp_path, fmt, ca
     if fmt == "onnx":  # a third length, straight through onnxruntime
         import onnxruntime as ort
 
-        from semipose.lift import load_model
+        from semipose.lift.model_file import load_model
 
         model, _ = load_model(lifter)
         x = torch.randn(1, 40, 15, 2)
@@ -48,7 +48,7 @@ def test_2d_runs_export_to_onnx(tmp_path, net):
     from semipose.config import dump_yaml
     from semipose.io import atomic_write_text
     from semipose.models.heatmap_net import build_heatmap_net
-    from semipose.pose2d import load_pose2d_config
+    from semipose.pose2d.config import load_pose2d_config
     from semipose.skeletons import COCO17
 
     cfg = load_pose2d_config(None, ["model.width=16", "data.input_size=[64,64]", *net])

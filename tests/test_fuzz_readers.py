@@ -148,12 +148,13 @@ def _openpose_folder(path: Path):
 
 
 def _readers(tmp: Path):
-    from semipose import lift
     from semipose.data import cameras, coco, mocap, npz3d
     from semipose.data.errors import open_image
     from semipose.data.keypoints2d import read_detections
     from semipose.engine import load_checkpoint
-    from semipose.pose2d_predict import instances_from_detections
+    from semipose.lift.config import load_lift_config
+    from semipose.lift.model_file import load_model
+    from semipose.pose2d.predict import instances_from_detections
 
     (tmp / "img").mkdir(exist_ok=True)
     good_info = tmp / "info.json"
@@ -172,7 +173,7 @@ def _readers(tmp: Path):
         "OpenPose frame": (".json", _openpose_folder),
         "VideoPose3D custom npz": (".npz", lambda p: read_detections(p, "vp3d")),
         "checkpoint": (".pt", load_checkpoint),
-        "lift model": (".pt", lambda p: lift.load_model(p)),
+        "lift model": (".pt", lambda p: load_model(p)),
         "HumanEva cameras": (".json", cameras.load_humaneva_cameras),
         "Human3.6M cameras": (".pkl", cameras.load_h36m_cameras),
         "VideoPose3D 3D npz": (".npz", lambda p: npz3d.load_sequences(p, good_2d, None, ["S1"])),
@@ -184,7 +185,7 @@ def _readers(tmp: Path):
         "BVH": (".bvh", mocap.read_bvh),
         "ASF": (".asf", lambda p: mocap.read_asf_amc(p, p)),
         "motion npz": (".npz", mocap.load_motion),
-        "config": (".yaml", lambda p: lift.load_lift_config(p)),
+        "config": (".yaml", lambda p: load_lift_config(p)),
         "image": (".png", open_image),
     }
 

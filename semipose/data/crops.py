@@ -19,16 +19,7 @@ import torch
 from ..skeletons import Skeleton
 from .coco import PersonInstance
 from .errors import DataError, open_image
-from .transforms2d import (
-    View,
-    crop,
-    draw_randaugment,
-    randaugment_pixels,
-    randaugment_view,
-    sample_view,
-    transform_keypoints,
-    view_to_view,
-)
+from .transforms2d import View, crop, draw_randaugment, randaugment_pixels, randaugment_view, sample_view, transform_keypoints, view_to_view
 
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], np.float32)[:, None, None]
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], np.float32)[:, None, None]

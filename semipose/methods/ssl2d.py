@@ -85,7 +85,7 @@ class MethodConfig:
     refine: bool = True
     # refine at the maximum shifted a quarter pixel towards its higher neighbour, where decoding reads the
     # keypoint (at the maximum pixel, a perfect teacher's warped targets lose AP 0.815 -> 0.738 on
-    # SynthPose v4 at 96x128; quarter-pixel 0.801: benchmarks/warped_targets.py)
+    # SynthPose v4 at 96x128; quarter-pixel 0.801: analysis/warped_targets.py)
     refine_subpixel: bool = False
     # posecons / posedual / ema_teacher: their warped easy-view targets go through threshold-and-refine
     # as the denoised method's (method.threshold, refine, refine_subpixel): confident, sharp targets, as

@@ -4,12 +4,9 @@
 from __future__ import annotations
 
 import json
-import multiprocessing as mp
 import os
 import sys
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,8 +20,8 @@ from ..data.synthpose import VERSIONS, SynthPoseConfig, image_scale, write_synth
 from ..engine import prepare_run_dir
 from ..io import atomic_write_text
 from ..methods.ssl2d import METHODS
-from ..pose2d_ssl import SSL2DConfig, train_ssl2d
-from ..processes import RunsFailed, exit_with_parent, format_exception
+from ..pool import LocalPool, RunsFailed
+from ..pose2d.ssl import SSL2DConfig, train_ssl
 
 
 def ensure_synthpose(data, out_dir: Path, n_train: int, n_val: int, version: int = 1) -> None:
@@ -116,7 +113,7 @@ def run_base(cfg: Any) -> dict[str, Any]:
 def train_study_run(base: dict[str, Any], overrides: list[str], run_dir: Path, progress: bool) -> dict[str, Any]:
     """One run of a study: the study's config (``base``, without its study section) with ``overrides``."""
     run_cfg = load_config(SSL2DConfig, None, overrides, base=base)
-    return train_ssl2d(run_cfg, run_dir, resume=True, progress=progress)
+    return train_ssl(run_cfg, run_dir, resume=True, progress=progress)
 
 
 def pool_threads(threads: int, workers: int) -> int:
@@ -130,54 +127,32 @@ def run_in_pool(
     workers: int,
     progress: bool,
 ) -> dict[int, dict[str, Any]]:
-    """Run job ``i`` (its folder ``run_dirs[i]``) as ``fn(*args)`` with ``fn, args = call(i)`` in spawned
-    processes, at most ``workers`` at once; ``call`` is made only when a worker is free, so it sees the runs
-    finished before it (``fn`` must be a module-level function). Returns each finished job's result by
-    index. A failing run does not stop the others: its traceback goes to ``<run>/failed.txt`` and, once
-    every run has ended, ``RunsFailed`` names each failed run (the finished ones are on disk)."""
+    """Run job ``i`` (its folder ``run_dirs[i]``) as ``fn(*args)`` with ``fn, args = call(i)`` on the shared
+    pool (:mod:`semipose.pool`), at most ``workers`` at once; ``call`` is made only when a worker is free, so it
+    sees the runs finished before it (``fn`` must be a module-level function). Returns each finished job's
+    result by index. A failing run does not stop the others: its traceback goes to ``<run>/failed.txt`` and,
+    once every run has ended, ``RunsFailed`` names each failed run (the finished ones are on disk)."""
     results: dict[int, dict[str, Any]] = {}
-    failed: list[str] = []
-    queue = list(range(len(run_dirs)))
     bar = tqdm(total=len(run_dirs), desc=f"runs ({workers} at once)", unit="run", disable=not progress)
-    with ProcessPoolExecutor(
-        workers, mp_context=mp.get_context("spawn"), initializer=exit_with_parent, initargs=(os.getpid(),)
-    ) as pool:
-        running: dict[Future, int] = {}
 
-        def fail(run_dir: Path, e: BaseException) -> None:
-            atomic_write_text(run_dir / "failed.txt", format_exception(e))
-            failed.append(f"{run_dir}: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
-            if progress:
-                bar.write(f"{run_dir}: failed ({type(e).__name__}; traceback in {run_dir / 'failed.txt'})")
-            bar.update()
+    def done(i: int, metrics: dict[str, Any]) -> None:
+        results[i] = metrics
+        (run_dirs[i] / "failed.txt").unlink(missing_ok=True)  # an earlier attempt's
+        if progress:
+            bar.write(f"{run_dirs[i]}: done")
+        bar.update()
 
-        def submit() -> None:
-            while queue:
-                i = queue.pop(0)
-                fn, args = call(i)
-                try:
-                    running[pool.submit(fn, *args)] = i
-                    return
-                except BrokenProcessPool as e:  # a worker died (e.g. killed for memory): nothing more starts
-                    fail(run_dirs[i], e)
-
-        for _ in range(workers):
-            submit()
-        while running:
-            done, _ = wait(running, return_when=FIRST_COMPLETED)
-            for future in done:
-                i = running.pop(future)
-                try:
-                    results[i] = future.result()
-                except Exception as e:
-                    fail(run_dirs[i], e)
-                else:
-                    (run_dirs[i] / "failed.txt").unlink(missing_ok=True)  # an earlier attempt's
-                    if progress:
-                        bar.write(f"{run_dirs[i]}: done")
-                    bar.update()
-                submit()
+    failures = LocalPool(workers).run(len(run_dirs), lambda i, attempt: call(i), done)
     bar.close()
+    failed = []
+    for f in failures:
+        run_dir = run_dirs[f.index]
+        atomic_write_text(run_dir / "failed.txt", f.traceback)
+        failed.append(f"{run_dir}: {f.error.splitlines()[0]}")
+        if progress:
+            print(
+                f"{run_dir}: failed ({f.error.split(':')[0]}; traceback in {run_dir / 'failed.txt'})", file=sys.stderr
+            )
     if failed:
         raise RunsFailed(
             f"{len(failed)} of {len(run_dirs)} runs failed (the others are kept; --resume retries the failed): "

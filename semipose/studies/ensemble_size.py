@@ -14,7 +14,9 @@ import numpy as np
 
 from ..config import dump_yaml
 from ..engine import prepare_run_dir, set_threads
-from ..ensemble.runner import (
+from ..io import atomic_write_json
+from ..lift.data import load_split
+from ..lift.ensemble.runner import (
     EnsembleRunConfig,
     evaluate_ensemble,
     load_ensemble_config,
@@ -22,8 +24,6 @@ from ..ensemble.runner import (
     train_ensemble,
     training_data,
 )
-from ..io import atomic_write_json
-from ..lift import load_split
 from ..plots import _pyplot, save_figure
 from ..reports import write_table
 

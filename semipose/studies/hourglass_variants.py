@@ -31,7 +31,8 @@ from ..io import atomic_write_json, atomic_write_text
 from ..models.heatmap_net import build_heatmap_net
 from ..models.profile import count_flops, count_parameters
 from ..plots import _pyplot, save_figure
-from ..pose2d import Pose2DConfig, train_pose2d
+from ..pose2d.config import Pose2DConfig
+from ..pose2d.train import train
 from ..reports import csv_text, write_table
 from .common2d import ensure_synthpose, paired_delta, pool_threads, run_in_pool, summary_row
 
@@ -170,7 +171,7 @@ def _train_variant(cfg: HourglassStudyConfig, name: str, stacks: int, seed: int,
         return json.loads((run_dir / "metrics.json").read_text())
     run_cfg = Pose2DConfig(copy.deepcopy(cfg.data), _variant_model(cfg, name, stacks), copy.deepcopy(cfg.train))
     run_cfg.train.seed = seed
-    return train_pose2d(run_cfg, run_dir, resume=True)
+    return train(run_cfg, run_dir, resume=True)
 
 
 def run(cfg: HourglassStudyConfig, out_dir: Path, progress: bool = True) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from typing import Any
 
 from ..config import dump_yaml
 from ..engine import prepare_run_dir, set_threads
-from ..ensemble.pseudo_labels import SSL3DConfig, load_ssl_config, run_pseudo_label_rounds
+from ..lift.pseudo_labels import SSL3DConfig, load_ssl_config, run_pseudo_label_rounds
 from ..plots import _pyplot, save_figure
 
 TABLE = "rounds"  # the main table: <run>/rounds.md

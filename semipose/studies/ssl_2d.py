@@ -12,15 +12,7 @@ from ..config import load_config
 from ..io import atomic_write_json
 from ..plots import _pyplot, save_figure
 from ..reports import write_table
-from .common2d import (
-    SSLStudyConfig,
-    method_overrides,
-    paired_delta,
-    pm,
-    run_arms,
-    start_study,
-    summary_row,
-)
+from .common2d import SSLStudyConfig, method_overrides, paired_delta, pm, run_arms, start_study, summary_row
 
 TABLE = "ssl_2d"
 BASE_CONFIG = "synthpose_ssl"

@@ -49,7 +49,10 @@ from ..config import ConfigError, dump_yaml, load_config
 from ..data.noise2d import noisy_sequences_2d
 from ..data.npz3d import Sequence
 from ..engine import prepare_run_dir, set_threads
-from ..ensemble.pseudo_labels import (
+from ..io import atomic_write_json
+from ..lift.backprojection import train_backprojection
+from ..lift.ensemble.runner import member_path, member_weights, training_data
+from ..lift.pseudo_labels import (
     SSL3DConfig,
     _ensemble_cfg,
     _train_and_evaluate,
@@ -61,9 +64,6 @@ from ..ensemble.pseudo_labels import (
     triangulated_labels,
     view_groups,
 )
-from ..ensemble.runner import member_path, member_weights, training_data
-from ..io import atomic_write_json
-from ..lift_ssl import train_backprojection
 from ..metrics.mpjpe import evaluate_sequences
 from ..plots import _pyplot, save_figure
 from ..reports import write_table

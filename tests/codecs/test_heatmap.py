@@ -69,7 +69,8 @@ def test_encode_with_fractional_radius():
 
 
 def test_decode_defaults_to_dark_for_an_unbiased_codec_and_the_data_config_chooses_it():
-    from semipose.pose2d import Pose2DDataConfig, make_codec
+    from semipose.pose2d.config import Pose2DDataConfig
+    from semipose.pose2d.data import make_codec
 
     kp = np.array([[101.3, 77.9], [40.6, 150.2]])
     for unbiased, method in ((False, "argmax"), (True, "dark")):

@@ -6,13 +6,14 @@ import dataclasses
 import pytest
 import torch
 
-from semipose import __version__, lift
+from semipose import __version__
 from semipose.engine import CheckpointError
 from semipose.engine.saved import model_record, read_model
-from semipose.ensemble.runner import load_ensemble_config, load_members
+from semipose.lift.ensemble.runner import load_ensemble_config, load_members
+from semipose.lift.model_file import load_model
 from semipose.models.heatmap_net import Pose2DModelConfig, build_heatmap_net
 from semipose.models.tcn import TCNConfig, build_tcn
-from semipose.pose2d import load_trained
+from semipose.pose2d.model_file import load_run
 from semipose.skeletons import COCO17, HUMANEVA15
 
 
@@ -28,7 +29,7 @@ def test_a_lifting_model_round_trips_and_a_2d_model_is_refused_by_name(tmp_path)
                             HUMANEVA15), path)  # fmt: skip
     saved = torch.load(path, weights_only=True)
     assert saved["kind"] == "lifting" and saved["semipose_version"] == __version__ and saved["semipose_model"] == 1
-    loaded, skel = lift.load_model(path)
+    loaded, skel = load_model(path)
     assert skel == HUMANEVA15
     x = torch.randn(1, 20, 15, 2)
     with torch.no_grad():
@@ -42,7 +43,7 @@ def test_layouts_from_before_the_format_are_converted(tmp_path):
     config = dataclasses.asdict(TCNConfig([3, 3], channels=16))
     old_run = tmp_path / "old_model.pt"  # a lifting run's model.pt: the skeleton by name
     torch.save({"model": model.state_dict(), "model_config": config, "skeleton": "humaneva15"}, old_run)
-    _, skel = lift.load_model(old_run)
+    _, skel = load_model(old_run)
     assert skel.name == "humaneva15"
 
     # an ensemble member: no config, no skeleton; the run's config and the caller's skeleton say
@@ -67,7 +68,7 @@ def test_layouts_from_before_the_format_are_converted(tmp_path):
 
     torch.save({"model": net.state_dict(), "model_config": dataclasses.asdict(Pose2DModelConfig(width=16)),
                 "joints": list(COCO17.joints), "skeleton": skeleton_to_dict(COCO17)}, old_2d / "model.pt")  # fmt: skip
-    loaded, _, skel = load_trained(old_2d)
+    loaded, _, skel = load_run(old_2d)
     assert skel == COCO17 and isinstance(loaded, type(net))
     with pytest.raises(CheckpointError, match="a 2D heatmap model, not a 3D lifting model"):
-        lift.load_model(old_2d / "model.pt")
+        load_model(old_2d / "model.pt")

@@ -6,7 +6,7 @@ import pytest
 
 from semipose.config import ConfigError
 from semipose.methods.base import Schedule
-from semipose.pose2d import load_pose2d_config
+from semipose.pose2d.config import load_pose2d_config
 
 
 def test_step_decay_by_epoch_and_by_fraction():

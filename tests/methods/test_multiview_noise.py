@@ -152,7 +152,7 @@ def _synthetic_unlabeled(tmp_path, frames=40):
 def test_fused_pseudo_labels_agree_across_views_in_world_frame(tmp_path):
     import torch
 
-    from semipose.ensemble.pseudo_labels import pseudo_label, view_groups
+    from semipose.lift.pseudo_labels import pseudo_label, view_groups
     from semipose.models.tcn import TCNConfig, build_tcn
 
     seqs, skel, unl_segs, unlabeled = _synthetic_unlabeled(tmp_path)
@@ -180,23 +180,24 @@ def test_fused_pseudo_labels_agree_across_views_in_world_frame(tmp_path):
 
 
 def test_load_split_applies_the_same_noise_to_every_split_and_method(tmp_path):
-    from semipose import lift
     from semipose.config import ConfigError
     from semipose.data.synthetic import write_synthetic_humaneva
+    from semipose.lift.config import load_lift_config
+    from semipose.lift.data import load_split
 
     root = write_synthetic_humaneva(tmp_path / "data", frames=40, seed=1)
-    clean_cfg = lift.load_lift_config(None, [f"data.root={root}"])
-    noisy_cfg = lift.load_lift_config(None, [f"data.root={root}", "data.noise.enabled=true", "data.noise.seed=3"])
-    clean, _ = lift.load_split(clean_cfg.data, ["Train/S1", "Validate/S1"])
-    noisy, _ = lift.load_split(noisy_cfg.data, ["Train/S1", "Validate/S1"])
-    again, _ = lift.load_split(noisy_cfg.data, ["Validate/S1"])  # another selection, same sequence noise
+    clean_cfg = load_lift_config(None, [f"data.root={root}"])
+    noisy_cfg = load_lift_config(None, [f"data.root={root}", "data.noise.enabled=true", "data.noise.seed=3"])
+    clean, _ = load_split(clean_cfg.data, ["Train/S1", "Validate/S1"])
+    noisy, _ = load_split(noisy_cfg.data, ["Train/S1", "Validate/S1"])
+    again, _ = load_split(noisy_cfg.data, ["Validate/S1"])  # another selection, same sequence noise
     assert not np.allclose(clean[0].keypoints_2d, noisy[0].keypoints_2d)
     by_key = {(s.subject, s.action, s.camera_index): s.keypoints_2d for s in noisy}
     for s in again:
         np.testing.assert_array_equal(s.keypoints_2d, by_key[(s.subject, s.action, s.camera_index)])
     np.testing.assert_array_equal(clean[0].positions_3d, noisy[0].positions_3d)  # the 3D stays true
     with pytest.raises(ConfigError, match=r"data.noise.swap_rate: 1.5 is not allowed; expected >= 0 and < 1"):
-        lift.load_lift_config(None, ["data.noise.swap_rate=1.5"])
+        load_lift_config(None, ["data.noise.swap_rate=1.5"])
 
 
 def _pinhole(R, centre, f=800.0, c=(320.0, 240.0)):
@@ -241,7 +242,7 @@ def test_triangulation_drops_one_wrong_view_of_three():
 
 
 def test_triangulated_pseudo_labels_match_the_truth_on_exact_2d(tmp_path):
-    from semipose.ensemble.pseudo_labels import triangulated_labels, view_groups
+    from semipose.lift.pseudo_labels import triangulated_labels, view_groups
 
     seqs, _, unl_segs, unlabeled = _synthetic_unlabeled(tmp_path)
     labels, unc = triangulated_labels(unlabeled, view_groups(seqs, unl_segs))
@@ -257,7 +258,7 @@ def test_smoothing_is_chosen_on_labeled_views_and_only_against_noise(tmp_path):
 
     from semipose.data.npz3d import load_sequences
     from semipose.data.synthetic import write_synthetic_humaneva
-    from semipose.ensemble.pseudo_labels import choose_smoothing, synchronized_groups
+    from semipose.lift.pseudo_labels import choose_smoothing, synchronized_groups
 
     root = write_synthetic_humaneva(tmp_path / "data", frames=80, seed=2, subjects=("S1",), splits=("Train",))
     seqs, skel = load_sequences(

@@ -10,8 +10,9 @@ import torch
 
 from semipose.engine import fit
 from semipose.methods.ssl2d import CollapseConfig, CollapseMonitor
-from semipose.pose2d import SSL_SECTIONS, Pose2DConfig, evaluate_run
-from semipose.pose2d_ssl import SSL2DConfig, load_ssl2d_config, split_protocol, train_ssl2d
+from semipose.pose2d.config import SSL_SECTIONS, Pose2DConfig
+from semipose.pose2d.evaluate import evaluate
+from semipose.pose2d.ssl import SSL2DConfig, load_ssl2d_config, split_protocol, train_ssl
 
 
 def _coco_cfg(coco, method, extra=()):
@@ -54,7 +55,7 @@ def _coco_cfg(coco, method, extra=()):
 )
 def test_methods_run_on_real_coco_and_loss_falls(shared_data, tmp_path, method, extra):
     cfg = _coco_cfg(shared_data / "coco_mini", method, extra)
-    metrics = train_ssl2d(cfg, tmp_path / method)
+    metrics = train_ssl(cfg, tmp_path / method)
     with open(tmp_path / method / "log.csv") as f:
         log = list(csv.DictReader(f))
     assert len(log) == 3 and float(log[-1]["sup_loss"]) < float(log[0]["sup_loss"])
@@ -70,9 +71,9 @@ def test_methods_run_on_real_coco_and_loss_falls(shared_data, tmp_path, method, 
         assert "net2" in saved
         # `pose2d evaluate` reads a semi-supervised run: its model file is the first network, evaluated
         # as the run was (its train.test_flip is false); a flip test asked for changes the figure
-        again = evaluate_run(tmp_path / method)
+        again = evaluate(tmp_path / method)
         assert again["pck@0.2"] == pytest.approx(metrics["net1_pck@0.2"], abs=1e-6)
-        flipped = evaluate_run(tmp_path / method, flip_test=True)
+        flipped = evaluate(tmp_path / method, flip_test=True)
         assert flipped["pck@0.2"] != pytest.approx(metrics["net1_pck@0.2"], abs=1e-6)
     if method != "supervised":
         assert "unsup_loss" in log[0] and 0.0 <= float(log[-1]["unl_max_response"]) <= 1.5
@@ -188,7 +189,7 @@ def test_posedual_under_a_time_budget_ramps_up_by_the_elapsed_fraction(shared_da
     ticks = itertools.count(0.0, 0.05)  # a fake clock: 50 ms for every reading, whatever the machine's load
     monkeypatch.setattr(runtime, "fit", lambda *a, **k: fit(*a, **k, clock=lambda: next(ticks)))
     cfg = _coco_cfg(shared_data / "coco_mini", "posedual", ["train.minutes=0.05", "train.epochs=50"])
-    metrics = train_ssl2d(cfg, tmp_path / "run")
+    metrics = train_ssl(cfg, tmp_path / "run")
     with open(tmp_path / "run" / "log.csv") as f:
         log = list(csv.DictReader(f))
     assert metrics["budget_minutes"] == 0.05 and 3.0 <= metrics["train_wall_s"] < 3.2

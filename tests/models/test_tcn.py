@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from semipose.data.windows import WindowSampler, flip_2d, flip_3d, pad_sequence
-from semipose.lift import length_batches, predict_sequences
+from semipose.lift.evaluate import length_batches, predict_sequences
 from semipose.models.tcn import TCNConfig, TemporalModel, TemporalModelStrided, build_tcn
 from semipose.skeletons import HUMANEVA15
 

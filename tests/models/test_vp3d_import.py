@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from semipose.cli import main
-from semipose.lift import load_model
+from semipose.lift.model_file import load_model
 
 
 def _vp3d_state(widths: list[int], joints: int, channels: int, seed: int) -> dict[str, torch.Tensor]:

@@ -116,7 +116,7 @@ def test_hourglass_variants_workers_train_side_by_side_as_one_after_the_other(tm
     def not_here(*a, **k):
         raise AssertionError("trained in the study's own process, not by its workers")
 
-    monkeypatch.setattr(study, "train_pose2d", not_here)  # the spawned workers import the real one
+    monkeypatch.setattr(study, "train", not_here)  # the spawned workers import the real one
     assert main(args + ["-o", str(tmp_path / "two"), "study.seeds=[0,1]", "study.workers=2"]) == 0
     for run in ("residual-s1", "residual-s1-seed1", "hru-s1", "hru-s1-seed1"):
         one, two = (json.loads((tmp_path / d / run / "metrics.json").read_text()) for d in ("one", "two"))

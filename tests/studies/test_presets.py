@@ -3,7 +3,7 @@ not after an hour of training), and the 2D medium presets say what the docs say 
 
 import pytest
 
-from semipose.cli import config_path
+from semipose.config import config_path
 from semipose.studies import STUDIES, get_study
 
 

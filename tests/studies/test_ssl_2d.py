@@ -111,7 +111,7 @@ def test_method_variants_and_their_checks(tmp_path, capsys):
 
 
 def test_studies_write_synthpose_version_2_at_twice_the_input(tmp_path):
-    from semipose.pose2d import Pose2DDataConfig
+    from semipose.pose2d.config import Pose2DDataConfig
     from semipose.studies.common2d import ensure_synthpose
 
     data = Pose2DDataConfig(input_size=[64, 64])
@@ -184,7 +184,7 @@ def test_workers_train_runs_side_by_side_with_the_same_results(tmp_path):
 
 
 def test_a_failing_run_leaves_the_others_and_is_named(tmp_path):
-    from semipose.processes import RunsFailed
+    from semipose.pool import RunsFailed
     from semipose.studies import ssl_2d
     from semipose.studies.common2d import run_arms, start_study
 
