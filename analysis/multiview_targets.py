@@ -64,7 +64,7 @@ def teachers(run: Path, cfg: SSL2DConfig) -> list[torch.nn.Module]:
     saved = read_model(path, "pose2d")
     if "net2" not in saved:
         raise SystemExit(f"{path}: holds one network; a PoseDual or denoised run's model (net1, net2) is needed")
-    first, _ = load_model(path, cfg=cfg)
+    first, _ = load_model(path)
     second = copy.deepcopy(first)
     second.load_state_dict(saved["net2"])
     return [first.train(), second.train()]

@@ -21,7 +21,8 @@ import numpy as np
 from semipose.engine.runtime import environment_info
 from semipose.io import atomic_write_json
 from semipose.lift.ensemble.runner import load_members
-from semipose.lift.pseudo_labels import _ensemble_cfg, pseudo_label, smooth_over_time, ssl_split
+from semipose.lift.pseudo_labels import ensemble_config, pseudo_label, ssl_split
+from semipose.lift.triangulated import smooth_over_time
 from semipose.metrics.mpjpe import evaluate_sequences
 from semipose.studies import ssl_3d
 
@@ -49,11 +50,11 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("analysis/results/pseudo_label_refinement.json"))
     args = ap.parse_args()
 
-    cfg = ssl_3d._for_seed(ssl_3d.load(args.run / "config.yaml", "medium", []), args.condition, args.seed)
+    cfg = ssl_3d.for_seed(ssl_3d.load(args.run / "config.yaml", "medium", []), args.condition, args.seed)
     _, skel, _, _, _, unlabeled, _ = ssl_split(cfg)
     teacher_dir = args.run / args.condition / f"seed{args.seed}" / "teacher"
     status = json.loads((teacher_dir / "ensemble.json").read_text())
-    teacher = load_members(teacher_dir, _ensemble_cfg(cfg), skel, keys=[m["key"] for m in status["members"]])
+    teacher = load_members(teacher_dir, ensemble_config(cfg), skel, keys=[m["key"] for m in status["members"]])
     labels, _ = pseudo_label(teacher, unlabeled, skel, cfg.train.test_flip)
     truth = [x.root_relative_3d() for x in unlabeled]
     names = ([x.subject for x in unlabeled], [x.action_name for x in unlabeled])

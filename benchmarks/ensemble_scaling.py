@@ -28,9 +28,10 @@ from pathlib import Path
 import harness
 
 from semipose.data.synthetic import write_synthetic_humaneva
+from semipose.lift.config import load_ensemble_config
 from semipose.lift.data import load_split
 from semipose.lift.ensemble.member import train_member
-from semipose.lift.ensemble.runner import load_ensemble_config, make_tasks, train_ensemble, training_data
+from semipose.lift.ensemble.runner import make_tasks, train_ensemble, training_data
 
 
 def makespan(times: list[float], workers: int) -> float:

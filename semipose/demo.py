@@ -14,10 +14,11 @@ from pathlib import Path
 from .config import config_path, dump_yaml
 from .data.synthetic import write_synthetic_humaneva
 from .engine import prepare_run_dir
+from .lift.config import load_ssl_config
 from .lift.data import load_split
 from .lift.evaluate import predict_sequences
 from .lift.model_file import load_model
-from .lift.pseudo_labels import load_ssl_config, run_pseudo_label_rounds
+from .lift.pseudo_labels import run_pseudo_label_rounds
 from .plots import plot_poses_3d
 from .studies.pseudo_label_rounds import plot as plot_rounds
 

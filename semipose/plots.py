@@ -11,7 +11,7 @@ from .io import atomic_write
 from .skeletons import Skeleton
 
 
-def _pyplot():
+def pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
@@ -21,16 +21,26 @@ def _pyplot():
 
 
 def save_figure(fig, path: str | Path) -> Path:
-    plt = _pyplot()
+    plt = pyplot()
     atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=110, bbox_inches="tight"))
     plt.close(fig)
     return Path(path)
 
 
-def plot_training_curve(log_csv: str | Path, out_png: str | Path) -> Path:
-    """Training loss and, where evaluated, test MPJPE / P-MPJPE against epochs, or against minutes
-    of training for a run under a time budget."""
-    plt = _pyplot()
+LIFTING_CURVES = {"mpjpe_mm": "MPJPE", "p_mpjpe_mm": "P-MPJPE"}
+POSE2D_CURVES = {"pck@0.2": "PCK@0.2", "pck@0.1": "PCK@0.1", "coco_AP": "COCO AP"}
+
+
+def plot_training_curve(
+    log_csv: str | Path,
+    out_png: str | Path,
+    curves: dict[str, str] = LIFTING_CURVES,
+    loss: tuple[str, float] = ("training loss, MPJPE (mm)", 1000.0),
+    metric_label: str = "test error (mm)",
+) -> Path:
+    """Training loss (``loss``: its label and scale) and, where evaluated, the ``curves`` (log.csv column:
+    label) against epochs, or against minutes of training for a run under a time budget."""
+    plt = pyplot()
     with open(log_csv) as f:
         rows = list(csv.DictReader(f))
     timed = all(r.get("budget_fraction") for r in rows)
@@ -38,16 +48,17 @@ def plot_training_curve(log_csv: str | Path, out_png: str | Path) -> Path:
     xlabel = "minutes of training" if timed else "epoch"
     fig, ax = plt.subplots(1, 2, figsize=(10, 3.6))
     # an epoch that a time budget ended before its first step has no loss: nothing to draw for it
-    losses = [(x, float(r["loss"]) * 1000) for x, r in zip(xs, rows) if r.get("loss")]
+    losses = [(x, float(r["loss"]) * loss[1]) for x, r in zip(xs, rows) if r.get("loss")]
     if losses:
         ax[0].plot(*zip(*losses))
-    ax[0].set(xlabel=xlabel, ylabel="training loss, MPJPE (mm)", yscale="log", title="training")
-    for key, label in (("mpjpe_mm", "MPJPE"), ("p_mpjpe_mm", "P-MPJPE")):
+    ax[0].set(xlabel=xlabel, ylabel=loss[0], yscale="log", title="training")
+    for key, label in curves.items():
         pts = [(x, float(r[key])) for x, r in zip(xs, rows) if r.get(key)]
         if pts:
             ax[1].plot(*zip(*pts), marker="o", label=label)
-    ax[1].set(xlabel=xlabel, ylabel="test error (mm)", title="test")
-    ax[1].legend()
+    ax[1].set(xlabel=xlabel, ylabel=metric_label, title="evaluation")
+    if ax[1].lines:
+        ax[1].legend()
     for a in ax:
         a.grid(alpha=0.3)
     return save_figure(fig, out_png)
@@ -57,7 +68,7 @@ def plot_poses_3d(
     pred: np.ndarray, target: np.ndarray, skeleton: Skeleton, out_png: str | Path, title: str = ""
 ) -> Path:
     """A few frames of predicted (red) and true (black) 3D poses, camera coordinates, y down."""
-    plt = _pyplot()
+    plt = pyplot()
     frames = np.linspace(0, len(pred) - 1, min(4, len(pred))).astype(int)
     fig = plt.figure(figsize=(3.2 * len(frames), 3.4))
     for i, f in enumerate(frames):
@@ -79,7 +90,7 @@ def plot_poses_3d(
 
 def plot_uncertainty(curves: dict, out_png: str | Path) -> Path:
     """Sparsification against the oracle, and calibration of the spread read as a Gaussian."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(1, 2, figsize=(10, 3.8))
     f = np.asarray(curves["fractions"]) * 100
     ax[0].plot(f, curves["sparsification_mm"], label="removing the most uncertain")
@@ -98,7 +109,7 @@ def plot_uncertainty(curves: dict, out_png: str | Path) -> Path:
 def plot_collapse(log_csv: str | Path, out_png: str | Path) -> Path:
     """The collapse monitor per epoch: mean maximum response on unlabeled data, the share of joints
     responding below the threshold, and validation PCK@0.2 where evaluated."""
-    plt = _pyplot()
+    plt = pyplot()
     with open(log_csv) as f:
         rows = [r for r in csv.DictReader(f) if r.get("unl_max_response")]
     fig, ax = plt.subplots(1, 2, figsize=(10, 3.6))

@@ -66,3 +66,16 @@ def write_lifting_metrics(run_dir: Path, metrics: dict[str, Any], name: str = "m
     atomic_write_text(run_dir / f"{name}.md", lifting_markdown(metrics))
     cells = [{k: (float(r[k]) if k.endswith("_mm") else r[k]) for k in LIFTING_COLUMNS} for r in metrics["cells"]]
     atomic_write_text(run_dir / f"{name}.csv", csv_text(cells))
+
+
+def write_metrics(run_dir: Path, metrics: dict[str, Any], name: str = "metrics") -> None:
+    """``name.json`` (everything), and ``name.md`` and ``name.csv``: one row per number (metric, value), for
+    a run whose figures are not per cell (a 2D run's PCK and COCO AP, its times)."""
+    atomic_write_json(run_dir / f"{name}.json", metrics)
+    rows = [
+        {"metric": k, "value": float(v)}
+        for k, v in metrics.items()
+        if isinstance(v, (int, float)) and not isinstance(v, bool)
+    ]
+    if rows:
+        write_table(rows, run_dir / name)

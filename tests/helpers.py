@@ -6,7 +6,8 @@ from PIL import Image
 from semipose.data.coco import PersonInstance
 from semipose.data.npz3d import load_sequences
 from semipose.data.synthetic import write_synthetic_humaneva
-from semipose.lift.ensemble.runner import load_ensemble_config, training_data
+from semipose.lift.config import load_ensemble_config
+from semipose.lift.ensemble.runner import training_data
 
 
 def tiny_sequences(tmp_path):

@@ -47,8 +47,7 @@ def test_bad_config_names_the_key(override, message):
 def test_shipped_configs_load():
     for name in ("humaneva", "humaneva_20min", "synthetic"):
         load_lift_config(config_path(name))
-    from semipose.lift.ensemble.runner import load_ensemble_config
-    from semipose.lift.pseudo_labels import load_ssl_config
+    from semipose.lift.config import load_ensemble_config, load_ssl_config
     from semipose.pose2d.config import load_pose2d_config
 
     load_ensemble_config(config_path("humaneva_ensemble"))
@@ -101,7 +100,7 @@ def test_pose2d_config_ranges_are_checked(override, message):
     ],
 )
 def test_ssl3d_config_ranges_are_checked(override, message):
-    from semipose.lift.pseudo_labels import load_ssl_config
+    from semipose.lift.config import load_ssl_config
 
     with pytest.raises(ConfigError, match=message):
         load_ssl_config(None, [override])

@@ -37,7 +37,7 @@ def score(text: str) -> float:
     return value
 
 
-def _claim(args: argparse.Namespace, kind: str, load_fn, allowed: tuple[str, ...] | None = None):
+def claim_run(args: argparse.Namespace, kind: str, load_fn, allowed: tuple[str, ...] | None = None):
     """The run directory and the validated config of a training command; with ``--resume`` the run's
     own config.yaml plus overrides, refused when they change more than ``allowed`` (nothing is
     written before these checks pass)."""
@@ -56,7 +56,7 @@ def _claim(args: argparse.Namespace, kind: str, load_fn, allowed: tuple[str, ...
     return run_dir, cfg
 
 
-def _training_args(
+def training_args(
     cmd: argparse.ArgumentParser,
     config: str,
     out: str,
@@ -73,11 +73,11 @@ def _training_args(
     )
 
 
-def _train_run(args: argparse.Namespace, kind: str, load_fn, train_fn) -> tuple[Path, dict]:
+def train_run(args: argparse.Namespace, kind: str, load_fn, train_fn) -> tuple[Path, dict]:
     """Train a run from ``-c`` (or its own config.yaml with ``--resume``) plus overrides; print its figures."""
     from ..engine import run_directory
 
-    run_dir, cfg = _claim(args, kind, load_fn)
+    run_dir, cfg = claim_run(args, kind, load_fn)
     with run_directory(run_dir, args.resume, args.overwrite):
         metrics = train_fn(cfg, run_dir, resume=args.resume)
     print(", ".join(f"{k} {v:.3f}" for k, v in metrics.items() if isinstance(v, float)))

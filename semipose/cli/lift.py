@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..config import config_path
 from ..reports import lifting_markdown, write_lifting_metrics
-from .common import _claim, _training_args, positive_int, score
+from .common import claim_run, positive_int, score, training_args
 
 
 def _cmd_lift_train(args: argparse.Namespace) -> int:
@@ -17,7 +17,7 @@ def _cmd_lift_train(args: argparse.Namespace) -> int:
     from ..lift.config import load_lift_config
     from ..lift.train import train
 
-    run_dir, cfg = _claim(args, "lift", load_lift_config)
+    run_dir, cfg = claim_run(args, "lift", load_lift_config)
     with run_directory(run_dir, args.resume, args.overwrite):
         metrics = train(cfg, run_dir, resume=args.resume)
     print(lifting_markdown(metrics))
@@ -109,13 +109,14 @@ def _ensemble_overrides(args: argparse.Namespace) -> list[str]:
 def _cmd_ensemble_train(args: argparse.Namespace) -> int:
     from ..config import dump_yaml
     from ..engine import RUN_CONTROL_KEYS, prepare_run_dir, run_directory, set_threads
+    from ..lift.config import load_ensemble_config
     from ..lift.data import load_split
     from ..lift.ensemble import runner
 
-    run_dir, cfg = _claim(
+    run_dir, cfg = claim_run(
         args,
         "ensemble",
-        lambda path, ov: runner.load_ensemble_config(path, _ensemble_overrides(args)),
+        lambda path, ov: load_ensemble_config(path, _ensemble_overrides(args)),
         allowed=RUN_CONTROL_KEYS
         + ("ensemble.workers", "ensemble.backend", "ensemble.ray_address", "ensemble.num_cpus", "ensemble.num_gpus"),
     )
@@ -172,10 +173,10 @@ def _cmd_ensemble_predict(args: argparse.Namespace) -> int:
 
 
 def _cmd_ensemble_evaluate(args: argparse.Namespace) -> int:
-    from ..lift.ensemble import runner
+    from ..lift.config import load_ensemble_config
 
     run_dir = Path(args.run)
-    cfg = runner.load_ensemble_config(run_dir / "config.yaml", list(args.overrides))
+    cfg = load_ensemble_config(run_dir / "config.yaml", list(args.overrides))
     metrics = _evaluate_ensemble_run(run_dir, cfg)
     print(lifting_markdown(metrics))
     print(f"results in {run_dir}/")
@@ -248,7 +249,7 @@ def add_commands(sub) -> None:
         dest="action", required=True
     )
     t = lift.add_parser("train", help="train a temporal model")
-    _training_args(t, "humaneva", "lift")
+    training_args(t, "humaneva", "lift")
     t.add_argument("overrides", nargs="*", help="dotted overrides, e.g. train.epochs=5")
     t.set_defaults(func=_cmd_lift_train)
 
@@ -279,7 +280,7 @@ def add_commands(sub) -> None:
         dest="action", required=True
     )
     et = ens.add_parser("train", help="train (or --resume) an ensemble, then evaluate it")
-    _training_args(et, "humaneva_ensemble", "ensemble", resume="train only the members not finished in --out")
+    training_args(et, "humaneva_ensemble", "ensemble", resume="train only the members not finished in --out")
     et.add_argument("--backend", choices=["local", "ray"])
     et.add_argument("--workers", type=positive_int, help="local backend: worker processes")
     et.add_argument("--ray-address", help="ray backend: cluster address or 'auto' (default: a local instance)")

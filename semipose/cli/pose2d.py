@@ -5,14 +5,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .common import _train_run, _training_args, score
+from .common import score, train_run, training_args
 
 
 def _cmd_pose2d_train(args: argparse.Namespace) -> int:
     from ..pose2d.config import load_pose2d_config
     from ..pose2d.train import train
 
-    run_dir, _ = _train_run(args, "pose2d", load_pose2d_config, train)
+    run_dir, _ = train_run(args, "pose2d", load_pose2d_config, train)
     print(f"results in {run_dir}/ (metrics.json, log.csv, model.pt, checkpoint.pt)")
     return 0
 
@@ -20,7 +20,7 @@ def _cmd_pose2d_train(args: argparse.Namespace) -> int:
 def _cmd_pose2d_ssl(args: argparse.Namespace) -> int:
     from ..pose2d.ssl import load_ssl2d_config, train_ssl
 
-    run_dir, metrics = _train_run(args, "ssl2d", load_ssl2d_config, train_ssl)
+    run_dir, metrics = train_run(args, "ssl2d", load_ssl2d_config, train_ssl)
     if metrics.get("collapsed_at"):
         print(f"WARNING: training collapsed at epoch {metrics['collapsed_at']} (see {run_dir / 'collapse.png'})")
     print(f"results in {run_dir}/ (metrics.json, log.csv, collapse.png, model.pt)")
@@ -77,14 +77,14 @@ def add_commands(sub) -> None:
         dest="action", required=True
     )
     pt = p2.add_parser("train", help="train a heatmap model")
-    _training_args(pt, "synthpose", "pose2d")
+    training_args(pt, "synthpose", "pose2d")
     pt.add_argument("overrides", nargs="*")
     pt.set_defaults(func=_cmd_pose2d_train)
     ps = p2.add_parser(
         "ssl",
         help="semi-supervised training: supervised, pseudo_label, posecons, posedual, denoised, ema_teacher (method.name=...)",
     )
-    _training_args(ps, "synthpose_ssl", "ssl2d")
+    training_args(ps, "synthpose_ssl", "ssl2d")
     ps.add_argument("overrides", nargs="*")
     ps.set_defaults(func=_cmd_pose2d_ssl)
     pe = p2.add_parser("evaluate", help="PCK and COCO AP of a trained run on its validation set")

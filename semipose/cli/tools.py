@@ -8,7 +8,7 @@ from pathlib import Path
 from ..config import ConfigError, config_path
 from ..data.synthpose import VERSIONS
 from ..studies import STUDIES, get_study
-from .common import _claim, positive_int, split_name
+from .common import claim_run, positive_int, split_name
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
@@ -29,7 +29,7 @@ def _cmd_study(args: argparse.Namespace) -> int:
     study = get_study(args.name)
     if args.preset not in study.PRESETS:
         raise ConfigError(f"study {args.name}: unknown preset {args.preset!r}; expected one of {sorted(study.PRESETS)}")
-    out, cfg = _claim(
+    out, cfg = claim_run(
         args,
         f"study-{args.name}-{args.preset}",
         lambda path, ov: study.load(config_path(args.config or study.BASE_CONFIG), args.preset, ov),
@@ -127,13 +127,15 @@ def add_commands(sub) -> None:
     sp.add_argument("-o", "--out", required=True)
     sp.add_argument("--images", type=positive_int, default=1000)
     sp.add_argument("--split", type=split_name, default="train", help="the split's name (a folder under -o)")
-    sp.add_argument("--size", type=positive_int, help="image side in pixels (default: 128, versions 2-4: 256)")
+    sp.add_argument("--size", type=positive_int, help="image side in pixels (default: 256; version 1: 128)")
     sp.add_argument(
         "--version",
         type=int,
         choices=list(VERSIONS),
-        default=1,
-        help="2: large full-bodied figures, left/right cue; 3: and eyes and ears drawn; 4: and side-tinted sleeves and legs",
+        default=VERSIONS[-1],
+        help=f"default {VERSIONS[-1]}, the latest. 1: small figures (COCO AP means little on them); 2: large "
+        "full-bodied figures, left/right cue on hands and feet; 3: and eyes and ears drawn; 4: and side-tinted "
+        "sleeves and legs; 5: and the torso two-toned by side",
     )
     sp.add_argument("--layout", default="coco17", choices=["coco17", "mpii16"], help="the labels' joints")
     sp.add_argument(

@@ -9,25 +9,22 @@ from the head and the facing direction) or MPII-16 (pelvis, thorax, upper neck, 
 visibility from a depth buffer: 2 visible, 1 hidden by another body part, a figure or an occluder,
 0 outside the image. The result is a COCO-format dataset, deterministic per seed.
 
-Version 2 (``version=2``, 256-pixel images by default) makes COCO's AP mean what it means on COCO: the
-figures fill most of the image and have full bodies (thicker limbs and torso), so that their silhouette
-area, the OKS scale, is large against the quantization of stride-4 heatmaps; a fixed colour cue tells left
-from right (red gloves and shoes on the left hand and foot, blue on the right) and the nose shows which way
-the face looks. Version 3 is version 2 with eyes and ears drawn (dark eyes on the side of the head that
-faces the camera, ears where they are not behind it), so that the five face keypoints, whose OKS
-tolerances are the tightest, have image evidence as they do on COCO; its random draws are version 2's, so
-the same seed gives the same people, poses and labels with the face added. Version 4 is version 3 with
-the side cue along the whole limb: each sleeve and trouser leg is its clothing colour mixed half and half
-with its side's colour (red left, blue right), so shoulders, elbows, hips and knees, not only hands and
-feet, show their side where they are (measured on version 3: with 400 labeled people both shoulders, or
-both knees, were predicted on one spot for more than 90% of figures); again the same random draws, so
-the same people, poses and labels. Version 5 is version 4 with the torso two-toned the same way: the
-shirt and the trousers' top (the torso, the shoulder band and the hip band) take the left sleeve's or leg's
-colour on the body's left of its midline and the right one's on its right, because the shoulders sit in
-the shoulder band, not on the sleeves (measured on version 4 with 400 labels: the left shoulder's mirror
-fits better in half the figures, chance); again the same draws, people, poses and labels. ``area`` is the visible
-silhouette's pixel count in every version, as COCO's mask area. Version 1 stays the default and renders
-as before.
+The versions (``SynthPoseConfig.version``; ``semipose data synthpose`` writes the latest by default) differ in
+what the figures show; the random draws are shared from version 2 on, so one seed gives the same people,
+poses and labels in versions 2-5:
+
+- 1: small figures on 128-pixel images. Their silhouette area, COCO's OKS scale, is so small that a 2-pixel
+  error costs half the keypoint similarity: COCO AP means little on them (PCK does).
+- 2: figures that fill most of a 256-pixel image, with full bodies; a fixed left/right cue (red gloves and
+  shoes on the left, blue on the right) and a nose that shows which way the face looks.
+- 3: and eyes and ears drawn, so that the five face keypoints, whose OKS tolerances are the tightest,
+  have image evidence.
+- 4: and every sleeve and trouser leg tinted half with its side's colour, so that shoulders, elbows, hips
+  and knees show their side where they are.
+- 5: and the torso two-toned the same way (the shoulders sit in the shoulder band, not on the sleeves).
+
+``area`` is the visible silhouette's pixel count in every version, as COCO's mask area. The measurements
+behind each step are in docs/pose2d_results.md.
 """
 from __future__ import annotations
 

@@ -98,8 +98,6 @@ class WindowSampler:
         """Samples in one epoch (frames times copies)."""
         return self.num_frames * self._y.shape[0]
 
-    def num_batches(self, batch_size: int) -> int:
-        return -(-len(self) // batch_size)
 
     def gather(self, sample: torch.Tensor) -> WindowBatch:
         """Batch for sample ids in [0, len): id // frames picks the copy, id % frames the frame."""

@@ -113,6 +113,8 @@ def fit(
         ckpt = load_checkpoint(ckpt_path)
         recipe.load_state_dict(ckpt["recipe"])
         torch.set_rng_state(ckpt["torch_rng"])
+        if ckpt.get("cuda_rng") is not None and torch.cuda.is_available():  # dropout on a GPU draws from here
+            torch.cuda.set_rng_state_all(ckpt["cuda_rng"])
         start, history = ckpt["epoch"] + 1, list(ckpt["history"])
         train_s = ckpt.get("train_s", ckpt["elapsed_s"])
         eval_s = ckpt.get("eval_s", 0.0)
@@ -196,6 +198,7 @@ def fit(
                     "epoch": epoch,
                     "recipe": recipe.state_dict(),
                     "torch_rng": torch.get_rng_state(),
+                    "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None,
                     "elapsed_s": train_s + eval_s,
                     "train_s": train_s,
                     "eval_s": eval_s,

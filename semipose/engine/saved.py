@@ -1,7 +1,7 @@
 """One file format for every trained model: the weights, the model's config, its skeleton and the
 semipose version, with the kind of model named, so that a loader refuses a file of another kind by
-name. Files written before this format (lifting runs, ensemble members, 2D runs) are read and
-converted in memory."""
+name. A training checkpoint (``checkpoint.pt``) is read as the model of its recipe, described by its run's
+config. Model files written before this format are refused with the reason: retrain them."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
-from ..skeletons import Skeleton, get_skeleton, skeleton_from_dict, skeleton_to_dict
+from ..skeletons import Skeleton, skeleton_from_dict, skeleton_to_dict
 from .loop import CheckpointError, load_checkpoint
 
 FORMAT = 1
@@ -34,14 +34,11 @@ def model_record(
     }
 
 
-def _old_kind(state: dict[str, Any]) -> str | None:
-    """The kind of a file written before the format had one."""
-    config = state.get("model_config")
-    if isinstance(config, dict):
-        return "lifting" if "filter_widths" in config else "pose2d" if "name" in config else None
-    weights = state.get("model")
-    if isinstance(state.get("recipe"), dict):  # a training checkpoint
-        weights = state["recipe"].get("model", state["recipe"].get("net1"))
+def _checkpoint_kind(state: dict[str, Any]) -> str | None:
+    """The kind of a training checkpoint's model (its recipe's ``model``, or a two-network run's first)."""
+    if not isinstance(state.get("recipe"), dict):
+        return None
+    weights = state["recipe"].get("model", state["recipe"].get("net1"))
     if isinstance(weights, dict):
         return "lifting" if "expand_conv.weight" in weights else "pose2d"
     return None
@@ -56,12 +53,16 @@ def read_model(
     """A model file's record as :func:`model_record` makes it: ``model`` (weights), ``model_config``
     (a dict), ``skeleton`` (a :class:`Skeleton`), ``kind`` and the rest.
 
-    Refuses, naming the file, a file of another kind. Earlier files are converted: a training
-    checkpoint's model is its recipe's; files without a model config take ``model_config()`` (e.g. the
-    run's config); files without a skeleton take the name they stored, or ``skeleton(weights)``."""
+    Refuses, naming the file, a file of another kind. A training checkpoint gives its recipe's model,
+    described by ``model_config()`` (the run's config) and ``skeleton(weights)``."""
     path = Path(path)
     state = load_checkpoint(path)
-    found = state.get("kind") or _old_kind(state)
+    if "semipose_model" not in state and _checkpoint_kind(state) is None:
+        raise CheckpointError(
+            f"{path}: not a semipose model file of this version (no 'semipose_model' record; a model file "
+            "from before semipose 0.1's format: train it again)"
+        )
+    found = state.get("kind") or _checkpoint_kind(state)
     if found != kind:
         what = KINDS.get(str(found), "not a semipose model")
         raise CheckpointError(f"{path}: {what}, not {KINDS[kind]}")
@@ -69,30 +70,20 @@ def read_model(
         if not isinstance(state.get("model"), dict):
             raise CheckpointError(f"{path}: no 'model' weights in the file")
         return {**state, "skeleton": skeleton_from_dict(state["skeleton"])}
-    # an earlier layout
-    weights = state["recipe"].get("model") if isinstance(state.get("recipe"), dict) else state.get("model")
-    if not isinstance(weights, dict):
-        raise CheckpointError(f"{path}: no model weights in it (expected 'model' or 'recipe.model')")
+    weights = state["recipe"].get("model", state["recipe"].get("net1"))  # a training checkpoint
     try:
-        config = state.get("model_config") or (model_config() if model_config is not None else None)
+        config = model_config() if model_config is not None else None
     except (CheckpointError, OSError, ValueError) as e:
-        raise CheckpointError(f"{path}: the file does not describe its model, and its run's config: {e}") from None
+        raise CheckpointError(f"{path}: a training checkpoint, and its run's config cannot describe it: {e}") from None
     if not isinstance(config, dict):
-        raise CheckpointError(f"{path}: the file does not describe its model, and no config was given for it")
-    saved_skeleton = state.get("skeleton")
-    if isinstance(saved_skeleton, dict):
-        skel = skeleton_from_dict(saved_skeleton)
-    elif isinstance(saved_skeleton, str):
-        skel = get_skeleton(saved_skeleton)
-    elif skeleton is not None:
-        try:
-            skel = skeleton(weights)
-        except CheckpointError as e:
-            raise CheckpointError(f"{path}: {e}") from None
-    else:
-        raise CheckpointError(f"{path}: the file does not name its skeleton, and none was given for it")
-    extra = {k: v for k, v in state.items() if k not in ("model", "model_config", "skeleton", "recipe")}
-    return {**extra, "semipose_model": 0, "kind": kind, "model": weights, "model_config": config, "skeleton": skel}
+        raise CheckpointError(f"{path}: a training checkpoint, and no config was given to describe its model")
+    if skeleton is None:
+        raise CheckpointError(f"{path}: a training checkpoint, and no skeleton was given for it")
+    try:
+        skel = skeleton(weights)
+    except CheckpointError as e:
+        raise CheckpointError(f"{path}: {e}") from None
+    return {"semipose_model": 0, "kind": kind, "model": weights, "model_config": config, "skeleton": skel}
 
 
 def load_foreign_checkpoint(path: str | Path) -> dict[str, Any]:

@@ -4,14 +4,13 @@ recipe (:class:`semipose.methods.backprojection.BackProjectionLifting`) into the
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from ..config import checked, dump_yaml
+from ..config import dump_yaml
 from ..data.npz3d import Sequence
 from ..data.windows import WindowSampler
 from ..engine import fit_run, prepare_run_dir, resolve_device, set_threads
@@ -24,14 +23,6 @@ from ..skeletons import Skeleton
 from .config import LiftConfig
 from .evaluate import evaluate_model
 from .train import early_stopping, lift_example, save_lifting_model
-
-
-@dataclass
-class BackProjectionConfig:
-    # supervised-only training before the reprojection loss joins: a share of the epochs (VideoPose3D's
-    # one epoch of a large labeled set; a share keeps the trajectory model trained first on small ones)
-    warmup_fraction: float = checked(0.2, ge=0, lt=1)
-    bone_length_term: bool = True
 
 
 def _intrinsics(s: Sequence) -> np.ndarray:

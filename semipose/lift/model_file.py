@@ -14,7 +14,7 @@ from .config import load_lift_config
 
 
 def skeleton_by_joint_count(weights: dict[str, Any]) -> Skeleton:
-    """The skeleton of a lifting model file from before files named theirs: the one with as many joints."""
+    """The skeleton of a lifting model file in a training checkpoint, which names none: the one with as many joints."""
     n = weights["expand_conv.weight"].shape[1] // 2 if "expand_conv.weight" in weights else -1
     found = [s for s in map(get_skeleton, ("humaneva15", "h36m17", "coco17", "mpii16")) if s.num_joints == n]
     if not found:
@@ -33,7 +33,7 @@ def load_model(path: str | Path, device: str = "cpu", cfg: Any = None) -> tuple[
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no model file")
 
-    def run_config() -> dict[str, Any]:  # files from before the format described their model
+    def run_config() -> dict[str, Any]:  # a training checkpoint does not describe its model
         return dataclasses.asdict((cfg or load_lift_config(path.parent / "config.yaml")).model)
 
     saved = read_model(path, "lifting", run_config, skeleton_by_joint_count)

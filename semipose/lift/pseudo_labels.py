@@ -14,31 +14,26 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import typing
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy.ndimage import gaussian_filter1d
 
-from ..config import FRACTION, POSITIVE, ConfigError, checked, load_config
-from ..data.cameras import image_coordinates
-from ..data.noise2d import DetectorNoiseConfig, noisy_sequences_2d
+from ..config import ConfigError
+from ..data.noise2d import noisy_sequences_2d
 from ..data.npz3d import Sequence
 from ..data.splits import Segment, cut, split_labeled
 from ..io import atomic_write_json
-from ..methods.multiview import FUSION_METHODS, fuse_views, triangulate
+from ..methods.multiview import fuse_views
 from ..metrics.mpjpe import evaluate_sequences
 from ..metrics.uncertainty import sparsification
 from ..plots import plot_uncertainty
 from ..reports import write_lifting_metrics, write_table
 from ..skeletons import Skeleton
-from .backprojection import BackProjectionConfig
+from .config import EnsembleRunConfig, SSL3DConfig, SSLConfig
 from .data import load_split
 from .ensemble.aggregate import ensemble_mean, ensemble_spread
 from .ensemble.runner import (
-    EnsembleRunConfig,
     evaluate_ensemble,
     load_members,
     member_weights,
@@ -46,78 +41,19 @@ from .ensemble.runner import (
     train_ensemble,
     training_data,
 )
+from .triangulated import resolve_smoothing, triangulated_labels, view_groups
 
 SUMMARY = ("mpjpe_mm", "p_mpjpe_mm", "n_mpjpe_mm", "mpjve_mm")
 
 
-@dataclass
-class SSLConfig:
-    labeled_fraction: float = checked(0.1, **FRACTION)
-    rounds: list[float] = checked(default_factory=lambda: [0.25, 0.5, 0.75, 1.0], **FRACTION)
-    retrain: str = "single"  # single | ensemble
-    order: str = "random"  # random | uncertainty (most certain first)
-    recompute: bool = False  # recompute the pseudo-labels with each round's model(s)
-    pseudo_weight: float = checked(1.0, ge=0)  # loss weight of pseudo-labeled frames
-    # none | mean | spread | median: fuse the members' predictions of synchronized calibrated views
-    # in world coordinates and map the fused pose back into every view (semipose.methods.multiview);
-    # triangulate: the views' own 2D triangulated with the cameras (no lifter in the label at all)
-    fusion: str = "none"
-    # triangulate: a view missing a joint's reprojection by more pixels may be dropped (null: never; on
-    # HumanEva-I with detector-like jitter dropping views cost more than it saved at 50-150 px)
-    outlier_px: float | None = checked(None, **POSITIVE)
-    # triangulate: Gaussian smoothing of the labels over time (sigma, frames) against per-frame 2D
-    # noise; null: chosen on the labeled training views (their triangulation against their true 3D)
-    smooth_frames: float | None = checked(None, ge=0)
-    # uncertainty (ensemble spread, with fusion also the views' disagreement, per frame):
-    keep_share: float = checked(
-        1.0, **FRACTION
-    )  # keep this share of pseudo-labeled frames, the most certain (the rest weigh 0)
-    weighting: str = "none"  # none | inverse: weight 1 / (1 + (u / median u)^2) on each pseudo-labeled frame
-    # noisy student: the student's 2D of pseudo-labeled frames is perturbed (targets stay the teacher's
-    # predictions from clean 2D)
-    student_noise: DetectorNoiseConfig = field(default_factory=DetectorNoiseConfig)
-    # with recompute: always | if_better (the new models replace the teacher only when their held-out
-    # labeled error, train.val_fraction, beats the current teacher's)
-    replace_teacher: str = "always"
-    student_init: str = "scratch"  # scratch | teacher: the student starts from the teacher's first member
-    split_seed: int = 0
-    baselines: bool = True  # also train on labeled only and on all data with true labels
-
-    def validate(self) -> None:
-        if self.retrain not in ("single", "ensemble"):
-            raise ConfigError(f"ssl.retrain must be single or ensemble, got {self.retrain!r}")
-        if self.fusion not in ("none", *FUSION_METHODS, "triangulate"):
-            raise ConfigError(f"ssl.fusion must be none, triangulate or one of {FUSION_METHODS}, got {self.fusion!r}")
-        if self.student_init not in ("scratch", "teacher"):
-            raise ConfigError(f"ssl.student_init must be scratch or teacher, got {self.student_init!r}")
-        if self.weighting not in ("none", "inverse"):
-            raise ConfigError(f"ssl.weighting must be none or inverse, got {self.weighting!r}")
-        if self.replace_teacher not in ("always", "if_better"):
-            raise ConfigError(f"ssl.replace_teacher must be always or if_better, got {self.replace_teacher!r}")
-        if self.order not in ("random", "uncertainty"):
-            raise ConfigError(f"ssl.order must be random or uncertainty, got {self.order!r}")
-
-
-@dataclass
-class SSL3DConfig(EnsembleRunConfig):
-    """The ensemble run's sections plus the semi-supervised ones."""
-
-    ssl: SSLConfig = field(default_factory=SSLConfig)
-    backprojection: BackProjectionConfig = field(default_factory=BackProjectionConfig)
-
-
-def load_ssl_config(path=None, overrides: list[str] | None = None) -> SSL3DConfig:
-    return load_config(SSL3DConfig, path, overrides)
-
-
-def _ensemble_cfg(cfg: SSL3DConfig, members: int | None = None) -> EnsembleRunConfig:
+def ensemble_config(cfg: SSL3DConfig, members: int | None = None) -> EnsembleRunConfig:
     e = copy.deepcopy(cfg.ensemble)
     if members is not None:
         e.members, e.subset = members, "full"
     return EnsembleRunConfig(cfg.data, cfg.model, cfg.train, e)
 
 
-def _train_and_evaluate(
+def train_and_evaluate(
     ecfg: EnsembleRunConfig,
     run_dir: Path,
     data,
@@ -179,119 +115,6 @@ def pseudo_label(
         for k, i in enumerate(group):
             labels[i], spreads[i] = fused.per_view[k], uncertainty
     return labels, spreads
-
-
-SMOOTHING_CANDIDATES = (0.0, 1.0, 2.0, 3.0, 5.0, 8.0)
-
-
-def smooth_over_time(poses: np.ndarray, sigma: float) -> np.ndarray:
-    """A (T, J, 3) sequence smoothed by a Gaussian of ``sigma`` frames (unchanged for 0)."""
-    return gaussian_filter1d(poses, sigma, axis=0, mode="nearest") if sigma > 0 else poses
-
-
-def synchronized_groups(sequences: list[Sequence]) -> list[list[int]]:
-    """Indices of labeled sequences that show the same frames from different cameras, found by their
-    3D: the same subject, action and length, and the same world pose in the first frame."""
-    groups: dict[tuple, list[int]] = {}
-    for i, x in enumerate(sequences):
-        if x.camera is None or x.num_frames == 0:
-            continue
-        root = x.camera.camera_to_world(x.positions_3d[:1, 0].astype(np.float64))[0]
-        groups.setdefault((x.subject, x.action, x.num_frames, *np.round(root, 3)), []).append(i)
-    return [g for g in groups.values() if len(g) > 1]
-
-
-def choose_smoothing(
-    labeled: list[Sequence], outlier_px: float | None = None, candidates: tuple[float, ...] = SMOOTHING_CANDIDATES
-) -> tuple[float, dict[str, float]]:
-    """The temporal smoothing (sigma, frames) whose triangulated labels of the *labeled* views come
-    closest to their true 3D (MPJPE, mm): the training data's own 2D noise decides, the test split is
-    never read. Returns the best sigma and the error of every candidate."""
-    groups = synchronized_groups(labeled)
-    if not groups:
-        raise ValueError(
-            "choosing ssl.smooth_frames needs labeled sequences seen by two or more views; "
-            "set ssl.smooth_frames to a number"
-        )
-    members = [labeled[i] for g in groups for i in g]
-    index = {id(x): k for k, x in enumerate(members)}
-    local = [[index[id(labeled[i])] for i in g] for g in groups]
-    truth = [x.root_relative_3d() for x in members]
-    unsmoothed, _ = triangulated_labels(members, local, outlier_px)
-    errors = {}
-    for sigma in candidates:
-        labels = [smooth_over_time(x, sigma) for x in unsmoothed]
-        errors[f"{sigma:g}"] = float(
-            np.mean(np.concatenate([np.linalg.norm(a - t, axis=-1).mean(axis=-1) for a, t in zip(labels, truth)]))
-            * 1000
-        )
-    best = min(candidates, key=lambda s: errors[f"{s:g}"])
-    return best, errors
-
-
-def resolve_smoothing(cfg: SSLConfig, labeled: list[Sequence]) -> tuple[float, dict[str, Any]]:
-    """``ssl.smooth_frames``, or when null the sigma :func:`choose_smoothing` picks on ``labeled``."""
-    if cfg.fusion != "triangulate":
-        return 0.0, {}
-    if cfg.smooth_frames is not None:
-        return cfg.smooth_frames, {"smooth_frames": cfg.smooth_frames, "chosen_on_labeled_data": False}
-    sigma, errors = choose_smoothing(labeled, cfg.outlier_px)
-    return sigma, {"smooth_frames": sigma, "chosen_on_labeled_data": True, "labeled_triangulation_mpjpe_mm": errors}
-
-
-def triangulated_labels(
-    unlabeled: list[Sequence], view_groups: list[list[int]], outlier_px: float | None = None, smooth_frames: float = 0.0
-) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Pseudo-labels of every sequence from triangulating its group of views alone (no lifter), each
-    smoothed over time by a Gaussian of ``smooth_frames`` frames: each sequence must belong to a
-    group of at least two calibrated views."""
-    labels: list = [None] * len(unlabeled)
-    spreads: list = [None] * len(unlabeled)
-    for group in view_groups:
-        if len(group) < 2:
-            continue
-        per_view, uncertainty = triangulate_group([unlabeled[i] for i in group], outlier_px)
-        for k, i in enumerate(group):
-            labels[i], spreads[i] = smooth_over_time(per_view[k], smooth_frames), uncertainty
-    missing = [
-        f"{unlabeled[i].subject} {unlabeled[i].action} camera {unlabeled[i].camera_index}"
-        for i, lab in enumerate(labels)
-        if lab is None
-    ]
-    if missing:
-        raise ValueError(
-            f"triangulation needs every sequence seen by two or more synchronized views; "
-            f"{len(missing)} are not, e.g. {missing[0]}"
-        )
-    return labels, spreads
-
-
-def triangulate_group(views: list[Sequence], outlier_px: float | None = None) -> tuple[list[np.ndarray], np.ndarray]:
-    """Root-relative 3D in each view's camera frame from triangulating the views' 2D keypoints, and
-    each frame's uncertainty: the RMS reprojection residual turned into metres at each joint's depth
-    (residual / focal * depth), averaged over joints, so it shares units with the ensemble spread."""
-    try:
-        cams = [v.require_camera(intrinsics=True) for v in views]
-    except ValueError as e:
-        raise ValueError(f"ssl.fusion=triangulate needs cameras with intrinsics; {e}") from None
-    pixels = [image_coordinates(v.keypoints_2d, c.res_w, c.res_h) for v, c in zip(views, cams)]
-    tri = triangulate(pixels, [c.projection_matrix() for c in cams], outlier_px)
-    per_view, depth = [], []
-    for c in cams:
-        X = c.world_to_camera(tri.world.astype(np.float64))
-        per_view.append((X - X[:, :1]).astype(np.float32))
-        depth.append(np.abs(X[..., 2]) / float(np.mean(typing.cast(np.ndarray, c.focal))))
-    metres = tri.residual * np.mean(depth, axis=0)
-    return per_view, metres.mean(axis=1).astype(np.float32)
-
-
-def view_groups(sequences: list[Sequence], segments: list[Segment]) -> list[list[int]]:
-    """Indices of the segments that show the same frames of one recording from different cameras."""
-    groups: dict[tuple, list[int]] = {}
-    for i, seg in enumerate(segments):
-        s = sequences[seg.index]
-        groups.setdefault((s.subject, s.action, seg.start, seg.stop), []).append(i)
-    return list(groups.values())
 
 
 def hold_out_labeled(labeled: list[Sequence], fraction: float, seed: int) -> tuple[list[Sequence], list[Sequence]]:
@@ -391,8 +214,8 @@ def run_pseudo_label_rounds(cfg: SSL3DConfig, out_dir: str | Path, progress: boo
     def data_for(seqs: list[Sequence], targets=None, weights=None):
         return training_data(seqs, skel, targets, weights, validation=val)
 
-    models, m0 = _train_and_evaluate(
-        _ensemble_cfg(cfg), out_dir / "ensemble_labeled", data_for(labeled), test, skel, progress
+    models, m0 = train_and_evaluate(
+        ensemble_config(cfg), out_dir / "ensemble_labeled", data_for(labeled), test, skel, progress
     )
     rows.append(_row("ensemble_labeled", f"ensemble of {len(models)}, labeled only", 0.0, m0))
     result["ensemble_labeled"] = {k: m0[k] for k in SUMMARY} | {"uncertainty": m0.get("uncertainty")}
@@ -430,8 +253,8 @@ def run_pseudo_label_rounds(cfg: SSL3DConfig, out_dir: str | Path, progress: boo
         frame_weights = pseudo_weights([spreads[i] for i in picked], s)
         weights = [np.ones(x.num_frames, np.float32) for x in labeled] + frame_weights
         data = data_for(seqs, targets, weights)
-        round_models, mk = _train_and_evaluate(
-            _ensemble_cfg(cfg, None if members > 1 else 1),
+        round_models, mk = train_and_evaluate(
+            ensemble_config(cfg, None if members > 1 else 1),
             out_dir / f"round_{k}",
             data,
             test,
@@ -465,11 +288,11 @@ def run_pseudo_label_rounds(cfg: SSL3DConfig, out_dir: str | Path, progress: boo
         # a student that starts from the teacher trains twice (the teacher, then itself): its baselines
         # do the same, so that the second training is not counted as the unlabeled data's gain
         how = ", from the teacher" if teacher_init else ""
-        _, lo = _train_and_evaluate(
-            _ensemble_cfg(cfg, 1), out_dir / "labeled_only", data_for(labeled), test, skel, progress, teacher_init
+        _, lo = train_and_evaluate(
+            ensemble_config(cfg, 1), out_dir / "labeled_only", data_for(labeled), test, skel, progress, teacher_init
         )
-        _, al = _train_and_evaluate(
-            _ensemble_cfg(cfg, 1),
+        _, al = train_and_evaluate(
+            ensemble_config(cfg, 1),
             out_dir / "all_labeled",
             data_for(labeled + unlabeled),
             test,

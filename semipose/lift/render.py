@@ -86,9 +86,9 @@ class _Canvas:
     """One matplotlib figure, updated in place frame after frame (fast: no new artists per frame)."""
 
     def __init__(self, seq: LiftedSequence, size: tuple[int, int], rotate: bool, with_image: bool):
-        from ..plots import _pyplot
+        from ..plots import pyplot
 
-        plt = _pyplot()
+        plt = pyplot()
         self.seq, self.rotate = seq, rotate
         w, h = size
         self.fig = plt.figure(figsize=(w / 100, h / 100), dpi=100)
@@ -144,9 +144,9 @@ class _Canvas:
         return np.asarray(self.fig.canvas.buffer_rgba())[..., :3].copy()
 
     def close(self) -> None:
-        from ..plots import _pyplot
+        from ..plots import pyplot
 
-        _pyplot().close(self.fig)
+        pyplot().close(self.fig)
 
 
 def render_video(

@@ -9,7 +9,6 @@ precision is interpolated at 101 recall points, for all areas, medium (32^2-96^2
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any
 
 import numpy as np
 
@@ -210,10 +209,6 @@ def pycocotools_keypoint_eval(gt_doc: dict, results: list[dict], sigmas: np.ndar
         ev.accumulate()
         ev.summarize()
     return dict(zip(STAT_NAMES, (float(s) for s in ev.stats)))
-
-
-def summary_line(stats: dict[str, Any]) -> str:
-    return ", ".join(f"{k} {v:.3f}" for k, v in stats.items())
 
 
 def noisy_ground_truth(gt_doc: dict, sigma: float, rng: np.random.Generator) -> list[dict]:

@@ -59,7 +59,7 @@ def load_pose2d_config(path=None, overrides: list[str] | None = None) -> Pose2DC
     return load_config(Pose2DConfig, path, overrides)
 
 
-# the sections a `pose2d ssl` run's config adds to Pose2DConfig (pose2d_ssl.SSL2DConfig; a test keeps them in step)
+# the sections a `pose2d ssl` run's config adds to Pose2DConfig (pose2d.ssl.SSL2DConfig; a test keeps them in step)
 SSL_SECTIONS = ("ssl", "method", "collapse")
 
 

@@ -12,10 +12,10 @@ from ..config import dump_yaml
 from ..data.coco import PersonInstance
 from ..data.crops import CropDataset
 from ..engine import prepare_run_dir
-from ..io import atomic_write_json
 from ..methods.supervised_pose2d import predict_people
 from ..metrics.coco import coco_keypoint_eval
 from ..metrics.pck import pck, pckh
+from ..reports import write_metrics
 from .data import load_people, make_codec
 from .model_file import load_run
 
@@ -56,12 +56,12 @@ def evaluate_model(model: torch.nn.Module, data: CropDataset, gt_doc: dict | Non
 
 def evaluate(run_dir: Path, overrides: list[str] | None = None, flip_test: bool | None = None) -> dict[str, Any]:
     """Evaluate a run's ``model.pt`` on its config's validation set, with a flip test as the run's
-    ``train.test_flip`` unless ``flip_test`` says; writes ``<run>/evaluation/metrics.json``."""
+    ``train.test_flip`` unless ``flip_test`` says; writes ``<run>/evaluation/metrics.{json,md,csv}``."""
     model, cfg, _ = load_run(run_dir, overrides)
     flip_test = cfg.train.test_flip if flip_test is None else flip_test
     people, skel, doc = load_people(cfg.data, "val")
     data = CropDataset(people, skel, make_codec(cfg.data), "none")
     metrics = evaluate_model(model, data, doc, flip_test)
     prepare_run_dir(run_dir / "evaluation", dump_yaml(cfg), cfg.train.seed, {"model": str(run_dir / "model.pt")})
-    atomic_write_json(run_dir / "evaluation" / "metrics.json", metrics)
+    write_metrics(run_dir / "evaluation", metrics)
     return metrics

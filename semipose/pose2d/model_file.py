@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import torch
@@ -21,26 +20,19 @@ def load_run(run_dir: Path, overrides: list[str] | None = None) -> tuple[torch.n
     denoised run, the first network)."""
     run_dir = Path(run_dir)
     cfg = load_run_config(run_dir / "config.yaml", overrides)
-    model, skeleton = load_model(run_dir / "model.pt", cfg.train.device, cfg)
+    model, skeleton = load_model(run_dir / "model.pt", cfg.train.device)
     return model, cfg, skeleton
 
 
-def load_model(
-    path: str | Path, device: str = "cpu", cfg: Pose2DConfig | None = None
-) -> tuple[torch.nn.Module, Skeleton]:
+def load_model(path: str | Path, device: str = "cpu") -> tuple[torch.nn.Module, Skeleton]:
     """The 2D model in ``model.pt`` (or a run directory's) on ``device``, and its skeleton; its pretrained
-    backbone file is not read again. Files from before models described themselves take the model config
-    from ``cfg`` or the ``config.yaml`` beside them."""
+    backbone file is not read again (of a PoseDual or denoised run, the first network)."""
     path = Path(path)
     if path.is_dir():
         path = path / "model.pt"
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no model file")
-
-    def run_model_config() -> dict:
-        return dataclasses.asdict((cfg or load_run_config(path.parent / "config.yaml")).model)
-
-    saved = read_model(path, "pose2d", run_model_config)
+    saved = read_model(path, "pose2d")
     try:
         model_cfg = from_dict(Pose2DModelConfig, {**saved["model_config"], "pretrained": None}, "model")
         model = build_heatmap_net(model_cfg, saved["skeleton"].num_joints)

@@ -29,13 +29,14 @@ from ..engine import fit_run, prepare_run_dir, resolve_device, set_threads
 from ..engine.memory_format import memory_format_for_run
 from ..engine.precision import precision_for_run
 from ..engine.saved import model_record
-from ..io import atomic_torch_save, atomic_write_json
+from ..io import atomic_torch_save
 from ..methods.base import Schedule
 from ..methods.pseudo_pose2d import pseudo_label_people
 from ..methods.ssl2d import CollapseConfig, MethodConfig, SemiSupervisedPose2D
 from ..models.heatmap_net import build_heatmap_net
 from ..models.profile import count_parameters, describe
-from ..plots import plot_collapse
+from ..plots import POSE2D_CURVES, plot_collapse, plot_training_curve
+from ..reports import write_metrics
 from ..skeletons import Skeleton
 from .config import Pose2DConfig
 from .data import image_example, load_people, make_codec
@@ -103,7 +104,7 @@ def _teacher(cfg: SSL2DConfig, run_dir: Path, skeleton: Skeleton, progress: bool
             teacher_cfg = dataclasses.replace(cfg, method=dataclasses.replace(cfg.method, name="supervised"))
             train_ssl(teacher_cfg, teacher_dir, resume=True, progress=progress)
         path = str(teacher_dir / "model.pt")
-    model, teacher_skeleton = load_model(path, cfg=cfg)
+    model, teacher_skeleton = load_model(path)
     if teacher_skeleton.joints != skeleton.joints:
         raise ConfigError(
             f"method.teacher={path}: its model predicts the joints of skeleton {teacher_skeleton.name!r} "
@@ -181,7 +182,10 @@ def train_ssl(
     net_weights = {f"net{i + 1}": n.state_dict() for i, n in enumerate(recipe.nets)}  # the first is the model
     record = model_record("pose2d", net_weights["net1"], dataclasses.asdict(cfg.model), skel, **net_weights)
     atomic_torch_save(record, run_dir / "model.pt")
-    atomic_write_json(run_dir / "metrics.json", metrics)
+    write_metrics(run_dir, metrics)
+    plot_training_curve(
+        run_dir / "log.csv", run_dir / "training_curve.png", POSE2D_CURVES, ("training loss", 1.0), "validation"
+    )
     if m.name != "supervised":
         plot_collapse(run_dir / "log.csv", run_dir / "collapse.png")
     return metrics

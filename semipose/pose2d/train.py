@@ -14,11 +14,13 @@ from ..engine import fit_run, prepare_run_dir, resolve_device, set_threads
 from ..engine.memory_format import memory_format_for_run
 from ..engine.precision import precision_for_run
 from ..engine.saved import model_record
-from ..io import atomic_torch_save, atomic_write_json
+from ..io import atomic_torch_save
 from ..methods.base import Schedule
 from ..methods.supervised_pose2d import SupervisedPose2D
 from ..models.heatmap_net import build_heatmap_net
 from ..models.profile import count_flops, count_parameters, describe
+from ..plots import POSE2D_CURVES, plot_training_curve
+from ..reports import write_metrics
 from .config import Pose2DConfig
 from .data import image_example, load_people, make_codec
 from .evaluate import evaluate_model
@@ -73,5 +75,8 @@ def train(cfg: Pose2DConfig, run_dir: str | Path, resume: bool = False) -> dict[
     atomic_torch_save(
         model_record("pose2d", recipe.model.state_dict(), dataclasses.asdict(cfg.model), skel), run_dir / "model.pt"
     )
-    atomic_write_json(run_dir / "metrics.json", metrics)
+    write_metrics(run_dir, metrics)
+    plot_training_curve(
+        run_dir / "log.csv", run_dir / "training_curve.png", POSE2D_CURVES, ("training loss", 1.0), "validation"
+    )
     return metrics

@@ -17,7 +17,7 @@ from typing import Any
 
 from ..config import ConfigError, load_config
 from ..io import atomic_write_json
-from ..plots import _pyplot, save_figure
+from ..plots import pyplot, save_figure
 from ..reports import write_table
 from .common2d import SSLStudyConfig, SSLStudySection, pm, run_arms, start_study, summary_row
 from .ssl_2d import AP_SETTING
@@ -60,13 +60,15 @@ PRESETS = {
         "study.views=[1,2,4,8]",
     ],
 }
-NO_DENOISE = ["method.threshold=0", "method.refine=false", "method.select=false"]
 
 
 def _arm(
     weak: int, strong: int, aggregate: str = "max", threshold: float = 0.0, refine: bool = False, select: bool = False
-) -> list[str]:
-    return [
+) -> tuple[str, list[str]]:
+    """An arm's folder name (its settings, e.g. ``1weak-4strong-max-tau0.1-refine-select``) and overrides."""
+    name = f"{weak}weak-{strong}strong-{aggregate}" + (f"-tau{threshold:g}" if threshold else "")
+    name += ("-refine" if refine else "") + ("-select" if select else "")
+    return name, [
         "method.name=denoised",
         f"method.weak_views={weak}",
         f"method.strong_views={strong}",
@@ -77,8 +79,8 @@ def _arm(
     ]
 
 
-def tables(views: list[int]) -> dict[str, dict[str, list[str]]]:
-    """Each table's arms (row label: overrides)."""
+def tables(views: list[int]) -> dict[str, dict[str, tuple[str, list[str]]]]:
+    """Each table's arms (row label: folder name, overrides)."""
     return {
         "components": {
             "DualPose (1 weak view)": _arm(1, 0),
@@ -132,12 +134,9 @@ def run(cfg, out_dir: Path, progress: bool = True) -> dict[str, Any]:
     arms: dict[str, list[str]] = {}
     names: dict[tuple[str, str], str] = {}
     for table, rows in spec.items():
-        for label, overrides in rows.items():
-            key = next((n for n, o in arms.items() if sorted(o) == sorted(overrides)), None)
-            if key is None:
-                key = f"arm{len(arms):02d}"
-                arms[key] = overrides
-            names[table, label] = key
+        for label, (name, overrides) in rows.items():
+            arms[name] = overrides  # an arm in several tables trains once
+            names[table, label] = name
     results = run_arms(arms, cfg.study.seeds, out_dir / "runs", cfg, progress)
     out: dict[str, Any] = {"tables": {}, "arms": arms}
     for table, rows in spec.items():
@@ -165,7 +164,7 @@ def run(cfg, out_dir: Path, progress: bool = True) -> dict[str, Any]:
 
 def plot_views(rows: list[dict[str, Any]], out_png: Path) -> Path:
     """PCK against the number of strong views, with and without uncertainty selection."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(5, 3.6))
     for sel in ("with", "without"):
         pts = [

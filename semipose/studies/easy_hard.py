@@ -11,7 +11,7 @@ from typing import Any
 
 from ..config import load_config
 from ..io import atomic_write_json
-from ..plots import _pyplot, save_figure
+from ..plots import pyplot, save_figure
 from ..reports import write_table
 from .common2d import SSLStudyConfig, pm, run_arms, start_study, summary_row
 
@@ -101,7 +101,7 @@ def _monitor_curve(log_csv: Path) -> list[tuple[int, float]]:
 
 
 def plot(curves: dict[str, list[list[tuple[int, float]]]], out_png: Path) -> Path:
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4))
     for i, (label, runs) in enumerate(curves.items()):
         for j, c in enumerate(runs):

@@ -15,16 +15,10 @@ import numpy as np
 from ..config import dump_yaml
 from ..engine import prepare_run_dir, set_threads
 from ..io import atomic_write_json
+from ..lift.config import EnsembleRunConfig, load_ensemble_config
 from ..lift.data import load_split
-from ..lift.ensemble.runner import (
-    EnsembleRunConfig,
-    evaluate_ensemble,
-    load_ensemble_config,
-    load_members,
-    train_ensemble,
-    training_data,
-)
-from ..plots import _pyplot, save_figure
+from ..lift.ensemble.runner import evaluate_ensemble, load_members, train_ensemble, training_data
+from ..plots import pyplot, save_figure
 from ..reports import write_table
 
 TABLE = "ensemble_size"  # the main table: <run>/ensemble_size.md
@@ -98,7 +92,7 @@ def run(cfg: EnsembleRunConfig, out_dir: Path, progress: bool = True) -> dict[st
 
 
 def plot(rows: list[dict[str, Any]], out_png: Path) -> Path:
-    plt = _pyplot()
+    plt = pyplot()
     from matplotlib.ticker import NullLocator
 
     fig, ax = plt.subplots(1, 2, figsize=(10, 3.8))

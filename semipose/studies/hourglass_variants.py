@@ -30,7 +30,7 @@ from ..engine import prepare_run_dir
 from ..io import atomic_write_json, atomic_write_text
 from ..models.heatmap_net import build_heatmap_net
 from ..models.profile import count_flops, count_parameters
-from ..plots import _pyplot, save_figure
+from ..plots import pyplot, save_figure
 from ..pose2d.config import Pose2DConfig
 from ..pose2d.train import train
 from ..reports import csv_text, write_table
@@ -249,7 +249,7 @@ def run(cfg: HourglassStudyConfig, out_dir: Path, progress: bool = True) -> dict
 def plot(curves: dict[str, Curve], out_png: Path) -> Path:
     """Validation COCO AP (top) and PCK@0.2 (bottom) per epoch, one column per stack count, one line per
     variant (mean over seeds)."""
-    plt = _pyplot()
+    plt = pyplot()
     groups: dict[tuple[str, int], list[Curve]] = {}
     for run_name, curve in curves.items():
         m = RUN_NAME.match(run_name)

@@ -7,8 +7,9 @@ from typing import Any
 
 from ..config import dump_yaml
 from ..engine import prepare_run_dir, set_threads
-from ..lift.pseudo_labels import SSL3DConfig, load_ssl_config, run_pseudo_label_rounds
-from ..plots import _pyplot, save_figure
+from ..lift.config import SSL3DConfig, load_ssl_config
+from ..lift.pseudo_labels import run_pseudo_label_rounds
+from ..plots import pyplot, save_figure
 
 TABLE = "rounds"  # the main table: <run>/rounds.md
 BASE_CONFIG = "humaneva_ssl"
@@ -47,7 +48,7 @@ def run(cfg: SSL3DConfig, out_dir: Path, progress: bool = True) -> dict[str, Any
 
 
 def plot(result: dict[str, Any], out_png: Path) -> Path:
-    plt = _pyplot()
+    plt = pyplot()
     rows = {r["id"]: r for r in result["rows"]}
     rounds = [r for r in result["rows"] if r["id"].startswith("round_")]
     fig, ax = plt.subplots(1, 2, figsize=(10, 3.8))

@@ -10,7 +10,7 @@ from typing import Any
 
 from ..config import load_config
 from ..io import atomic_write_json
-from ..plots import _pyplot, save_figure
+from ..plots import pyplot, save_figure
 from ..reports import write_table
 from .common2d import SSLStudyConfig, method_overrides, paired_delta, pm, run_arms, start_study, summary_row
 
@@ -149,7 +149,7 @@ def _delta_cell(runs: list[dict[str, Any]], baseline: list[dict[str, Any]] | Non
 
 def plot(rows: list[dict[str, Any]], out_png: Path) -> Path:
     """Bars of COCO AP (the headline) and PCK@0.2 by labeled budget, one colour per method."""
-    plt = _pyplot()
+    plt = pyplot()
     budgets = sorted({r["labeled"] for r in rows})
     methods = list(dict.fromkeys(r["method"] for r in rows))
     panel_w = 1.6 + 1.4 * len(budgets) * len(methods) / 3

@@ -51,47 +51,71 @@ from ..data.npz3d import Sequence
 from ..engine import prepare_run_dir, set_threads
 from ..io import atomic_write_json
 from ..lift.backprojection import train_backprojection
+from ..lift.config import SSL3DConfig
 from ..lift.ensemble.runner import member_path, member_weights, training_data
 from ..lift.pseudo_labels import (
-    SSL3DConfig,
-    _ensemble_cfg,
-    _train_and_evaluate,
+    ensemble_config,
     pseudo_label,
     pseudo_label_sparsification,
     pseudo_weights,
-    resolve_smoothing,
     ssl_split,
-    triangulated_labels,
-    view_groups,
+    train_and_evaluate,
 )
+from ..lift.triangulated import resolve_smoothing, triangulated_labels, view_groups
 from ..metrics.mpjpe import evaluate_sequences
-from ..plots import _pyplot, save_figure
+from ..plots import pyplot, save_figure
 from ..reports import write_table
 
 TABLE = "ssl_3d"  # the main table: <run>/ssl_3d.md
 BASE_CONFIG = "humaneva_ssl"
-ARMS = {
-    "labeled_only": "labeled only",
-    "pseudo_mono": "pseudo-labels, monocular ensemble",
-    "pseudo_fused": "pseudo-labels, fused over views",
-    "pseudo_fused_uncertainty": "pseudo-labels, fused, uncertainty-weighted",
-    "noisy_student": "noisy student (fused pseudo-labels)",
-    "pseudo_fused_from_teacher": "pseudo-labels, fused, student from the teacher",
-    "pseudo_mono_from_teacher": "pseudo-labels, monocular, student from the teacher",
-    "pseudo_triangulated": "pseudo-labels triangulated from the views' 2D",
-    "pseudo_triangulated_from_teacher": "triangulated, student from the teacher",
-    "backprojection": "back-projection (VideoPose3D)",
-    "backprojection_pseudo": "back-projection + fused pseudo-labels",
-    "backprojection_pseudo_mono": "back-projection + monocular pseudo-labels",
-    "all_labeled": "all labeled (true 3D, upper bound)",
-    "labeled_only_from_teacher": "labeled only, from the teacher (baseline of the from-teacher arms)",
-    "all_labeled_from_teacher": "all labeled, from the teacher (bound of the from-teacher arms)",
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One row of the table, declared as data: what a single network trains on and where it starts.
+
+    ``unlabeled``: what the unlabeled frames bring: ``none``, ``truth`` (their true 3D: the bound),
+    ``mono`` / ``fused`` (the teacher ensemble's monocular or view-fused pseudo-labels), ``fused_weighted``
+    (fused, the least certain dropped and the rest weighted by certainty), ``noisy_fused`` (fused, the
+    student's 2D perturbed), ``triangulated`` (the views' 2D triangulated, weighted by the reprojection
+    residual). ``recipe``: ``supervised`` or ``backprojection`` (VideoPose3D's, on the unlabeled 2D, with
+    the ``unlabeled`` pseudo-labels beside it unless ``none``). ``init``: ``scratch`` or ``teacher`` (the
+    teacher ensemble's first member). ``baseline`` and ``bound``: the arms its gain and gap are measured
+    against, when the study has them (else labeled-only and all-labeled)."""
+
+    label: str
+    unlabeled: str = "none"
+    recipe: str = "supervised"
+    init: str = "scratch"
+    baseline: str = "labeled_only"
+    bound: str = "all_labeled"
+
+
+FROM_TEACHER = {"init": "teacher", "baseline": "labeled_only_from_teacher", "bound": "all_labeled_from_teacher"}
+ARMS: dict[str, Arm] = {
+    "labeled_only": Arm("labeled only"),
+    "pseudo_mono": Arm("pseudo-labels, monocular ensemble", "mono"),
+    "pseudo_fused": Arm("pseudo-labels, fused over views", "fused"),
+    "pseudo_fused_uncertainty": Arm("pseudo-labels, fused, uncertainty-weighted", "fused_weighted"),
+    "noisy_student": Arm("noisy student (fused pseudo-labels)", "noisy_fused"),
+    "pseudo_fused_from_teacher": Arm("pseudo-labels, fused, student from the teacher", "fused", **FROM_TEACHER),
+    "pseudo_mono_from_teacher": Arm("pseudo-labels, monocular, student from the teacher", "mono", **FROM_TEACHER),
+    "pseudo_triangulated": Arm("pseudo-labels triangulated from the views' 2D", "triangulated"),
+    "pseudo_triangulated_from_teacher": Arm("triangulated, student from the teacher", "triangulated", **FROM_TEACHER),
+    "backprojection": Arm("back-projection (VideoPose3D)", recipe="backprojection"),
+    "backprojection_pseudo": Arm("back-projection + fused pseudo-labels", "fused", "backprojection"),
+    "backprojection_pseudo_mono": Arm("back-projection + monocular pseudo-labels", "mono", "backprojection"),
+    "all_labeled": Arm("all labeled (true 3D, upper bound)", "truth"),
+    "labeled_only_from_teacher": Arm(
+        "labeled only, from the teacher (baseline of the from-teacher arms)", **FROM_TEACHER
+    ),
+    "all_labeled_from_teacher": Arm(
+        "all labeled, from the teacher (bound of the from-teacher arms)", "truth", **FROM_TEACHER
+    ),
 }
-# the arms that need no teacher ensemble (every other arm uses its pseudo-labels or weights)
-WITHOUT_TEACHER = frozenset({"labeled_only", "all_labeled", "pseudo_triangulated", "backprojection"})
+# what needs the teacher ensemble: its pseudo-labels, or its weights to start from
+TEACHER_LABELS = frozenset({"mono", "fused", "fused_weighted", "noisy_fused"})
 SHORT = {"labeled_only": "labeled only", "labeled_only_from_teacher": "labeled only, from the teacher"}
-# the from-teacher arms are paired with these instead of labeled-only / all-labeled, when the study has them
-BASELINE_FROM_TEACHER = ("labeled_only_from_teacher", "all_labeled_from_teacher")
 CONDITIONS = {"gt": "ground-truth 2D", "detector": "detector-like 2D"}
 _COMMON = [
     "ensemble.members=4",
@@ -172,7 +196,7 @@ def load(config, preset: str, overrides: list[str]) -> SSL3DStudyConfig:
     return load_config(SSL3DStudyConfig, config, PRESETS[preset] + list(overrides))
 
 
-def _for_seed(cfg: SSL3DStudyConfig, condition: str, seed: int) -> SSL3DStudyConfig:
+def for_seed(cfg: SSL3DStudyConfig, condition: str, seed: int) -> SSL3DStudyConfig:
     c = copy.deepcopy(cfg)
     c.ssl.split_seed, c.train.seed = seed, cfg.train.seed + 100 * seed
     c.data.noise = dataclasses.replace(c.data.noise, enabled=condition == "detector", seed=seed)
@@ -210,72 +234,15 @@ def run_seed(c: SSL3DStudyConfig, out: Path, progress: bool) -> dict[str, Any]:
             _reuse_member(out / "teacher", out / name)
         return _cached(
             out / name,
-            lambda: _train_and_evaluate(_ensemble_cfg(c, 1), out / name, data, test, skel, progress, init)[1],
+            lambda: train_and_evaluate(ensemble_config(c, 1), out / name, data, test, skel, progress, init)[1],
         )
 
-    arms = c.study.arms
-    info: dict[str, Any] = {
-        "labeled_frames": sum(x.num_frames for x in labeled),
-        "unlabeled_frames": sum(x.num_frames for x in unlabeled),
-        "validation_frames": sum(x.num_frames for x in val),
-    }
-    results: dict[str, dict[str, Any]] = {}
-    needs_teacher = [a for a in arms if a not in WITHOUT_TEACHER]
-    views = view_groups(train_all, unl_segs)
-    names = ([x.subject for x in unlabeled], [x.action_name for x in unlabeled])
-    if {"pseudo_triangulated", "pseudo_triangulated_from_teacher"} & set(arms):
-        tri_cfg = dataclasses.replace(s, fusion="triangulate")
-        smooth, info["triangulation"] = resolve_smoothing(tri_cfg, labeled + val)
-        tri, tri_uncertainty = triangulated_labels(unlabeled, views, s.outlier_px, smooth)
-        m = evaluate_sequences(tri, truth, *names)
-        info["pseudo_label_triangulated"] = {"mpjpe_mm": m["mpjpe_mm"], "p_mpjpe_mm": m["p_mpjpe_mm"]}
-        info["pseudo_label_triangulated_sparsification"] = pseudo_label_sparsification(tri, truth, tri_uncertainty)
-    if needs_teacher:
-        teacher, _ = _train_and_evaluate(
-            _ensemble_cfg(c), out / "teacher", training_data(labeled, skel, validation=val), test, skel, progress
-        )
-        mono, _ = pseudo_label(teacher, unlabeled, skel, c.train.test_flip)
-        fused, uncertainty = pseudo_label(teacher, unlabeled, skel, c.train.test_flip, s.fusion, views)
-        for key, labels in (("pseudo_label_mono", mono), ("pseudo_label_fused", fused)):
-            m = evaluate_sequences(labels, truth, *names)
-            info[key] = {"mpjpe_mm": m["mpjpe_mm"], "p_mpjpe_mm": m["p_mpjpe_mm"]}
-        info["pseudo_label_fused_sparsification"] = pseudo_label_sparsification(fused, truth, uncertainty)
-        pseudo = [np.full(x.num_frames, s.pseudo_weight, np.float32) for x in unlabeled]
-        teacher_init = member_weights(out / "teacher")  # the start of every *_from_teacher arm
-    for arm in arms:
-        if arm == "labeled_only":
-            results[arm] = single(arm, labeled)
-        elif arm == "all_labeled":
-            results[arm] = single(arm, labeled + unlabeled)
-        elif arm == "labeled_only_from_teacher":
-            results[arm] = single(arm, labeled, init=teacher_init)
-        elif arm == "all_labeled_from_teacher":
-            results[arm] = single(arm, labeled + unlabeled, init=teacher_init)
-        elif arm in ("pseudo_mono", "pseudo_fused"):
-            labels = mono if arm == "pseudo_mono" else fused
-            results[arm] = single(arm, labeled + unlabeled, lab_targets + labels, ones + pseudo)
-        elif arm in ("pseudo_fused_from_teacher", "pseudo_mono_from_teacher"):
-            labels = mono if arm == "pseudo_mono_from_teacher" else fused
-            results[arm] = single(arm, labeled + unlabeled, lab_targets + labels, ones + pseudo, teacher_init)
-        elif arm in ("pseudo_triangulated", "pseudo_triangulated_from_teacher"):
-            init = teacher_init if arm.endswith("from_teacher") else b""
-            results[arm] = single(
-                arm, labeled + unlabeled, lab_targets + tri, ones + pseudo_weights(tri_uncertainty, s), init
-            )
-        elif arm == "pseudo_fused_uncertainty":
-            results[arm] = single(arm, labeled + unlabeled, lab_targets + fused, ones + pseudo_weights(uncertainty, s))
-        elif arm == "noisy_student":
-            keys = [f"{x.subject}/{x.action}/{x.camera_index}/{g.start}" for x, g in zip(unlabeled, unl_segs)]
-            noise = dataclasses.replace(s.student_noise, enabled=True, seed=s.student_noise.seed + 1000 * s.split_seed)
-            noisy = [
-                dataclasses.replace(x, keypoints_2d=kp)
-                for x, kp in zip(unlabeled, noisy_sequences_2d([x.keypoints_2d for x in unlabeled], keys, skel, noise))
-            ]
-            results[arm] = single(arm, labeled + noisy, lab_targets + fused, ones + pseudo)
-        else:  # back-projection, alone or with the fused or monocular pseudo-labels
-            bp_labels = {"backprojection_pseudo": fused, "backprojection_pseudo_mono": mono}.get(arm)
-            results[arm] = _cached(
-                out / arm,
+    def train_arm(name: str, arm: Arm) -> dict[str, Any]:
+        """The arm's metrics, read back when it finished before."""
+        if arm.recipe == "backprojection":
+            bp_labels = None if arm.unlabeled == "none" else sources[arm.unlabeled][1]
+            return _cached(
+                out / name,
                 functools.partial(
                     train_backprojection,
                     c,
@@ -283,7 +250,7 @@ def run_seed(c: SSL3DStudyConfig, out: Path, progress: bool) -> dict[str, Any]:
                     unlabeled,
                     test,
                     skel,
-                    out / arm,
+                    out / name,
                     c.backprojection.warmup_fraction,
                     c.backprojection.bone_length_term,
                     resume=True,
@@ -292,6 +259,59 @@ def run_seed(c: SSL3DStudyConfig, out: Path, progress: bool) -> dict[str, Any]:
                     validation=val,
                 ),
             )
+        init = teacher_init if arm.init == "teacher" else b""
+        if arm.unlabeled == "none":
+            return single(name, labeled, init=init)
+        seqs, targets, weights = sources[arm.unlabeled]
+        if arm.unlabeled == "truth":
+            return single(name, labeled + seqs, init=init)
+        return single(name, labeled + seqs, lab_targets + targets, ones + weights, init)
+
+    arms = {name: ARMS[name] for name in c.study.arms}
+    info: dict[str, Any] = {
+        "labeled_frames": sum(x.num_frames for x in labeled),
+        "unlabeled_frames": sum(x.num_frames for x in unlabeled),
+        "validation_frames": sum(x.num_frames for x in val),
+    }
+    views = view_groups(train_all, unl_segs)
+    names = ([x.subject for x in unlabeled], [x.action_name for x in unlabeled])
+    pseudo = [np.full(x.num_frames, s.pseudo_weight, np.float32) for x in unlabeled]
+    # the unlabeled frames' sequences, targets and weights under each rule the arms name
+    sources: dict[str, tuple[list[Sequence], list[np.ndarray], list[np.ndarray]]] = {
+        "truth": (unlabeled, truth, [np.ones(x.num_frames, np.float32) for x in unlabeled])
+    }
+    if any(a.unlabeled == "triangulated" for a in arms.values()):
+        tri_cfg = dataclasses.replace(s, fusion="triangulate")
+        smooth, info["triangulation"] = resolve_smoothing(tri_cfg, labeled + val)
+        tri, tri_uncertainty = triangulated_labels(unlabeled, views, s.outlier_px, smooth)
+        m = evaluate_sequences(tri, truth, *names)
+        info["pseudo_label_triangulated"] = {"mpjpe_mm": m["mpjpe_mm"], "p_mpjpe_mm": m["p_mpjpe_mm"]}
+        info["pseudo_label_triangulated_sparsification"] = pseudo_label_sparsification(tri, truth, tri_uncertainty)
+        sources["triangulated"] = (unlabeled, tri, pseudo_weights(tri_uncertainty, s))
+    teacher_init = b""
+    if any(a.unlabeled in TEACHER_LABELS or a.init == "teacher" for a in arms.values()):
+        teacher, _ = train_and_evaluate(
+            ensemble_config(c), out / "teacher", training_data(labeled, skel, validation=val), test, skel, progress
+        )
+        mono, _ = pseudo_label(teacher, unlabeled, skel, c.train.test_flip)
+        fused, uncertainty = pseudo_label(teacher, unlabeled, skel, c.train.test_flip, s.fusion, views)
+        for key, labels in (("pseudo_label_mono", mono), ("pseudo_label_fused", fused)):
+            m = evaluate_sequences(labels, truth, *names)
+            info[key] = {"mpjpe_mm": m["mpjpe_mm"], "p_mpjpe_mm": m["p_mpjpe_mm"]}
+        info["pseudo_label_fused_sparsification"] = pseudo_label_sparsification(fused, truth, uncertainty)
+        sources["mono"] = (unlabeled, mono, pseudo)
+        sources["fused"] = (unlabeled, fused, pseudo)
+        sources["fused_weighted"] = (unlabeled, fused, pseudo_weights(uncertainty, s))
+        if any(a.unlabeled == "noisy_fused" for a in arms.values()):
+            keys = [f"{x.subject}/{x.action}/{x.camera_index}/{g.start}" for x, g in zip(unlabeled, unl_segs)]
+            noise = dataclasses.replace(s.student_noise, enabled=True, seed=s.student_noise.seed + 1000 * s.split_seed)
+            noisy = [
+                dataclasses.replace(x, keypoints_2d=kp)
+                for x, kp in zip(unlabeled, noisy_sequences_2d([x.keypoints_2d for x in unlabeled], keys, skel, noise))
+            ]
+            sources["noisy_fused"] = (noisy, fused, pseudo)
+        teacher_init = member_weights(out / "teacher")  # the start of every arm whose init is the teacher
+    results = {name: train_arm(name, arm) for name, arm in arms.items()}
     atomic_write_json(
         out / "seed_summary.json",
         {"info": info, "arms": {a: {k: results[a][k] for k in ("mpjpe_mm", "p_mpjpe_mm")} for a in arms}},
@@ -311,11 +331,10 @@ def summarize(per_seed: dict[str, list[dict[str, Any]]], arms: list[str], condit
     def p_mpjpe(arm: str) -> np.ndarray:
         return np.array([r["arms"][arm]["p_mpjpe_mm"] for r in runs])
 
-    paired = all(a in arms for a in BASELINE_FROM_TEACHER)
     for arm in arms:
-        base, bound = (
-            BASELINE_FROM_TEACHER if paired and arm.endswith("from_teacher") else ("labeled_only", "all_labeled")
-        )
+        declared = ARMS[arm]
+        paired = declared.baseline in arms and (declared.bound in arms or declared.bound == "all_labeled")
+        base, bound = (declared.baseline, declared.bound) if paired else ("labeled_only", "all_labeled")
         p, lo = p_mpjpe(arm), p_mpjpe(base)
         m = np.array([r["arms"][arm]["mpjpe_mm"] for r in runs])
         gain = lo - p
@@ -346,7 +365,7 @@ def run(cfg: SSL3DStudyConfig, out_dir: Path, progress: bool = True) -> dict[str
     rows: list[dict[str, Any]] = []
     for condition in cfg.study.conditions:
         per_seed[condition] = [
-            run_seed(_for_seed(cfg, condition, seed), out_dir / condition / f"seed{seed}", progress)
+            run_seed(for_seed(cfg, condition, seed), out_dir / condition / f"seed{seed}", progress)
             for seed in cfg.study.seeds
         ]
         rows += summarize(per_seed, arms, condition)
@@ -362,7 +381,7 @@ def run(cfg: SSL3DStudyConfig, out_dir: Path, progress: bool = True) -> dict[str
     shown = [
         {
             **r,
-            "method": ARMS[r["method"]],
+            "method": ARMS[r["method"]].label,
             "paired_with": SHORT[r["paired_with"]],
             "condition": CONDITIONS[r["condition"]],
         }
@@ -421,10 +440,10 @@ def validation_curves(seed_dir: Path, arms: list[str]) -> dict[str, list[tuple[f
 
 
 def plot_curves(curves: dict[str, list[tuple[float, float]]], out_png: Path, title: str) -> Path:
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.2))
     for arm, pts in curves.items():
-        ax.plot(*zip(*pts), label=ARMS.get(arm, arm), lw=1.2)
+        ax.plot(*zip(*pts), label=ARMS[arm].label if arm in ARMS else arm, lw=1.2)
     ax.set(xlabel="share of the arm's training", ylabel="held-out labeled MPJPE (mm)", title=title, yscale="log")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
@@ -434,7 +453,7 @@ def plot_curves(curves: dict[str, list[tuple[float, float]]], out_png: Path, tit
 
 def plot(rows: list[dict[str, Any]], out_png: Path) -> Path:
     """P-MPJPE of each arm, mean +- std over seeds, one panel per condition."""
-    plt = _pyplot()
+    plt = pyplot()
     conditions = list(dict.fromkeys(r["condition"] for r in rows))
     fig, axes = plt.subplots(1, len(conditions), figsize=(6 * len(conditions), 4.2), squeeze=False)
     for ax, cond in zip(axes[0], conditions):

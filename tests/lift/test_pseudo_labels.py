@@ -9,9 +9,9 @@ from semipose.cli import main
 from semipose.data.splits import cut, split_labeled
 from semipose.data.windows import flip_2d, flip_3d
 from semipose.lift.backprojection import train_backprojection
-from semipose.lift.config import LiftConfig, load_lift_config
+from semipose.lift.config import LiftConfig, load_lift_config, load_ssl_config
 from semipose.lift.data import load_split
-from semipose.lift.pseudo_labels import load_ssl_config, run_pseudo_label_rounds
+from semipose.lift.pseudo_labels import run_pseudo_label_rounds
 from semipose.methods.backprojection import flip_intrinsics, project_linear
 from semipose.skeletons import HUMANEVA15
 

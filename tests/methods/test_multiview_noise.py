@@ -152,7 +152,8 @@ def _synthetic_unlabeled(tmp_path, frames=40):
 def test_fused_pseudo_labels_agree_across_views_in_world_frame(tmp_path):
     import torch
 
-    from semipose.lift.pseudo_labels import pseudo_label, view_groups
+    from semipose.lift.pseudo_labels import pseudo_label
+    from semipose.lift.triangulated import view_groups
     from semipose.models.tcn import TCNConfig, build_tcn
 
     seqs, skel, unl_segs, unlabeled = _synthetic_unlabeled(tmp_path)
@@ -242,7 +243,7 @@ def test_triangulation_drops_one_wrong_view_of_three():
 
 
 def test_triangulated_pseudo_labels_match_the_truth_on_exact_2d(tmp_path):
-    from semipose.lift.pseudo_labels import triangulated_labels, view_groups
+    from semipose.lift.triangulated import triangulated_labels, view_groups
 
     seqs, _, unl_segs, unlabeled = _synthetic_unlabeled(tmp_path)
     labels, unc = triangulated_labels(unlabeled, view_groups(seqs, unl_segs))
@@ -258,7 +259,7 @@ def test_smoothing_is_chosen_on_labeled_views_and_only_against_noise(tmp_path):
 
     from semipose.data.npz3d import load_sequences
     from semipose.data.synthetic import write_synthetic_humaneva
-    from semipose.lift.pseudo_labels import choose_smoothing, synchronized_groups
+    from semipose.lift.triangulated import choose_smoothing, synchronized_groups
 
     root = write_synthetic_humaneva(tmp_path / "data", frames=80, seed=2, subjects=("S1",), splits=("Train",))
     seqs, skel = load_sequences(

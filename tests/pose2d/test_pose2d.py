@@ -45,6 +45,11 @@ def test_train_and_evaluate_on_coco_mini(shared_data, tmp_path):
     log = (tmp_path / "run" / "log.csv").read_text().splitlines()
     assert len(log) == 3 and float(log[2].split(",")[2]) < float(log[1].split(",")[2])  # loss fell
     assert json.loads((tmp_path / "run" / "run_info.json").read_text())["train_instances"] == 86
+    # the same run directory as a lifting run's: metrics.{json,md,csv} and a training curve
+    table = (tmp_path / "run" / "metrics.csv").read_text().splitlines()
+    assert table[0] == "metric,value" and f"pck@0.2,{metrics['pck@0.2']:.4f}" in table
+    assert "| pck@0.2 |" in (tmp_path / "run" / "metrics.md").read_text()
+    assert (tmp_path / "run" / "training_curve.png").stat().st_size > 1000
 
     # our COCO AP on these predictions is pycocotools' AP
     people, skel, doc = load_coco_keypoints(
@@ -84,6 +89,7 @@ def test_cli_train_and_evaluate(shared_data, tmp_path, capsys):
     assert main(["pose2d", "evaluate", str(tmp_path / "run")]) == 0
     saved = json.loads((tmp_path / "run" / "evaluation" / "metrics.json").read_text())
     assert 0.0 <= saved["pck@0.2"] <= 1.0 and "coco_AP" in saved
+    assert (tmp_path / "run" / "evaluation" / "metrics.csv").read_text().startswith("metric,value\n")
     assert "pck@0.2" in capsys.readouterr().out
 
 

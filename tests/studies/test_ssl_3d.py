@@ -85,3 +85,13 @@ def test_ssl3d_study_runs_every_arm_in_both_conditions(tmp_path):
     again = ssl_3d.run(cfg, out, progress=False)
     assert (out / "gt" / "seed0" / "labeled_only" / "metrics.json").stat().st_mtime_ns == stamp
     assert json.loads((out / "ssl_3d.json").read_text())["rows"] == again["rows"]
+
+
+def test_every_arm_is_declared_with_rules_the_runner_knows():
+    """The arms are data: each names a known rule for its unlabeled frames, its recipe and its start, and pairs
+    with arms of the study."""
+    rules = {"none", "truth", "mono", "fused", "fused_weighted", "noisy_fused", "triangulated"}
+    for name, arm in ssl_3d.ARMS.items():
+        assert arm.unlabeled in rules and arm.recipe in ("supervised", "backprojection"), name
+        assert arm.init in ("scratch", "teacher") and {arm.baseline, arm.bound} <= set(ssl_3d.ARMS), name
+        assert (arm.init == "teacher") == name.endswith("from_teacher"), name

@@ -13,11 +13,12 @@ from ...data.cameras import normalize_screen_coordinates
 from ...data.errors import DataError
 from ...engine import resolve_device
 from ...engine.saved import read_model
+from ..config import load_ensemble_config
 from ..evaluate import predict_sequences
 from ..model_file import skeleton_by_joint_count
 from ..predict import output_paths, read_input_2d, write_poses
 from .aggregate import ensemble_mean, ensemble_spread
-from .runner import load_ensemble_config, load_members, member_path
+from .runner import load_members, member_path
 
 
 def predict_ensemble(

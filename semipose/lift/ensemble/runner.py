@@ -8,7 +8,7 @@ the quality of the ensemble's uncertainty.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,6 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from ...config import FRACTION, POSITIVE, ConfigError, checked, load_config
 from ...data.npz3d import Sequence
 from ...data.splits import group_sequences
 from ...engine import CheckpointError, load_checkpoint
@@ -25,45 +24,13 @@ from ...io import atomic_write_bytes, atomic_write_json
 from ...metrics.mpjpe import evaluate_sequences
 from ...metrics.uncertainty import calibration, rank_correlation, sparsification
 from ...models.tcn import TemporalModel, build_tcn
-from ...pool import POOLS, Pool, make_pool
+from ...pool import Pool, make_pool
 from ...skeletons import Skeleton
-from ..config import LiftConfig
+from ..config import EnsembleConfig, EnsembleRunConfig
 from ..evaluate import predict_sequences
 from .aggregate import ensemble_mean, ensemble_spread
 from .member import MemberResult, MemberTask, TrainingData, remove_work_dir, train_member
-from .subsets import SUBSET_MODES, draw_subsets
-
-
-@dataclass
-class EnsembleConfig:
-    members: int = checked(4, **POSITIVE)
-    subset: str = "disjoint"  # full | disjoint | overlap | bootstrap
-    subset_fraction: float | None = checked(None, **FRACTION)
-    subset_frames: int | None = checked(None, **POSITIVE)
-    backend: str = "local"  # local | ray
-    workers: int = checked(1, **POSITIVE)  # local: processes (1: this process)
-    ray_address: str | None = None  # ray: None starts a local instance; 'auto' or host:port joins a cluster
-    num_cpus: int = checked(1, **POSITIVE)  # ray: CPUs per member (and its torch threads)
-    num_gpus: float = checked(0.0, ge=0)  # ray: GPUs per member
-    max_retries: int = checked(1, ge=0)
-    seed: int = 0  # subsets; member i trains with seed train.seed + i
-
-    def validate(self) -> None:
-        if self.subset not in SUBSET_MODES:
-            raise ConfigError(f"ensemble.subset must be one of {SUBSET_MODES}, got {self.subset!r}")
-        if self.backend not in POOLS:
-            raise ConfigError(f"ensemble.backend must be one of {POOLS}, got {self.backend!r}")
-
-
-@dataclass
-class EnsembleRunConfig(LiftConfig):
-    """A lifting run's sections (data, model, train) plus the ensemble's."""
-
-    ensemble: EnsembleConfig = field(default_factory=EnsembleConfig)
-
-
-def load_ensemble_config(path=None, overrides: list[str] | None = None) -> EnsembleRunConfig:
-    return load_config(EnsembleRunConfig, path, overrides)
+from .subsets import draw_subsets
 
 
 def training_data(
