@@ -83,6 +83,11 @@ def run_arms(
             print(f"study.report_only: {len(todo)} runs not finished, left out: "
                   + ", ".join(f"{name}/seed{seeds[i]}" for name, i, _, _ in todo), file=sys.stderr)  # fmt: skip
         todo = []
+        if not any(r is not None for runs in results.values() for r in runs):
+            raise ConfigError(
+                f"{out_dir}: study.report_only, but no run of the study has finished there (expected "
+                f"<arm>/seed<k>/metrics.json, e.g. {out_dir / next(iter(arms), 'ARM') / f'seed{seeds[0]}'})"
+            )
     start: Prepare = prepare or (lambda overrides, run_dir: overrides)
     workers = min(cfg.study.workers, len(todo))
     if workers <= 1:

@@ -225,3 +225,7 @@ def test_report_only_writes_the_table_of_the_finished_runs_and_trains_nothing(tm
     by_hand = runs["posecons-n8"][0]["pck@0.2"] - runs["supervised-n8"][1]["pck@0.2"]
     assert rows[1]["pck@0.2 vs supervised (paired)"].startswith(f"{by_hand:+.3f} ± 0.000 (")
     assert rows[1]["pck@0.2 vs supervised (paired)"].endswith("/1 ahead)")
+    # a folder where no run has finished: one line naming the folder and what was expected, exit 2
+    assert main(["study", "ssl-2d", "-o", str(tmp_path / "empty"), *TOY, "study.labeled=[8]",
+                 "study.methods=[supervised]", "study.report_only=true"]) == 2  # fmt: skip
+    assert "no run of the study has finished there" in capsys.readouterr().err
