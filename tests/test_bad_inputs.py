@@ -183,12 +183,23 @@ def test_truncated_and_foreign_model_files_are_refused(trained, tmp_path, capsys
     )
     import torch
 
+    from semipose.engine.saved import model_record
+    from semipose.skeletons import COCO17
+
     foreign = tmp_path / "pose2d.pt"
-    torch.save({"model": {}, "model_config": {"name": "hourglass", "stacks": 1}, "skeleton": "coco17"}, foreign)
+    torch.save(model_record("pose2d", {}, {"name": "hourglass", "stacks": 1}, COCO17), foreign)
     _fails(
         ["lift", "predict", str(foreign), str(kp), "-o", str(tmp_path / "o")],
         capsys,
         "pose2d.pt: a 2D heatmap model, not a 3D lifting model",
+    )
+    old = tmp_path / "old.pt"  # a model file of before the format
+    torch.save({"model": {}, "model_config": {"name": "hourglass", "stacks": 1}, "skeleton": "coco17"}, old)
+    _fails(
+        ["lift", "predict", str(old), str(kp), "-o", str(tmp_path / "o")],
+        capsys,
+        "old.pt: not a semipose model file of this version",
+        "train it again",
     )
     (tmp_path / "junk.npz").write_bytes(b"\x00" * 100)
     _fails(

@@ -21,7 +21,7 @@ def _cmd_lift_train(args: argparse.Namespace) -> int:
     with run_directory(run_dir, args.resume, args.overwrite):
         metrics = train(cfg, run_dir, resume=args.resume)
     print(lifting_markdown(metrics))
-    print(f"results in {run_dir}/ (metrics.json, metrics.md, log.csv, model.pt, checkpoint.pt)")
+    print(f"results in {run_dir}/ (metrics.{{json,md,csv}}, training_curve.png, log.csv, model.pt, checkpoint.pt)")
     return 0
 
 

@@ -13,7 +13,7 @@ def _cmd_pose2d_train(args: argparse.Namespace) -> int:
     from ..pose2d.train import train
 
     run_dir, _ = train_run(args, "pose2d", load_pose2d_config, train)
-    print(f"results in {run_dir}/ (metrics.json, log.csv, model.pt, checkpoint.pt)")
+    print(f"results in {run_dir}/ (metrics.{{json,md,csv}}, training_curve.png, log.csv, model.pt, checkpoint.pt)")
     return 0
 
 
@@ -23,7 +23,7 @@ def _cmd_pose2d_ssl(args: argparse.Namespace) -> int:
     run_dir, metrics = train_run(args, "ssl2d", load_ssl2d_config, train_ssl)
     if metrics.get("collapsed_at"):
         print(f"WARNING: training collapsed at epoch {metrics['collapsed_at']} (see {run_dir / 'collapse.png'})")
-    print(f"results in {run_dir}/ (metrics.json, log.csv, collapse.png, model.pt)")
+    print(f"results in {run_dir}/ (metrics.{{json,md,csv}}, training_curve.png, collapse.png, log.csv, model.pt)")
     return 0
 
 
