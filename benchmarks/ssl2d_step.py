@@ -21,7 +21,8 @@ import torch
 
 from semipose.config import config_path
 from semipose.studies import ssl_2d
-from semipose.studies.common2d import method_overrides, run_base, start_study, train_study_run
+from semipose.studies.common2d import method_overrides, start_study
+from semipose.studies.runner import run_base, train_ssl_run
 
 LABELED = 50
 
@@ -56,7 +57,7 @@ def main() -> None:
                     "train.progress=false",
                     f"train.memory_format={layout}",
                 ]
-                metrics = train_study_run(base, run, out / f"{method}-{layout}", False)
+                metrics = train_ssl_run(base, run, out / f"{method}-{layout}", False)
                 seconds = metrics["train_wall_s"] / args.steps
                 rows.append({"method": method, "memory_format": layout, "seconds_per_step": seconds})
                 print(f"{method:12s} {layout:>14s} {seconds:8.2f}", flush=True)

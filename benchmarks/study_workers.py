@@ -22,7 +22,8 @@ import harness
 
 from semipose.config import config_path
 from semipose.studies import ssl_2d
-from semipose.studies.common2d import run_arms, start_study
+from semipose.studies.common2d import start_study
+from semipose.studies.runner import run_arms
 
 
 def timed_study(

@@ -19,7 +19,8 @@ from ..config import ConfigError, load_config
 from ..io import atomic_write_json
 from ..plots import pyplot, save_figure
 from ..reports import write_table
-from .common2d import SSLStudyConfig, SSLStudySection, pm, run_arms, start_study, summary_row
+from .common2d import SSLStudyConfig, SSLStudySection, pm, start_study, summary_row
+from .runner import run_arms
 from .ssl_2d import AP_SETTING
 
 TABLE = "components"

@@ -13,39 +13,45 @@ from ..config import load_config
 from ..io import atomic_write_json
 from ..plots import pyplot, save_figure
 from ..reports import write_table
-from .common2d import SSLStudyConfig, pm, run_arms, start_study, summary_row
+from .common2d import SSLStudyConfig, pm, start_study, summary_row
+from .runner import Arm, run_arms
 
 TABLE = "easy_hard"
 BASE_CONFIG = "synthpose_ssl"
-PAIRS = {  # label: overrides (method.name=posecons)
-    "naive consistency: affine 30 / affine 30, both with gradient": [
-        "method.easy=affine30",
-        "method.hard=affine30",
-        "method.stop_gradient=false",
-    ],
-    "affine 30 / affine 30": ["method.easy=affine30", "method.hard=affine30"],
-    "affine 60 / affine 60": ["method.easy=affine60", "method.hard=affine60"],
-    "original / affine 60": ["method.easy=none", "method.hard=affine60"],
-    "affine 30 / affine 60": ["method.easy=affine30", "method.hard=affine60"],
-    "affine 60 / affine 60 + Joint Cutout": [
-        "method.easy=affine60",
-        "method.hard=affine60",
-        "method.joint_cutout=true",
-    ],
+# the easy/hard pairs, each a PoseCons run (later overrides win: the EMA teacher's method.name)
+PAIRS = [
+    Arm(
+        "naive-affine30-affine30",
+        ("method.easy=affine30", "method.hard=affine30", "method.stop_gradient=false"),
+        "naive consistency: affine 30 / affine 30, both with gradient",
+    ),
+    Arm("affine30-affine30", ("method.easy=affine30", "method.hard=affine30"), "affine 30 / affine 30"),
+    Arm("affine60-affine60", ("method.easy=affine60", "method.hard=affine60"), "affine 60 / affine 60"),
+    Arm("original-affine60", ("method.easy=none", "method.hard=affine60"), "original / affine 60"),
+    Arm("affine30-affine60", ("method.easy=affine30", "method.hard=affine60"), "affine 30 / affine 60"),
+    Arm(
+        "affine60-affine60-jc",
+        ("method.easy=affine60", "method.hard=affine60", "method.joint_cutout=true"),
+        "affine 60 / affine 60 + Joint Cutout",
+    ),
     # DualPose's hard augmentations on its easy/hard pair, and the single-network EMA teacher it lists
-    # among the set-ups that collapse (later overrides win: method.name)
-    "affine 30 / affine 60 + Joint Cutout": [
-        "method.easy=affine30",
-        "method.hard=affine60",
-        "method.joint_cutout=true",
-    ],
-    "affine 30 / affine 60 + RandAugment": ["method.easy=affine30", "method.hard=affine60", "method.randaugment=true"],
-    "Mean Teacher (EMA teacher): affine 30 / affine 60": [
-        "method.name=ema_teacher",
-        "method.easy=affine30",
-        "method.hard=affine60",
-    ],
-}
+    # among the set-ups that collapse
+    Arm(
+        "affine30-affine60-jc",
+        ("method.easy=affine30", "method.hard=affine60", "method.joint_cutout=true"),
+        "affine 30 / affine 60 + Joint Cutout",
+    ),
+    Arm(
+        "affine30-affine60-ra",
+        ("method.easy=affine30", "method.hard=affine60", "method.randaugment=true"),
+        "affine 30 / affine 60 + RandAugment",
+    ),
+    Arm(
+        "ema_teacher-affine30-affine60",
+        ("method.name=ema_teacher", "method.easy=affine30", "method.hard=affine60"),
+        "Mean Teacher (EMA teacher): affine 30 / affine 60",
+    ),
+]
 PRESETS = {
     # 64x64 SynthPose, width 32, 100 labeled, 800 unlabeled people, 10 epochs, unlabeled loss weight 1
     "quick": [
@@ -65,10 +71,10 @@ def load(config, preset: str, overrides: list[str]):
 
 def run(cfg, out_dir: Path, progress: bool = True) -> dict[str, Any]:
     out_dir = start_study(cfg, out_dir, "easy-hard")
-    arms = {f"pair{i}": ["method.name=posecons", *o] for i, o in enumerate(PAIRS.values())}
+    arms = [Arm(a.name, ("method.name=posecons", *a.overrides), a.label) for a in PAIRS]
     results = run_arms(arms, cfg.study.seeds, out_dir, cfg, progress)
     rows, curves = [], {}
-    for (label, _), (arm, runs) in zip(PAIRS.items(), results.items()):
+    for label, (arm, runs) in zip((a.row for a in PAIRS), results.items()):
         s = summary_row(runs)
         logs = [_monitor_curve(out_dir / arm / f"seed{seed}" / "log.csv") for seed in cfg.study.seeds]
         curves[label] = logs

@@ -3,9 +3,9 @@ convolution upsampling, at several stack counts (the hourglass-variants study co
 here on SynthPose). Writes COCO AP and PCK per variant (mean ± std over seeds, and per seed the difference
 from the first variant), validation AP and PCK per epoch (CSV, PNG curves) and the models' sizes.
 
-Each variant is an ordinary ``pose2d train`` run in ``<out>/<variant>-s<stacks>/``, so an interrupted
-study resumes where it stopped: finished variants are read back, the unfinished one resumes from its
-checkpoint. ``study.workers=2`` trains two runs at once, one process and one thread each (small networks
+Each variant is an arm of the study runner (:mod:`.runner`): an ordinary ``pose2d train`` run per seed in
+``<out>/<variant>-s<stacks>/seed<k>/``, so an interrupted study resumes where it stopped: finished runs are
+read back, the unfinished one resumes from its checkpoint. ``study.workers=2`` trains two runs at once, one process and one thread each (small networks
 use two threads poorly: two ssl-2d runs side by side trained at 1.38 times the rate of one on both cores,
 docs/ssl2d.md).
 """
@@ -15,14 +15,12 @@ from __future__ import annotations
 import copy
 import csv
 import io
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
-import yaml
 
 from ..config import POSITIVE, ConfigError, checked, dump_yaml, load_config
 from ..data.synthpose import VERSIONS
@@ -32,9 +30,9 @@ from ..models.heatmap_net import build_heatmap_net
 from ..models.profile import count_flops, count_parameters
 from ..plots import pyplot, save_figure
 from ..pose2d.config import Pose2DConfig
-from ..pose2d.train import train
 from ..reports import csv_text, write_table
-from .common2d import ensure_synthpose, paired_delta, pool_threads, run_in_pool, summary_row
+from .common2d import ensure_synthpose, paired_delta, summary_row
+from .runner import Arm, run_arms, train_pose2d_run
 
 TABLE = "hourglass_variants"
 BASE_CONFIG = "synthpose"
@@ -57,6 +55,8 @@ class VariantsConfig:
     seeds: list[int] = field(default_factory=list)
     # runs trained at once, each in a process of its own with the cores shared out (as the ssl-2d study's)
     workers: int = checked(1, **POSITIVE)
+    # true: train nothing, write the tables from the runs finished in the study's folder (with --resume)
+    report_only: bool = False
 
     def validate(self) -> None:
         unknown = [v for v in self.variants if v not in VARIANTS]
@@ -154,24 +154,21 @@ def _variant_model(cfg: HourglassStudyConfig, name: str, stacks: int):
     return model
 
 
-def _train_variant(cfg: HourglassStudyConfig, name: str, stacks: int, seed: int, run_dir: Path) -> dict[str, Any]:
-    """One variant's run (read back when finished, resumed when interrupted). A folder holding another
-    seed's run (the first seed's folder has no seed in its name, so ``study.seeds=[1,2]`` puts seed 1 where
-    ``[0,1,2]`` expects seed 0) is refused rather than read back as this seed."""
-    saved = run_dir / "config.yaml"
-    if saved.is_file():
-        saved_seed = (yaml.safe_load(saved.read_text()) or {}).get("train", {}).get("seed")
-        if saved_seed != seed:
-            raise ConfigError(
-                f"{saved}: train.seed is {saved_seed}, but this study expects seed {seed} in {run_dir.name}/ "
-                f"(study.seeds lists the first seed in a folder without a seed suffix); keep study.seeds as the "
-                f"study was started, or use another -o"
-            )
-    if (run_dir / "metrics.json").is_file() and (run_dir / "log.csv").is_file():
-        return json.loads((run_dir / "metrics.json").read_text())
-    run_cfg = Pose2DConfig(copy.deepcopy(cfg.data), _variant_model(cfg, name, stacks), copy.deepcopy(cfg.train))
-    run_cfg.train.seed = seed
-    return train(run_cfg, run_dir, resume=True)
+def arms(cfg: HourglassStudyConfig) -> list[Arm]:
+    """One arm per stack count and variant, named ``<variant>-s<stacks>``: the study's model as that variant."""
+    return [
+        Arm(
+            f"{name}-s{stacks}",
+            (
+                "model.name=hourglass",
+                f"model.stacks={stacks}",
+                f"model.unit={VARIANTS[name][0]}",
+                f"model.upsample={VARIANTS[name][1]}",
+            ),  # fmt: skip
+        )
+        for stacks in cfg.study.stacks
+        for name in cfg.study.variants
+    ]
 
 
 def run(cfg: HourglassStudyConfig, out_dir: Path, progress: bool = True) -> dict[str, Any]:
@@ -180,35 +177,19 @@ def run(cfg: HourglassStudyConfig, out_dir: Path, progress: bool = True) -> dict
     ensure_synthpose(cfg.data, out_dir, cfg.study.synthpose_train, cfg.study.synthpose_val, cfg.study.synthpose_version)
     w, h = cfg.data.input_size
     seeds = cfg.study.seeds or [cfg.train.seed]
-
-    def run_dir(name: str, stacks: int, seed: int) -> Path:
-        # the first seed's folder keeps the single-seed study's name, so older studies resume
-        return out_dir / (f"{name}-s{stacks}" if seed == seeds[0] else f"{name}-s{stacks}-seed{seed}")
-
-    if cfg.study.workers > 1:  # train the unfinished runs side by side; the loop below reads them back
-        jobs = [(n, s, seed) for s in cfg.study.stacks for n in cfg.study.variants for seed in seeds]
-        todo = [job for job in jobs if not (run_dir(*job) / "metrics.json").is_file()]
-        workers = min(cfg.study.workers, len(todo))
-        if workers > 1:
-            run_cfg = copy.deepcopy(cfg)
-            run_cfg.train.threads, run_cfg.train.progress = pool_threads(cfg.train.threads, workers), False
-            run_in_pool(
-                [run_dir(*job) for job in todo],
-                lambda i: (_train_variant, (run_cfg, *todo[i], run_dir(*todo[i]))),
-                workers,
-                progress,
-            )
+    results = run_arms(arms(cfg), seeds, out_dir, cfg, progress, train_pose2d_run)
     rows, curves = [], {}
     for stacks in cfg.study.stacks:
         baseline: list[dict[str, Any]] = []  # the first variant's runs of this stack count, seed by seed
         for name in cfg.study.variants:
             runs = []
-            for seed in seeds:
-                folder = run_dir(name, stacks, seed)
-                metrics = _train_variant(cfg, name, stacks, seed, folder)
+            for metrics in results[f"{name}-s{stacks}"]:
+                folder = out_dir / f"{name}-s{stacks}" / f"seed{metrics['seed']}"
                 curve = _epoch_curve(folder / "log.csv")
-                curves[folder.name] = curve
-                runs.append({**metrics, "seed": seed, "best_pck@0.2": max(c[1] for c in curve)})
+                # the curves' names of the table (pck_per_epoch.csv): the first seed's without a seed suffix
+                seed = metrics["seed"]
+                curves[f"{name}-s{stacks}" + ("" if seed == seeds[0] else f"-seed{seed}")] = curve
+                runs.append({**metrics, "best_pck@0.2": max(c[1] for c in curve)})
             baseline = baseline or runs
             model = build_heatmap_net(_variant_model(cfg, name, stacks), 17)
             keys = ("coco_AP", "coco_AP50", "pck@0.2", "pck@0.1", "best_pck@0.2")

@@ -4,7 +4,6 @@ report their ensemble (averaged heatmaps), fixed in advance; each network's figu
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +11,8 @@ from ..config import load_config
 from ..io import atomic_write_json
 from ..plots import pyplot, save_figure
 from ..reports import write_table
-from .common2d import SSLStudyConfig, method_overrides, paired_delta, pm, run_arms, start_study, summary_row
+from .common2d import SSLStudyConfig, method_overrides, paired_delta, pm, start_study, summary_row
+from .runner import Arm, run_arms
 
 TABLE = "ssl_2d"
 BASE_CONFIG = "synthpose_ssl"
@@ -70,11 +70,19 @@ KEYS = ("coco_AP", "coco_AP50", "pck@0.2", "pck@0.1")
 
 def run(cfg, out_dir: Path, progress: bool = True) -> dict[str, Any]:
     out_dir = start_study(cfg, out_dir, "ssl-2d")
-    arms = {
-        f"{m}-n{n}": [*method_overrides(m), f"ssl.labeled={n}"] for n in cfg.study.labeled for m in cfg.study.methods
-    }
-    teachers = supervised_teachers(out_dir) if cfg.method.teacher is None else None  # else the user's teacher
-    results = run_arms(arms, cfg.study.seeds, out_dir, cfg, progress, teachers)
+    # a pseudo-label run is taught by the supervised run of its budget and seed once that has finished (its own
+    # teacher would be that very model: a supervised run of the same config and seed), unless the user named one
+    own_teacher = cfg.method.teacher is None
+    arms = [
+        Arm(
+            f"{m}-n{n}",
+            (*method_overrides(m), f"ssl.labeled={n}"),
+            teacher=f"supervised-n{n}" if own_teacher and m.split("+")[0] == "pseudo_label" else None,
+        )
+        for n in cfg.study.labeled
+        for m in cfg.study.methods
+    ]
+    results = run_arms(arms, cfg.study.seeds, out_dir, cfg, progress)
     rows = []
     for name, runs in results.items():
         if not runs:  # study.report_only: none of its runs has finished
@@ -106,23 +114,6 @@ def run(cfg, out_dir: Path, progress: bool = True) -> dict[str, Any]:
     result = {"rows": rows, "runs": results}
     atomic_write_json(out_dir / f"{TABLE}.json", result)
     return result
-
-
-def supervised_teachers(out_dir: Path) -> Callable[[list[str], Path], list[str]]:
-    """A run's extra overrides as it starts: a pseudo-label run is taught by the study's supervised run of its
-    budget and seed when that run has finished; its own teacher would be that very model (a supervised run
-    of the same config and seed), so it is trained once instead of twice. A run whose own teacher exists
-    keeps it."""
-
-    def prepare(overrides: list[str], run_dir: Path) -> list[str]:
-        if "method.name=pseudo_label" in overrides and not (run_dir / "teacher" / "model.pt").is_file():
-            labeled = next(o.split("=", 1)[1] for o in overrides if o.startswith("ssl.labeled="))
-            model = out_dir / f"supervised-n{labeled}" / run_dir.name / "model.pt"
-            if model.is_file():
-                return [*overrides, f"method.teacher={model}"]
-        return overrides
-
-    return prepare
 
 
 def _per_seed(runs: list[dict[str, Any]]) -> str:

@@ -41,25 +41,26 @@ def test_hourglass_variants_study(tmp_path, capsys):
     assert "hru-deconv" in capsys.readouterr().out
     # without study.seeds, one run per variant with the config's own train.seed, as before seeds existed
     study_seed = yaml.safe_load((out / "config.yaml").read_text())["train"]["seed"]
-    assert yaml.safe_load((out / "hru-s2" / "config.yaml").read_text())["train"]["seed"] == study_seed
+    run = out / "hru-s2" / f"seed{study_seed}"
+    assert yaml.safe_load((run / "config.yaml").read_text())["train"]["seed"] == study_seed
 
     # a second call is refused without --resume; with it, it finds every variant finished and trains nothing
-    before = (out / "hru-s2" / "model.pt").stat().st_mtime_ns
+    before = (run / "model.pt").stat().st_mtime_ns
     assert main(args) == 2
     assert main(args + ["--resume"]) == 0
-    assert (out / "hru-s2" / "model.pt").stat().st_mtime_ns == before
+    assert (run / "model.pt").stat().st_mtime_ns == before
 
 
 def test_hourglass_variants_over_seeds(tmp_path):
-    """Several seeds: the first keeps the single-seed folder name, the table gives mean and std over seeds."""
+    """Several seeds: one folder each under the arm's, the table gives mean and std over seeds."""
     out = tmp_path / "study"
     args = ["study", "hourglass-variants", "-o", str(out), "model.width=8", "train.epochs=1", "train.batch_size=8"]
     args += ["study.synthpose_train=12", "study.synthpose_val=6", "study.stacks=[1]", "study.variants=[residual]"]
     assert main(args + ["train.progress=false", "train.precision=fp32", "study.seeds=[3,4]"]) == 0
-    runs = [json.loads((out / d / "metrics.json").read_text()) for d in ("residual-s1", "residual-s1-seed4")]
+    runs = [json.loads((out / d / "metrics.json").read_text()) for d in ("residual-s1/seed3", "residual-s1/seed4")]
     seeds = [
         yaml.safe_load((out / d / "config.yaml").read_text())["train"]["seed"]
-        for d in ("residual-s1", "residual-s1-seed4")
+        for d in ("residual-s1/seed3", "residual-s1/seed4")
     ]
     assert seeds == [3, 4]
     (row,) = json.loads((out / "hourglass_variants.json").read_text())["rows"]
@@ -79,8 +80,8 @@ def test_hourglass_variants_paired_by_seed(tmp_path):
     rows = json.loads((out / "hourglass_variants.json").read_text())["rows"]
     assert [r["variant"] for r in rows] == ["residual", "hru"] and rows[0]["pck@0.2 minus residual"] == ""
     for key in ("coco_AP", "pck@0.2"):
-        base = [json.loads((out / d / "metrics.json").read_text())[key] for d in ("residual-s1", "residual-s1-seed1")]
-        hru = [json.loads((out / d / "metrics.json").read_text())[key] for d in ("hru-s1", "hru-s1-seed1")]
+        base = [json.loads((out / "residual-s1" / d / "metrics.json").read_text())[key] for d in ("seed0", "seed1")]
+        hru = [json.loads((out / "hru-s1" / d / "metrics.json").read_text())[key] for d in ("seed0", "seed1")]
         deltas = [a - b for a, b in zip(hru, base)]
         assert abs(rows[1][f"{key} minus residual"] - sum(deltas) / 2) < 1e-12
         assert rows[1][f"{key} minus residual ahead"] == f"{sum(d > 0 for d in deltas)}/2"
@@ -89,24 +90,26 @@ def test_hourglass_variants_paired_by_seed(tmp_path):
         assert {"coco_AP", "pck@0.2"} <= set(next(csv.DictReader(f)))
 
 
-def test_hourglass_variants_refuse_another_seeds_folder(tmp_path, capsys):
-    """study.seeds=[1] puts seed 1 in residual-s1/, where study.seeds=[0,1] expects seed 0: resuming with
-    the longer list is refused with the folder named, not read back as seed 0."""
+def test_hourglass_variants_resume_with_more_seeds_trains_only_the_new_ones(tmp_path):
+    """Each seed has its own folder: a study resumed with a longer study.seeds reads the finished seed back
+    and trains the new one (the folders once named the first seed's run without its seed)."""
     out = tmp_path / "study"
     args = ["study", "hourglass-variants", "-o", str(out), "model.width=8", "train.epochs=1", "train.batch_size=8"]
     args += ["study.synthpose_train=8", "study.synthpose_val=4", "study.stacks=[1]", "study.variants=[residual]"]
     args += ["train.progress=false", "train.precision=fp32", "train.memory_format=contiguous"]
     assert main(args + ["study.seeds=[1]"]) == 0
-    assert main(args + ["study.seeds=[0,1]", "--resume"]) == 2
-    err = capsys.readouterr().err
-    assert "residual-s1" in err and "train.seed is 1" in err and "expects seed 0" in err
-    assert not (out / "residual-s1-seed1").exists()
+    before = (out / "residual-s1" / "seed1" / "model.pt").stat().st_mtime_ns
+    assert main(args + ["study.seeds=[0,1]", "--resume"]) == 0
+    assert (out / "residual-s1" / "seed1" / "model.pt").stat().st_mtime_ns == before
+    assert yaml.safe_load((out / "residual-s1" / "seed0" / "config.yaml").read_text())["train"]["seed"] == 0
+    (row,) = json.loads((out / "hourglass_variants.json").read_text())["rows"]
+    assert row["seeds"] == 2
 
 
 def test_hourglass_variants_workers_train_side_by_side_as_one_after_the_other(tmp_path, monkeypatch):
     """study.workers=2 trains the runs in two processes; each run's figures equal those of the same run
     trained in the study's own process (same seed, one thread each)."""
-    import semipose.studies.hourglass_variants as study
+    import semipose.studies.runner as runner
 
     args = ["study", "hourglass-variants", "model.width=8", "train.epochs=1", "train.batch_size=8"]
     args += ["study.synthpose_train=8", "study.synthpose_val=4", "study.stacks=[1]", "study.variants=[residual,hru]"]
@@ -116,9 +119,9 @@ def test_hourglass_variants_workers_train_side_by_side_as_one_after_the_other(tm
     def not_here(*a, **k):
         raise AssertionError("trained in the study's own process, not by its workers")
 
-    monkeypatch.setattr(study, "train", not_here)  # the spawned workers import the real one
+    monkeypatch.setattr(runner, "train", not_here)  # the spawned workers import the real one
     assert main(args + ["-o", str(tmp_path / "two"), "study.seeds=[0,1]", "study.workers=2"]) == 0
-    for run in ("residual-s1", "residual-s1-seed1", "hru-s1", "hru-s1-seed1"):
+    for run in ("residual-s1/seed0", "residual-s1/seed1", "hru-s1/seed0", "hru-s1/seed1"):
         one, two = (json.loads((tmp_path / d / run / "metrics.json").read_text()) for d in ("one", "two"))
         assert one["pck@0.2"] == two["pck@0.2"] and one["coco_AP"] == two["coco_AP"], run
     rows = [json.loads((tmp_path / d / "hourglass_variants.json").read_text())["rows"] for d in ("one", "two")]

@@ -186,7 +186,8 @@ def test_workers_train_runs_side_by_side_with_the_same_results(tmp_path):
 def test_a_failing_run_leaves_the_others_and_is_named(tmp_path):
     from semipose.pool import RunsFailed
     from semipose.studies import ssl_2d
-    from semipose.studies.common2d import run_arms, start_study
+    from semipose.studies.common2d import start_study
+    from semipose.studies.runner import run_arms
 
     cfg = ssl_2d.load(None, "quick", [*TOY, "study.workers=2", "study.seeds=[0]"])
     out = start_study(cfg, tmp_path / "s", "ssl-2d")
