@@ -3,7 +3,8 @@
 ``STUDIES`` maps each ``semipose study`` name to its module here; a study module defines ``PRESETS``
 (name -> overrides), ``BASE_CONFIG`` (a shipped config), ``TABLE`` (the main table's file stem),
 ``load(config, preset, overrides)`` and ``run(cfg, out_dir, progress)``. Adding a study is one
-module and one line below; the CLI reads its choices from this dict.
+module and one line below; the CLI reads its choices from this dict. A study of runs declares its arms
+as data and trains them with :func:`.runner.run_arms`.
 """
 
 from __future__ import annotations
