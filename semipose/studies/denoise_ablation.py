@@ -19,14 +19,15 @@ from ..config import ConfigError, load_config
 from ..io import atomic_write_json
 from ..plots import pyplot, save_figure
 from ..reports import write_table
-from .common2d import SSLStudyConfig, SSLStudySection, pm, start_study, summary_row
-from .runner import run_arms
+from .common2d import SSLStudyConfig, SSLStudySection, start_study, summary_row
+from .runner import Column, Row, run_arms, table_rows
 from .ssl_2d import AP_SETTING
 
 TABLE = "components"
 TABLES = ("components", "aggregation", "threshold", "views")
 BASE_CONFIG = "synthpose_ssl"
 K = 4
+COLUMNS = [Column("AP", "coco_AP"), Column("pck@0.2", "pck@0.2"), Column("pck@0.1", "pck@0.1")]  # each mean ± std
 PRESETS = {
     # 64x64 SynthPose, width 16, 100 labeled, 200 unlabeled people, 4 epochs: shows every table's shape;
     # too short to rank the arms (docs/ssl2d.md)
@@ -141,22 +142,13 @@ def run(cfg, out_dir: Path, progress: bool = True) -> dict[str, Any]:
     results = run_arms(arms, cfg.study.seeds, out_dir / "runs", cfg, progress)
     out: dict[str, Any] = {"tables": {}, "arms": arms}
     for table, rows in spec.items():
-        table_rows = []
-        for label in rows:
-            s = summary_row(results[names[table, label]])
-            table_rows.append(
-                {
-                    "setting": label,
-                    "AP": pm(s, "coco_AP"),
-                    "pck@0.2": pm(s, "pck@0.2"),
-                    "pck@0.1": pm(s, "pck@0.1"),
-                    "run": names[table, label],
-                    "_pck": s["pck@0.2_mean"],
-                    "_pck_std": s["pck@0.2_std"],
-                }
-            )
-        write_table([{k: v for k, v in r.items() if not k.startswith("_")} for r in table_rows], out_dir / table)
-        out["tables"][table] = table_rows
+        declared = [Row({"setting": label}, names[table, label], {}) for label in rows]
+        made = table_rows(declared, COLUMNS, results)
+        for row, arm in zip(made, (r.arm for r in declared if results.get(r.arm))):
+            s = summary_row(results[arm])
+            row.update({"run": arm, "_pck": s["pck@0.2_mean"], "_pck_std": s["pck@0.2_std"]})  # (the plot's)
+        write_table([{k: v for k, v in r.items() if not k.startswith("_")} for r in made], out_dir / table)
+        out["tables"][table] = made
     if "views" in out["tables"]:
         plot_views(out["tables"]["views"], out_dir / "views.png")
     atomic_write_json(out_dir / "denoise_ablation.json", out)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 from tqdm import tqdm
 
@@ -189,3 +190,93 @@ def run_in_pool(
             + "; ".join(failed)
         )
     return results
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a study's table, declared as data: a cell kind (:data:`CELLS`) over the metric ``key``
+    of a row's runs, one per seed; a ``paired`` cell also reads the runs of the row's reference named
+    ``against`` (the same seeds), and is empty where the row has none."""
+
+    header: str
+    key: str = ""
+    cell: str = "mean_std"
+    digits: int = 3
+    against: str = ""
+
+
+@dataclass(frozen=True)
+class Row:
+    """One row of a study's table: its leading cells as given (a label, a budget), the arm whose runs fill
+    the columns, and the arms its paired columns compare against, by name (``None``: no comparison)."""
+
+    fields: dict[str, Any]
+    arm: str
+    references: dict[str, str | None]
+
+
+def _values(runs: list[dict[str, Any]], key: str) -> np.ndarray:
+    return np.array([float(r[key]) for r in runs if r.get(key) is not None], dtype=float)
+
+
+def _mean_std(runs: list[dict[str, Any]], c: Column, _: list[dict[str, Any]] | None) -> str:
+    v = _values(runs, c.key)
+    m, s = (float(v.mean()), float(v.std())) if len(v) else (float("nan"), float("nan"))
+    return f"{m:.{c.digits}f} ± {s:.{c.digits}f}"
+
+
+def _paired(runs: list[dict[str, Any]], c: Column, reference: list[dict[str, Any]] | None) -> str:
+    """``mean ± std (k/n ahead)`` of the per-seed differences from the reference's runs of the same seed."""
+    if not reference:
+        return ""
+    by_seed = {b.get("seed", i): b for i, b in enumerate(reference)}
+    pairs = [(r, by_seed[r.get("seed", i)]) for i, r in enumerate(runs) if r.get("seed", i) in by_seed]
+    if not pairs:
+        return ""
+    d = np.array([float(r[c.key]) - float(b[c.key]) for r, b in pairs])
+    return f"{d.mean():+.{c.digits}f} ± {d.std():.{c.digits}f} ({int((d > 0).sum())}/{len(d)} ahead)"
+
+
+def _per_seed(runs: list[dict[str, Any]], c: Column, _: list[dict[str, Any]] | None) -> str:
+    """Each seed's value of every ``|``-separated key, the later keys in brackets: ``0.758, 0.791 (0.016,
+    0.021)``; the seeds are named where they are not 0, 1, ... (a partial study)."""
+    first, *rest = c.key.split("|")
+    text = ", ".join(f"{r[first]:.{c.digits}f}" for r in runs)
+    text += "".join(f" ({', '.join(f'{r[k]:.{c.digits}f}' for r in runs)})" for k in rest)
+    seeds = [r.get("seed", i) for i, r in enumerate(runs)]
+    return text if seeds == list(range(len(runs))) else f"seeds {', '.join(map(str, seeds))}: {text}"
+
+
+def _collapsed(runs: list[dict[str, Any]], c: Column, _: list[dict[str, Any]] | None) -> str:
+    return f"{sum(1 for r in runs if r.get('collapsed_at'))}/{len(runs)}"
+
+
+def _minutes(runs: list[dict[str, Any]], c: Column, _: list[dict[str, Any]] | None) -> float:
+    return float(np.mean([r[c.key or "train_wall_s"] for r in runs])) / 60
+
+
+CELLS: dict[str, Callable[[list[dict[str, Any]], Column, list[dict[str, Any]] | None], Any]] = {
+    "mean_std": _mean_std,  # "0.015 ± 0.008" over the seeds
+    "paired": _paired,  # "+0.0120 ± 0.0040 (3/3 ahead)" against the row's reference `against`
+    "per_seed": _per_seed,  # "0.758, 0.791 (0.016, 0.021)"
+    "collapsed": _collapsed,  # "1/3": runs the collapse monitor stopped
+    "minutes": _minutes,  # mean training minutes (key: seconds, default train_wall_s)
+}
+
+
+def table_rows(
+    rows: list[Row], columns: list[Column], results: dict[str, list[dict[str, Any]]]
+) -> list[dict[str, Any]]:
+    """The table: each row's fields, then one cell per column from its arm's runs (a row whose arm has no
+    finished run is left out: ``study.report_only`` on a partial study)."""
+    out = []
+    for row in rows:
+        runs = results.get(row.arm)
+        if not runs:
+            continue
+        cells = {}
+        for c in columns:
+            ref = row.references.get(c.against) if c.against else None
+            cells[c.header] = CELLS[c.cell](runs, c, results.get(ref) if ref else None)
+        out.append({**row.fields, **cells})
+    return out

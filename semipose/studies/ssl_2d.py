@@ -11,8 +11,8 @@ from ..config import load_config
 from ..io import atomic_write_json
 from ..plots import pyplot, save_figure
 from ..reports import write_table
-from .common2d import SSLStudyConfig, method_overrides, paired_delta, pm, start_study, summary_row
-from .runner import Arm, run_arms
+from .common2d import SSLStudyConfig, method_overrides, start_study, summary_row
+from .runner import Arm, Column, Row, run_arms, table_rows
 
 TABLE = "ssl_2d"
 BASE_CONFIG = "synthpose_ssl"
@@ -66,6 +66,21 @@ def load(config, preset: str, overrides: list[str]):
 
 
 KEYS = ("coco_AP", "coco_AP50", "pck@0.2", "pck@0.1")
+# the table's columns, after each row's method and labeled budget; AP differences with four digits (at these
+# budgets they are small)
+COLUMNS = [
+    Column("AP", "coco_AP"),
+    Column("AP50", "coco_AP50"),
+    Column("pck@0.2", "pck@0.2"),
+    Column("pck@0.1", "pck@0.1"),
+    Column("AP vs supervised (paired)", "coco_AP", "paired", 4, "supervised"),
+    Column("pck@0.2 vs supervised (paired)", "pck@0.2", "paired", 3, "supervised"),
+    Column("AP vs without variant (paired)", "coco_AP", "paired", 4, "variant"),
+    Column("pck@0.2 vs without variant (paired)", "pck@0.2", "paired", 3, "variant"),
+    Column("per seed pck@0.2 (AP)", "pck@0.2|coco_AP", "per_seed"),
+    Column("collapsed_runs", cell="collapsed"),
+    Column("train_min", cell="minutes"),
+]
 
 
 def run(cfg, out_dir: Path, progress: bool = True) -> dict[str, Any]:
@@ -83,59 +98,20 @@ def run(cfg, out_dir: Path, progress: bool = True) -> dict[str, Any]:
         for m in cfg.study.methods
     ]
     results = run_arms(arms, cfg.study.seeds, out_dir, cfg, progress)
-    rows = []
-    for name, runs in results.items():
-        if not runs:  # study.report_only: none of its runs has finished
-            continue
-        method, n = name.rsplit("-n", 1)
-        s = summary_row(runs, KEYS)
-        base = results.get(f"supervised-n{n}")
-        plain = results.get(f"{method.split('+')[0]}-n{n}") if "+" in method else None
-        rows.append(
-            {
-                "method": method,
-                "labeled": int(n),
-                "AP": pm(s, "coco_AP"),
-                "AP50": pm(s, "coco_AP50"),
-                "pck@0.2": pm(s, "pck@0.2"),
-                "pck@0.1": pm(s, "pck@0.1"),
-                "AP vs supervised (paired)": _delta_cell(runs, base, "coco_AP", method != "supervised"),
-                "pck@0.2 vs supervised (paired)": _delta_cell(runs, base, "pck@0.2", method != "supervised"),
-                "AP vs without variant (paired)": _delta_cell(runs, plain, "coco_AP"),
-                "pck@0.2 vs without variant (paired)": _delta_cell(runs, plain, "pck@0.2"),
-                "per seed pck@0.2 (AP)": _per_seed(runs),
-                "collapsed_runs": f"{s['collapsed_runs']}/{len(runs)}",
-                "train_min": s["train_min"],
-                **{f"_{k}": v for k, v in s.items()},
-            }
-        )
+    table = []
+    for arm in arms:
+        method, n = arm.name.rsplit("-n", 1)
+        plain = f"{method.split('+')[0]}-n{n}" if "+" in method else None
+        supervised = f"supervised-n{n}" if method != "supervised" else None
+        table.append(Row({"method": method, "labeled": int(n)}, arm.name, {"supervised": supervised, "variant": plain}))
+    rows = table_rows(table, COLUMNS, results)
+    for row, runs in zip(rows, (results[r.arm] for r in table if results.get(r.arm))):
+        row.update({f"_{k}": v for k, v in summary_row(runs, KEYS).items()})  # for the plot and the JSON
     write_table([{k: v for k, v in r.items() if not k.startswith("_")} for r in rows], out_dir / TABLE)
     plot(rows, out_dir / f"{TABLE}.png")
     result = {"rows": rows, "runs": results}
     atomic_write_json(out_dir / f"{TABLE}.json", result)
     return result
-
-
-def _per_seed(runs: list[dict[str, Any]]) -> str:
-    """Each seed's PCK@0.2 and, in brackets, its AP: ``0.758, 0.791 (0.016, 0.021)``; the seeds are named
-    where they are not 0, 1, ... (``study.report_only`` on a partial study)."""
-    pck = ", ".join(f"{r['pck@0.2']:.3f}" for r in runs)
-    ap = ", ".join(f"{r['coco_AP']:.3f}" for r in runs)
-    seeds = [r.get("seed", i) for i, r in enumerate(runs)]
-    named = "" if seeds == list(range(len(runs))) else f"seeds {', '.join(map(str, seeds))}: "
-    return f"{named}{pck} ({ap})"
-
-
-def _delta_cell(runs: list[dict[str, Any]], baseline: list[dict[str, Any]] | None, key: str, show: bool = True) -> str:
-    """``mean ± std (k/n ahead)`` of the per-seed differences from ``baseline``; empty without one.
-    AP differences are printed with four digits: at these budgets AP differences are small."""
-    if not baseline or not show:
-        return ""
-    d = paired_delta(runs, baseline, key)
-    if not d["seeds"]:
-        return ""
-    digits = 4 if key.startswith("coco_") else 3
-    return f"{d[f'{key}_mean']:+.{digits}f} ± {d[f'{key}_std']:.{digits}f} ({d['ahead']}/{d['seeds']} ahead)"
 
 
 def plot(rows: list[dict[str, Any]], out_png: Path) -> Path:
