@@ -3,7 +3,8 @@ overrides of its runs, the row it fills, the arm whose model teaches it) and how
 module-level function of the study's config as a plain dict, the overrides and the run's folder); the
 runner trains every arm once per seed in ``<out>/<arm>/seed<k>`` on the shared pool
 (:mod:`semipose.pool`), reads a finished run back, resumes an interrupted one, and hands each arm's
-metrics by seed to the study's tables."""
+metrics by seed to the study's tables, which may be declared too (:class:`Row`, :class:`Column`,
+:func:`table_rows`)."""
 
 from __future__ import annotations
 
