@@ -13,8 +13,8 @@ from ..config import load_config
 from ..io import atomic_write_json
 from ..plots import pyplot, save_figure
 from ..reports import write_table
-from .common2d import SSLStudyConfig, pm, start_study, summary_row
-from .runner import Arm, run_arms
+from .common2d import SSLStudyConfig, start_study
+from .runner import Arm, Column, Row, run_arms, table_rows
 
 TABLE = "easy_hard"
 BASE_CONFIG = "synthpose_ssl"
@@ -52,6 +52,13 @@ PAIRS = [
         "Mean Teacher (EMA teacher): affine 30 / affine 60",
     ),
 ]
+COLUMNS = [
+    Column("collapsed runs", cell="collapsed"),
+    Column("avoids collapsing", cell="avoids_collapse"),
+    Column("final max response", "final_max_response", "mean_text"),
+    Column("AP", "coco_AP"),
+    Column("pck@0.2", "pck@0.2"),
+]
 PRESETS = {
     # 64x64 SynthPose, width 32, 100 labeled, 800 unlabeled people, 10 epochs, unlabeled loss weight 1
     "quick": [
@@ -73,23 +80,17 @@ def run(cfg, out_dir: Path, progress: bool = True) -> dict[str, Any]:
     out_dir = start_study(cfg, out_dir, "easy-hard")
     arms = [Arm(a.name, ("method.name=posecons", *a.overrides), a.label) for a in PAIRS]
     results = run_arms(arms, cfg.study.seeds, out_dir, cfg, progress)
-    rows, curves = [], {}
-    for label, (arm, runs) in zip((a.row for a in PAIRS), results.items()):
-        s = summary_row(runs)
-        logs = [_monitor_curve(out_dir / arm / f"seed{seed}" / "log.csv") for seed in cfg.study.seeds]
-        curves[label] = logs
-        final = [c[-1][1] for c in logs if c]
-        rows.append(
-            {
-                "easy / hard": label,
-                "collapsed runs": f"{s['collapsed_runs']}/{len(runs)}",
-                "avoids collapsing": "yes" if s["collapsed_runs"] == 0 else "no",
-                "final max response": f"{sum(final) / len(final):.3f}" if final else "-",
-                "AP": pm(s, "coco_AP"),
-                "pck@0.2": pm(s, "pck@0.2"),
-                "run": arm,
-            }
-        )
+    curves = {}
+    for arm in arms:
+        logs = [_monitor_curve(out_dir / arm.name / f"seed{seed}" / "log.csv") for seed in cfg.study.seeds]
+        curves[arm.row] = logs
+        for metrics in results[arm.name]:  # each run's last unlabeled maximum response, from its log
+            curve = logs[cfg.study.seeds.index(metrics["seed"])]
+            metrics["final_max_response"] = curve[-1][1] if curve else None
+    declared = [Row({"easy / hard": arm.row}, arm.name, {}) for arm in arms]
+    rows = table_rows(declared, COLUMNS, results)
+    for row, name in zip(rows, (r.arm for r in declared if results.get(r.arm))):
+        row["run"] = name
     write_table(rows, out_dir / TABLE)
     plot(curves, out_dir / f"{TABLE}.png")
     result = {"rows": rows, "curves": curves}

@@ -31,8 +31,8 @@ from ..models.profile import count_flops, count_parameters
 from ..plots import pyplot, save_figure
 from ..pose2d.config import Pose2DConfig
 from ..reports import csv_text, write_table
-from .common2d import ensure_synthpose, paired_delta, summary_row
-from .runner import Arm, run_arms, train_pose2d_run
+from .common2d import ensure_synthpose
+from .runner import Arm, Column, Row, run_arms, table_rows, train_pose2d_run
 
 TABLE = "hourglass_variants"
 BASE_CONFIG = "synthpose"
@@ -154,6 +154,29 @@ def _variant_model(cfg: HourglassStudyConfig, name: str, stacks: int):
     return model
 
 
+def columns(first: str) -> list[Column]:
+    """The table's columns after each row's variant, stacks and sizes: means over seeds, two spreads (headed
+    " std", not "_std": the Markdown writer shows *_std columns to 0.1, as millimetres), the differences
+    from the ``first`` variant seed by seed, each seed's AP and PCK@0.2, and the training minutes."""
+    keys = ("coco_AP", "coco_AP50", "pck@0.2", "pck@0.1", "best_pck@0.2")
+    return [
+        Column("seeds", cell="count"),
+        *(Column(k, k, "mean") for k in keys),
+        *(Column(f"{k} std", k, "std") for k in ("coco_AP", "pck@0.2")),
+        *(
+            c
+            for k in ("coco_AP", "pck@0.2")
+            for c in (
+                Column(f"{k} minus {first}", k, "paired_mean", against="first"),
+                Column(f"{k} minus {first} ahead", k, "paired_ahead", against="first"),
+            )  # fmt: skip
+        ),
+        Column("per seed AP", "coco_AP", "values"),
+        Column("per seed PCK@0.2", "pck@0.2", "values"),
+        Column("train_min", cell="minutes"),
+    ]
+
+
 def arms(cfg: HourglassStudyConfig) -> list[Arm]:
     """One arm per stack count and variant, named ``<variant>-s<stacks>``: the study's model as that variant."""
     return [
@@ -178,42 +201,24 @@ def run(cfg: HourglassStudyConfig, out_dir: Path, progress: bool = True) -> dict
     w, h = cfg.data.input_size
     seeds = cfg.study.seeds or [cfg.train.seed]
     results = run_arms(arms(cfg), seeds, out_dir, cfg, progress, train_pose2d_run)
-    rows, curves = [], {}
+    curves: dict[str, Curve] = {}
+    for arm, runs in results.items():
+        for metrics in runs:
+            seed = metrics["seed"]
+            curve = _epoch_curve(out_dir / arm / f"seed{seed}" / "log.csv")
+            # the curves' names of the table (pck_per_epoch.csv): the first seed's without a seed suffix
+            curves[arm + ("" if seed == seeds[0] else f"-seed{seed}")] = curve
+            metrics["best_pck@0.2"] = max(c[1] for c in curve)
+    table = []
+    first = cfg.study.variants[0]  # each variant is paired by seed with the first of its stack count
     for stacks in cfg.study.stacks:
-        baseline: list[dict[str, Any]] = []  # the first variant's runs of this stack count, seed by seed
         for name in cfg.study.variants:
-            runs = []
-            for metrics in results[f"{name}-s{stacks}"]:
-                folder = out_dir / f"{name}-s{stacks}" / f"seed{metrics['seed']}"
-                curve = _epoch_curve(folder / "log.csv")
-                # the curves' names of the table (pck_per_epoch.csv): the first seed's without a seed suffix
-                seed = metrics["seed"]
-                curves[f"{name}-s{stacks}" + ("" if seed == seeds[0] else f"-seed{seed}")] = curve
-                runs.append({**metrics, "best_pck@0.2": max(c[1] for c in curve)})
-            baseline = baseline or runs
             model = build_heatmap_net(_variant_model(cfg, name, stacks), 17)
-            keys = ("coco_AP", "coco_AP50", "pck@0.2", "pck@0.1", "best_pck@0.2")
-            s = summary_row(runs, keys)
-            row = {
-                "variant": name,
-                "stacks": stacks,
-                "parameters": count_parameters(model),
-                "bytes": state_dict_bytes(model),
-                "gflops": count_flops(model, (1, 3, h, w)) / 1e9,
-                "seeds": len(runs),
-                **{k: s[f"{k}_mean"] for k in keys},
-                # " std", not "_std": the Markdown writer shows *_std columns to 0.1 (millimetres)
-                **{f"{k} std": s[f"{k}_std"] for k in ("coco_AP", "pck@0.2")},
-            }
-            first = cfg.study.variants[0]
-            for k in ("coco_AP", "pck@0.2"):  # paired by seed against the first variant: same seeds, same batches
-                d = paired_delta(runs, baseline, k)
-                own = runs is baseline
-                row[f"{k} minus {first}"] = "" if own else d[f"{k}_mean"]
-                row[f"{k} minus {first} ahead"] = "" if own else f"{d['ahead']}/{d['seeds']}"
-            row["per seed AP"] = ", ".join(f"{r['coco_AP']:.3f}" for r in runs)
-            row["per seed PCK@0.2"] = ", ".join(f"{r['pck@0.2']:.3f}" for r in runs)
-            rows.append({**row, "train_min": s["train_min"]})
+            sizes = {"parameters": count_parameters(model), "bytes": state_dict_bytes(model),
+                     "gflops": count_flops(model, (1, 3, h, w)) / 1e9}  # fmt: skip
+            reference = None if name == first else f"{first}-s{stacks}"
+            table.append(Row({"variant": name, "stacks": stacks, **sizes}, f"{name}-s{stacks}", {"first": reference}))
+    rows = table_rows(table, columns(first), results)
     write_table(rows, out_dir / TABLE)
     per_epoch = [
         {"run": k, "epoch": e, "pck@0.2": p, "coco_AP": ap, "elapsed_s": t}

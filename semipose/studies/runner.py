@@ -226,16 +226,53 @@ def _mean_std(runs: list[dict[str, Any]], c: Column, _: list[dict[str, Any]] | N
     return f"{m:.{c.digits}f} ± {s:.{c.digits}f}"
 
 
-def _paired(runs: list[dict[str, Any]], c: Column, reference: list[dict[str, Any]] | None) -> str:
-    """``mean ± std (k/n ahead)`` of the per-seed differences from the reference's runs of the same seed."""
-    if not reference:
-        return ""
+def _differences(runs: list[dict[str, Any]], key: str, reference: list[dict[str, Any]]) -> np.ndarray:
+    """Per-seed differences ``runs - reference`` of ``key`` (the runs of one seed share their initialisation,
+    so pairing removes most of the seeds' spread); runs pair by their ``seed``, unpaired ones are left out."""
     by_seed = {b.get("seed", i): b for i, b in enumerate(reference)}
     pairs = [(r, by_seed[r.get("seed", i)]) for i, r in enumerate(runs) if r.get("seed", i) in by_seed]
-    if not pairs:
+    return np.array([float(r[key]) - float(b[key]) for r, b in pairs])
+
+
+def _paired(runs: list[dict[str, Any]], c: Column, reference: list[dict[str, Any]] | None) -> str:
+    """``mean ± std (k/n ahead)`` of the per-seed differences from the reference's runs of the same seed."""
+    d = _differences(runs, c.key, reference) if reference else np.array([])
+    if not len(d):
         return ""
-    d = np.array([float(r[c.key]) - float(b[c.key]) for r, b in pairs])
     return f"{d.mean():+.{c.digits}f} ± {d.std():.{c.digits}f} ({int((d > 0).sum())}/{len(d)} ahead)"
+
+
+def _paired_mean(runs: list[dict[str, Any]], c: Column, reference: list[dict[str, Any]] | None) -> float | str:
+    if not reference:
+        return ""
+    d = _differences(runs, c.key, reference)
+    return float(d.mean()) if len(d) else float("nan")
+
+
+def _paired_ahead(runs: list[dict[str, Any]], c: Column, reference: list[dict[str, Any]] | None) -> str:
+    if not reference:
+        return ""
+    d = _differences(runs, c.key, reference)
+    return f"{int((d > 0).sum())}/{len(d)}"
+
+
+def _mean(runs: list[dict[str, Any]], c: Column, _: list[dict[str, Any]] | None) -> float:
+    v = _values(runs, c.key)
+    return float(v.mean()) if len(v) else float("nan")
+
+
+def _std(runs: list[dict[str, Any]], c: Column, _: list[dict[str, Any]] | None) -> float:
+    v = _values(runs, c.key)
+    return float(v.std()) if len(v) else float("nan")
+
+
+def _mean_text(runs: list[dict[str, Any]], c: Column, _: list[dict[str, Any]] | None) -> str:
+    values = [float(r[c.key]) for r in runs if r.get(c.key) is not None]
+    return f"{sum(values) / len(values):.{c.digits}f}" if values else "-"
+
+
+def _seed_values(runs: list[dict[str, Any]], c: Column, _: list[dict[str, Any]] | None) -> str:
+    return ", ".join(f"{r[c.key]:.{c.digits}f}" for r in runs)
 
 
 def _per_seed(runs: list[dict[str, Any]], c: Column, _: list[dict[str, Any]] | None) -> str:
@@ -258,9 +295,17 @@ def _minutes(runs: list[dict[str, Any]], c: Column, _: list[dict[str, Any]] | No
 
 CELLS: dict[str, Callable[[list[dict[str, Any]], Column, list[dict[str, Any]] | None], Any]] = {
     "mean_std": _mean_std,  # "0.015 ± 0.008" over the seeds
+    "mean": _mean,  # the mean over the seeds, a number
+    "std": _std,  # the standard deviation over the seeds, a number
+    "count": lambda runs, c, _: len(runs),  # how many seeds have finished
+    "mean_text": _mean_text,  # "0.512": the mean over the seeds that have the value, "-" where none has
     "paired": _paired,  # "+0.0120 ± 0.0040 (3/3 ahead)" against the row's reference `against`
+    "paired_mean": _paired_mean,  # the mean of those differences, a number ("" without a reference)
+    "paired_ahead": _paired_ahead,  # "3/3": the seeds ahead of the reference ("" without one)
+    "values": _seed_values,  # "0.072, 0.080, 0.027": each seed's value
     "per_seed": _per_seed,  # "0.758, 0.791 (0.016, 0.021)"
     "collapsed": _collapsed,  # "1/3": runs the collapse monitor stopped
+    "avoids_collapse": lambda runs, c, _: "no" if any(r.get("collapsed_at") for r in runs) else "yes",
     "minutes": _minutes,  # mean training minutes (key: seconds, default train_wall_s)
 }
 
