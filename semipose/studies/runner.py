@@ -197,7 +197,8 @@ def run_in_pool(
 class Column:
     """One column of a study's table, declared as data: a cell kind (:data:`CELLS`) over the metric ``key``
     of a row's runs, one per seed; a ``paired`` cell also reads the runs of the row's reference named
-    ``against`` (the same seeds), and is empty where the row has none."""
+    ``against`` (the same seeds), and is empty where the row has none; a ``reference`` cell is that
+    reference's name."""
 
     header: str
     key: str = ""
@@ -298,6 +299,7 @@ CELLS: dict[str, Callable[[list[dict[str, Any]], Column, list[dict[str, Any]] | 
     "mean": _mean,  # the mean over the seeds, a number
     "std": _std,  # the standard deviation over the seeds, a number
     "count": lambda runs, c, _: len(runs),  # how many seeds have finished
+    "positive": lambda runs, c, _: f"{int((_values(runs, c.key) > 0).sum())}/{len(runs)}",  # "2/3": seeds above 0
     "mean_text": _mean_text,  # "0.512": the mean over the seeds that have the value, "-" where none has
     "paired": _paired,  # "+0.0120 ± 0.0040 (3/3 ahead)" against the row's reference `against`
     "paired_mean": _paired_mean,  # the mean of those differences, a number ("" without a reference)
@@ -323,6 +325,9 @@ def table_rows(
         cells = {}
         for c in columns:
             ref = row.references.get(c.against) if c.against else None
+            if c.cell == "reference":  # the name of the arm the row is compared with
+                cells[c.header] = ref
+                continue
             cells[c.header] = CELLS[c.cell](runs, c, results.get(ref) if ref else None)
         out.append({**row.fields, **cells})
     return out

@@ -65,6 +65,7 @@ from ..lift.triangulated import resolve_smoothing, triangulated_labels, view_gro
 from ..metrics.mpjpe import evaluate_sequences
 from ..plots import pyplot, save_figure
 from ..reports import write_table
+from .runner import Column, Row, table_rows
 
 TABLE = "ssl_3d"  # the main table: <run>/ssl_3d.md
 BASE_CONFIG = "humaneva_ssl"
@@ -319,42 +320,43 @@ def run_seed(c: SSL3DStudyConfig, out: Path, progress: bool) -> dict[str, Any]:
     return {"arms": results, "info": info}
 
 
+def columns(arms: list[str]) -> list[Column]:
+    """The table's columns after each row's condition and method: P-MPJPE and MPJPE over the seeds, the
+    baseline it is paired with, the paired gain over it (positive: better), the seeds ahead, and the share of
+    the gap to the bound closed (when the study has the bound)."""
+    cols = [
+        Column("p_mpjpe_mean", "p_mpjpe_mm", "mean"),
+        Column("p_mpjpe_std", "p_mpjpe_mm", "std"),
+        Column("mpjpe_mean", "mpjpe_mm", "mean"),
+        Column("mpjpe_std", "mpjpe_mm", "std"),
+        Column("paired_with", cell="reference", against="baseline"),
+        Column("gain_vs_labeled_only_mean", "gain", "mean"),
+        Column("gain_vs_labeled_only_std", "gain", "std"),
+        Column("seeds_ahead", "gain", "positive"),
+    ]
+    return cols + ([Column("gap_closed", "gap_share", "mean")] if "all_labeled" in arms else [])
+
+
 def summarize(per_seed: dict[str, list[dict[str, Any]]], arms: list[str], condition: str) -> list[dict[str, Any]]:
     """Rows of one condition: mean +- std over seeds, paired difference from the baseline (positive:
     better than it), seeds ahead, and the share of the gap to the bound closed. The baseline and bound
     are labeled-only and all-labeled; for an arm whose student starts from the teacher they are their
     from-teacher versions when the study has them (the same two trainings, with and without the
     unlabeled frames), so that training twice is not counted as a gain."""
-    rows = []
-    runs = per_seed[condition]
-
-    def p_mpjpe(arm: str) -> np.ndarray:
-        return np.array([r["arms"][arm]["p_mpjpe_mm"] for r in runs])
-
+    results = {arm: [{**r["arms"][arm], "seed": i} for i, r in enumerate(per_seed[condition])] for arm in arms}
+    table = []
     for arm in arms:
         declared = ARMS[arm]
         paired = declared.baseline in arms and (declared.bound in arms or declared.bound == "all_labeled")
         base, bound = (declared.baseline, declared.bound) if paired else ("labeled_only", "all_labeled")
-        p, lo = p_mpjpe(arm), p_mpjpe(base)
-        m = np.array([r["arms"][arm]["mpjpe_mm"] for r in runs])
-        gain = lo - p
-        row = {
-            "condition": condition,
-            "method": arm,
-            "p_mpjpe_mean": float(p.mean()),
-            "p_mpjpe_std": float(p.std()),
-            "mpjpe_mean": float(m.mean()),
-            "mpjpe_std": float(m.std()),
-            "paired_with": base,
-            "gain_vs_labeled_only_mean": float(gain.mean()),
-            "gain_vs_labeled_only_std": float(gain.std()),
-            "seeds_ahead": f"{int((gain > 0).sum())}/{len(gain)}",
-        }
-        if bound in arms:
-            gap = lo - p_mpjpe(bound)
-            row["gap_closed"] = float(np.mean(np.where(gap > 0, gain / np.where(gap > 0, gap, 1), np.nan)))
-        rows.append(row)
-    return rows
+        for i, run in enumerate(results[arm]):  # each seed's gain over the baseline and share of the gap
+            lo = results[base][i]["p_mpjpe_mm"]
+            run["gain"] = lo - run["p_mpjpe_mm"]
+            if bound in arms:
+                gap = lo - results[bound][i]["p_mpjpe_mm"]
+                run["gap_share"] = run["gain"] / gap if gap > 0 else float("nan")
+        table.append(Row({"condition": condition, "method": arm}, arm, {"baseline": base}))
+    return table_rows(table, columns(arms), results)
 
 
 def run(cfg: SSL3DStudyConfig, out_dir: Path, progress: bool = True) -> dict[str, Any]:
