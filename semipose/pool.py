@@ -1,7 +1,7 @@
 """One pool of workers for every parallel job: ensemble members, a study's runs, whole studies.
 
-A job is a module-level function and its arguments, made by ``make(i, attempt)`` only when a worker is free
-(so that job ``i`` may depend on the jobs finished before it). ``local`` runs the jobs in this process
+A job is a module-level function and its arguments, made by ``make(i, attempt)``; the local pool makes it
+only when a worker is free (so that job ``i`` may depend on the jobs finished before it), Ray all at once. ``local`` runs the jobs in this process
 (``workers=1``) or in ``workers`` spawned processes, each limited to ``cores // workers`` torch threads
 (more threads than cores slows torch down badly); its workers exit when their parent dies, even by
 SIGKILL. ``ray`` runs each job as a Ray task on a local instance or a cluster, cancelled when the driver is

@@ -57,12 +57,12 @@ def read_model(
     described by ``model_config()`` (the run's config) and ``skeleton(weights)``."""
     path = Path(path)
     state = load_checkpoint(path)
-    if "semipose_model" not in state and _checkpoint_kind(state) is None:
+    found = state.get("kind") if "semipose_model" in state else _checkpoint_kind(state)
+    if found is None and "semipose_model" not in state:
         raise CheckpointError(
             f"{path}: not a semipose model file of this version (no 'semipose_model' record; a model file "
             "from before semipose 0.1's format: train it again)"
         )
-    found = state.get("kind") or _checkpoint_kind(state)
     if found != kind:
         what = KINDS.get(str(found), "not a semipose model")
         raise CheckpointError(f"{path}: {what}, not {KINDS[kind]}")

@@ -1,5 +1,5 @@
 """What the 2D studies share: a SynthPose set written into the study's folder, their config section, their
-methods' names, and mean / standard deviation and paired differences over seeds (the runs: :mod:`.runner`)."""
+methods' names, and a summary over seeds (the runs and their tables: :mod:`.runner`)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from ..data.synthpose import VERSIONS, SynthPoseConfig, image_scale, write_synth
 from ..engine import prepare_run_dir
 from ..methods.ssl2d import METHODS
 from ..pose2d.ssl import SSL2DConfig
+from .runner import mean_std
 
 
 def ensure_synthpose(data, out_dir: Path, n_train: int, n_val: int, version: int = 1) -> None:
@@ -32,13 +33,6 @@ def ensure_synthpose(data, out_dir: Path, n_train: int, n_val: int, version: int
     data.val_ann, data.val_images = str(root / "annotations/person_keypoints_val.json"), str(root / "val")
 
 
-def mean_std(runs: list[dict[str, Any]], key: str) -> tuple[float, float]:
-    values = np.array([float(r[key]) for r in runs if r.get(key) is not None], dtype=float)
-    if not len(values):
-        return float("nan"), float("nan")
-    return float(values.mean()), float(values.std())
-
-
 def summary_row(
     runs: list[dict[str, Any]], keys: tuple[str, ...] = ("coco_AP", "pck@0.2", "pck@0.1")
 ) -> dict[str, Any]:
@@ -49,23 +43,6 @@ def summary_row(
     row["collapsed_runs"] = sum(1 for r in runs if r.get("collapsed_at"))
     row["train_min"] = float(np.mean([r["train_wall_s"] for r in runs])) / 60
     return row
-
-
-def paired_delta(runs: list[dict[str, Any]], baseline: list[dict[str, Any]], key: str) -> dict[str, Any]:
-    """Per-seed differences ``runs - baseline`` of ``key`` (the runs of one seed share their first
-    network's initialisation, so pairing removes most of the seeds' spread): mean, std and how many
-    seeds came out ahead. Runs pair by their ``seed`` (by position without one); unpaired runs are left out."""
-    by_seed = {b.get("seed", i): b for i, b in enumerate(baseline)}
-    pairs = [(r, by_seed[r.get("seed", i)]) for i, r in enumerate(runs) if r.get("seed", i) in by_seed]
-    if not pairs:
-        return {f"{key}_mean": float("nan"), f"{key}_std": float("nan"), "ahead": 0, "seeds": 0}
-    d = np.array([float(r[key]) - float(b[key]) for r, b in pairs])
-    return {f"{key}_mean": float(d.mean()), f"{key}_std": float(d.std()), "ahead": int((d > 0).sum()), "seeds": len(d)}
-
-
-def pm(row: dict[str, Any], key: str, digits: int = 3) -> str:
-    """``mean ± std`` of a summary row's key."""
-    return f"{row[f'{key}_mean']:.{digits}f} ± {row[f'{key}_std']:.{digits}f}"
 
 
 # a study's method may carry variants: "posedual+jc" is PoseDual with Joint Cutout, as the papers' rows

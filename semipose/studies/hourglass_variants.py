@@ -12,7 +12,6 @@ docs/ssl2d.md).
 
 from __future__ import annotations
 
-import copy
 import csv
 import io
 import re
@@ -32,7 +31,7 @@ from ..plots import pyplot, save_figure
 from ..pose2d.config import Pose2DConfig
 from ..reports import csv_text, write_table
 from .common2d import ensure_synthpose
-from .runner import Arm, Column, Row, run_arms, table_rows, train_pose2d_run
+from .runner import Arm, Column, Row, run_arms, run_base, table_rows, train_pose2d_run
 
 TABLE = "hourglass_variants"
 BASE_CONFIG = "synthpose"
@@ -146,14 +145,6 @@ def state_dict_bytes(model) -> int:
     return buf.getbuffer().nbytes
 
 
-def _variant_model(cfg: HourglassStudyConfig, name: str, stacks: int):
-    """The study's model config as hourglass variant ``name`` with ``stacks`` stacks."""
-    model = copy.deepcopy(cfg.model)
-    model.name, model.stacks = "hourglass", stacks
-    model.unit, model.upsample = VARIANTS[name]
-    return model
-
-
 def columns(first: str) -> list[Column]:
     """The table's columns after each row's variant, stacks and sizes: means over seeds, two spreads (headed
     " std", not "_std": the Markdown writer shows *_std columns to 0.1, as millimetres), the differences
@@ -200,24 +191,27 @@ def run(cfg: HourglassStudyConfig, out_dir: Path, progress: bool = True) -> dict
     ensure_synthpose(cfg.data, out_dir, cfg.study.synthpose_train, cfg.study.synthpose_val, cfg.study.synthpose_version)
     w, h = cfg.data.input_size
     seeds = cfg.study.seeds or [cfg.train.seed]
-    results = run_arms(arms(cfg), seeds, out_dir, cfg, progress, train_pose2d_run)
+    declared = {arm.name: arm for arm in arms(cfg)}
+    results = run_arms(list(declared.values()), seeds, out_dir, cfg, progress, train_pose2d_run)
     curves: dict[str, Curve] = {}
-    for arm, runs in results.items():
+    for arm_name, runs in results.items():
         for metrics in runs:
             seed = metrics["seed"]
-            curve = _epoch_curve(out_dir / arm / f"seed{seed}" / "log.csv")
+            curve = _epoch_curve(out_dir / arm_name / f"seed{seed}" / "log.csv")
             # the curves' names of the table (pck_per_epoch.csv): the first seed's without a seed suffix
-            curves[arm + ("" if seed == seeds[0] else f"-seed{seed}")] = curve
+            curves[arm_name + ("" if seed == seeds[0] else f"-seed{seed}")] = curve
             metrics["best_pck@0.2"] = max(c[1] for c in curve)
     table = []
     first = cfg.study.variants[0]  # each variant is paired by seed with the first of its stack count
+    base = run_base(cfg)
     for stacks in cfg.study.stacks:
         for name in cfg.study.variants:
-            model = build_heatmap_net(_variant_model(cfg, name, stacks), 17)
+            arm = declared[f"{name}-s{stacks}"]  # its model: the study's with the arm's overrides, as its runs train
+            model = build_heatmap_net(load_config(Pose2DConfig, None, list(arm.overrides), base=base).model, 17)
             sizes = {"parameters": count_parameters(model), "bytes": state_dict_bytes(model),
                      "gflops": count_flops(model, (1, 3, h, w)) / 1e9}  # fmt: skip
             reference = None if name == first else f"{first}-s{stacks}"
-            table.append(Row({"variant": name, "stacks": stacks, **sizes}, f"{name}-s{stacks}", {"first": reference}))
+            table.append(Row({"variant": name, "stacks": stacks, **sizes}, arm.name, {"first": reference}))
     rows = table_rows(table, columns(first), results)
     write_table(rows, out_dir / TABLE)
     per_epoch = [

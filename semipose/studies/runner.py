@@ -221,50 +221,46 @@ def _values(runs: list[dict[str, Any]], key: str) -> np.ndarray:
     return np.array([float(r[key]) for r in runs if r.get(key) is not None], dtype=float)
 
 
-def _mean_std(runs: list[dict[str, Any]], c: Column, _: list[dict[str, Any]] | None) -> str:
-    v = _values(runs, c.key)
-    m, s = (float(v.mean()), float(v.std())) if len(v) else (float("nan"), float("nan"))
-    return f"{m:.{c.digits}f} ± {s:.{c.digits}f}"
+def mean_std(runs: list[dict[str, Any]], key: str) -> tuple[float, float]:
+    """Mean and standard deviation of ``key`` over the runs that have it (NaN for none)."""
+    v = _values(runs, key)
+    return (float(v.mean()), float(v.std())) if len(v) else (float("nan"), float("nan"))
 
 
-def _differences(runs: list[dict[str, Any]], key: str, reference: list[dict[str, Any]]) -> np.ndarray:
-    """Per-seed differences ``runs - reference`` of ``key`` (the runs of one seed share their initialisation,
-    so pairing removes most of the seeds' spread); runs pair by their ``seed``, unpaired ones are left out."""
-    by_seed = {b.get("seed", i): b for i, b in enumerate(reference)}
+def paired_delta(runs: list[dict[str, Any]], baseline: list[dict[str, Any]], key: str) -> dict[str, Any]:
+    """Per-seed differences ``runs - baseline`` of ``key`` (the runs of one seed share their first
+    network's initialisation, so pairing removes most of the seeds' spread): mean, std and how many
+    seeds came out ahead. Runs pair by their ``seed`` (by position without one); unpaired runs are left out."""
+    by_seed = {b.get("seed", i): b for i, b in enumerate(baseline)}
     pairs = [(r, by_seed[r.get("seed", i)]) for i, r in enumerate(runs) if r.get("seed", i) in by_seed]
-    return np.array([float(r[key]) - float(b[key]) for r, b in pairs])
+    if not pairs:
+        return {f"{key}_mean": float("nan"), f"{key}_std": float("nan"), "ahead": 0, "seeds": 0}
+    d = np.array([float(r[key]) - float(b[key]) for r, b in pairs])
+    return {f"{key}_mean": float(d.mean()), f"{key}_std": float(d.std()), "ahead": int((d > 0).sum()), "seeds": len(d)}
+
+
+def _mean_std(runs: list[dict[str, Any]], c: Column, _: list[dict[str, Any]] | None) -> str:
+    m, s = mean_std(runs, c.key)
+    return f"{m:.{c.digits}f} ± {s:.{c.digits}f}"
 
 
 def _paired(runs: list[dict[str, Any]], c: Column, reference: list[dict[str, Any]] | None) -> str:
     """``mean ± std (k/n ahead)`` of the per-seed differences from the reference's runs of the same seed."""
-    d = _differences(runs, c.key, reference) if reference else np.array([])
-    if not len(d):
+    d = paired_delta(runs, reference, c.key) if reference else {"seeds": 0}
+    if not d["seeds"]:
         return ""
-    return f"{d.mean():+.{c.digits}f} ± {d.std():.{c.digits}f} ({int((d > 0).sum())}/{len(d)} ahead)"
+    return f"{d[f'{c.key}_mean']:+.{c.digits}f} ± {d[f'{c.key}_std']:.{c.digits}f} ({d['ahead']}/{d['seeds']} ahead)"
 
 
 def _paired_mean(runs: list[dict[str, Any]], c: Column, reference: list[dict[str, Any]] | None) -> float | str:
-    if not reference:
-        return ""
-    d = _differences(runs, c.key, reference)
-    return float(d.mean()) if len(d) else float("nan")
+    return paired_delta(runs, reference, c.key)[f"{c.key}_mean"] if reference else ""
 
 
 def _paired_ahead(runs: list[dict[str, Any]], c: Column, reference: list[dict[str, Any]] | None) -> str:
     if not reference:
         return ""
-    d = _differences(runs, c.key, reference)
-    return f"{int((d > 0).sum())}/{len(d)}"
-
-
-def _mean(runs: list[dict[str, Any]], c: Column, _: list[dict[str, Any]] | None) -> float:
-    v = _values(runs, c.key)
-    return float(v.mean()) if len(v) else float("nan")
-
-
-def _std(runs: list[dict[str, Any]], c: Column, _: list[dict[str, Any]] | None) -> float:
-    v = _values(runs, c.key)
-    return float(v.std()) if len(v) else float("nan")
+    d = paired_delta(runs, reference, c.key)
+    return f"{d['ahead']}/{d['seeds']}"
 
 
 def _mean_text(runs: list[dict[str, Any]], c: Column, _: list[dict[str, Any]] | None) -> str:
@@ -296,8 +292,8 @@ def _minutes(runs: list[dict[str, Any]], c: Column, _: list[dict[str, Any]] | No
 
 CELLS: dict[str, Callable[[list[dict[str, Any]], Column, list[dict[str, Any]] | None], Any]] = {
     "mean_std": _mean_std,  # "0.015 ± 0.008" over the seeds
-    "mean": _mean,  # the mean over the seeds, a number
-    "std": _std,  # the standard deviation over the seeds, a number
+    "mean": lambda runs, c, _: mean_std(runs, c.key)[0],  # the mean over the seeds, a number
+    "std": lambda runs, c, _: mean_std(runs, c.key)[1],  # the standard deviation over the seeds, a number
     "count": lambda runs, c, _: len(runs),  # how many seeds have finished
     "positive": lambda runs, c, _: f"{int((_values(runs, c.key) > 0).sum())}/{len(runs)}",  # "2/3": seeds above 0
     "mean_text": _mean_text,  # "0.512": the mean over the seeds that have the value, "-" where none has

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from semipose.cli import main
-from semipose.studies.common2d import method_overrides, paired_delta
+from semipose.studies.common2d import method_overrides
+from semipose.studies.runner import paired_delta
 
 TOY = [
     "study.synthpose_train=16",
